@@ -1,0 +1,184 @@
+"""Default kind and label of a tracked object, and how its `with` behaves.
+
+Classification is by type and cached, so the hot path pays one dict lookup per `track()`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Labeler = Callable[[Any], str]
+
+# Types whose `with` block does NOT release the resource: sqlite3's `with conn:` only commits or
+# rolls back, the connection stays open. Keyed by "module.QualName" so no driver must be imported.
+NON_RELEASING_WITH: frozenset[str] = frozenset(
+    {
+        "sqlite3.Connection",
+        "psycopg2.extensions.connection",
+    }
+)
+
+_DSN_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def redact_dsn(dsn: str) -> str:
+    """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`; also `password=...` pairs."""
+    dsn = _DSN_PASSWORD.sub(r"\1***@", dsn)
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn, flags=re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeInfo:
+    kind: str
+    labeler: Labeler
+    resource: bool  # acquired when tracked (has close/aclose), not on enter
+    releases_on_exit: bool
+    sync_cm: bool
+    async_cm: bool
+
+
+def _type_name(obj: Any) -> str:
+    return type(obj).__qualname__
+
+
+def _file_label(obj: Any) -> str:
+    name = getattr(obj, "name", None)
+    if isinstance(name, int):
+        return f"fd {name}"
+    return str(name) if name is not None else type(obj).__qualname__
+
+
+def _socket_label(obj: Any) -> str:
+    try:
+        peer = obj.getpeername()
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+    except OSError:
+        try:
+            local = obj.getsockname()
+            return f"local {local[0]}:{local[1]}" if isinstance(local, tuple) else "socket"
+        except OSError:
+            return "socket (unconnected)"
+
+
+def _sqlite_label(obj: Any) -> str:
+    try:
+        for _seq, name, path in obj.execute("PRAGMA database_list"):
+            if name == "main":
+                return f"sqlite:{path or ':memory:'}"
+    except Exception:
+        pass
+    return "sqlite connection"
+
+
+def _dsn_label(obj: Any) -> str:
+    for attr in ("dsn", "_dsn"):
+        dsn = getattr(obj, attr, None)
+        if isinstance(dsn, str):
+            return redact_dsn(dsn)
+    info = getattr(obj, "info", None)
+    host = getattr(info, "host", None)
+    if host:
+        return f"postgresql://{host}:{getattr(info, 'port', '')}/{getattr(info, 'dbname', '')}"
+    addr = getattr(obj, "_addr", None)
+    if addr:
+        return f"postgresql://{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+    return type(obj).__qualname__
+
+
+def _writer_label(obj: Any) -> str:
+    try:
+        peer = obj.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            return f"{peer[0]}:{peer[1]}"
+    except Exception:
+        pass
+    return "stream writer"
+
+
+def _tempdir_label(obj: Any) -> str:
+    return str(getattr(obj, "name", "tempdir"))
+
+
+def _kind_and_labeler(tp: type) -> tuple[str, Labeler]:
+    mod = tp.__module__ or ""
+    qual = f"{mod}.{tp.__qualname__}"
+    if qual == "tempfile._TemporaryFileWrapper" or qual.startswith("tempfile.SpooledTemporaryFile"):
+        return "tempfile", _file_label
+    if issubclass(tp, tempfile.TemporaryDirectory):
+        return "tempdir", _tempdir_label
+    if issubclass(tp, io.IOBase):
+        return "file", _file_label
+    if issubclass(tp, socket.socket):
+        return "socket", _socket_label
+    if qual == "sqlite3.Connection":
+        return "db.connection", _sqlite_label
+    if qual == "sqlite3.Cursor":
+        return "db.cursor", _type_name
+    if mod.startswith(("asyncpg", "psycopg", "psycopg2")):
+        lowered = tp.__qualname__.lower()
+        if "pool" in lowered and "acquire" in lowered:
+            return "pool.checkout", _type_name
+        if "pool" in lowered:
+            return "db.pool", _dsn_label
+        if "transaction" in lowered:
+            return "db.transaction", _type_name
+        if "cursor" in lowered:
+            return "db.cursor", _type_name
+        return "db.connection", _dsn_label
+    if qual == "asyncio.streams.StreamWriter":
+        return "stream.writer", _writer_label
+    if qual in ("contextlib.ExitStack", "contextlib.AsyncExitStack"):
+        return "exitstack", _type_name
+    if qual in ("contextlib._GeneratorContextManager", "contextlib._AsyncGeneratorContextManager"):
+        return "context", _generator_cm_label
+    if mod in ("threading", "asyncio.locks", "multiprocessing.synchronize"):
+        return "lock", _type_name
+    if qual == "subprocess.Popen":
+        return "process", lambda o: " ".join(map(str, o.args)) if isinstance(o.args, list) else str(o.args)
+    if issubclass(tp, os.DirEntry):
+        return "file", _file_label
+    return "resource", _type_name
+
+
+def _generator_cm_label(obj: Any) -> str:
+    # `func` is deleted by __enter__; the generator (and its code) stays.
+    gen = getattr(obj, "gen", None)
+    code = getattr(gen, "gi_code", None) or getattr(gen, "ag_code", None)
+    return code.co_qualname if code is not None else "context"
+
+
+_CACHE: dict[type, TypeInfo] = {}
+
+
+def classify(tp: type) -> TypeInfo:
+    """Kind, labeler and `with` semantics of a type (cached)."""
+    info = _CACHE.get(tp)
+    if info is None:
+        kind, labeler = _kind_and_labeler(tp)
+        qual = f"{tp.__module__}.{tp.__qualname__}"
+        resource = callable(getattr(tp, "close", None)) or callable(getattr(tp, "aclose", None))
+        info = TypeInfo(
+            kind=kind,
+            labeler=labeler,
+            resource=resource,
+            releases_on_exit=qual not in NON_RELEASING_WITH,
+            sync_cm=hasattr(tp, "__enter__") and hasattr(tp, "__exit__"),
+            async_cm=hasattr(tp, "__aenter__") and hasattr(tp, "__aexit__"),
+        )
+        _CACHE[tp] = info
+    return info
+
+
+def label_of(obj: Any, info: TypeInfo) -> str:
+    """A label a person recognises; never raises."""
+    try:
+        return info.labeler(obj)
+    except Exception:
+        return type(obj).__qualname__

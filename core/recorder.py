@@ -1,0 +1,459 @@
+"""The recorder: a bounded buffer of raw events, folded in batches into a columnar table.
+
+Producers (any thread, any task) append tuples to the buffer; that is all the hot path does.
+Consumers call `drain()` (from any one thread at a time, e.g. the GUI timer or an asyncio task):
+it folds the pending events into `LifetimeTable` columns and hands a `Batch` to every
+subscriber. Nothing here imports Qt or knows how events are shown.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import logging
+import os
+import threading
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from .events import (
+    ABORT,
+    ACQUIRE,
+    FLAG_CLOSE,
+    FLAG_DECLARED,
+    FLAG_SUPPRESSED,
+    MARK,
+    OUT_MISSING,
+    OUT_OPEN,
+    OUTCOME_BY_CODE,
+    RELEASE,
+    STREAM,
+    Lifetime,
+    Mark,
+    StreamStats,
+)
+
+log = logging.getLogger("withscope")
+
+DEFAULT_CAPACITY = 1 << 20  # pending events before new ones are dropped (and counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one `drain()` folded. Lifetime ids index `Recorder.table`."""
+
+    events: int
+    acquired: tuple[int, ...]
+    released: tuple[int, ...]
+    streams: tuple[int, ...]
+    marks: tuple[Mark, ...]
+    dropped_total: int
+
+
+class LifetimeTable:
+    """Columnar lifetimes: row index == lifetime id. Written only by `Recorder.drain`.
+
+    Invariant: every column has the same length; rows whose acquire was not (yet) seen hold
+    `OUT_MISSING` in `outcome` and are skipped by readers.
+    """
+
+    def __init__(self) -> None:
+        self.acquired_ns = array("q")
+        self.released_ns = array("q")  # -1 while open
+        self.outcome = array("b")
+        self.flags = array("B")
+        self.kind = array("H")
+        self.label = array("I")
+        self.site = array("I")
+        self.thread = array("H")
+        self.task = array("I")
+        self.errors: dict[int, tuple[str, str]] = {}
+        self.stacks: dict[int, tuple[str, ...]] = {}
+        self.strings: list[str] = [""]
+        self._string_ids: dict[str, int] = {"": 0}
+        self.kinds: list[str] = []
+        self._kind_ids: dict[str, int] = {}
+        self.threads: list[str] = []
+        self._thread_ids: dict[str, int] = {}
+        self.count = 0  # rows with a seen acquire
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+    def intern(self, s: str) -> int:
+        i = self._string_ids.get(s)
+        if i is None:
+            i = self._string_ids[s] = len(self.strings)
+            self.strings.append(s)
+        return i
+
+    def kind_id(self, kind: str) -> int:
+        i = self._kind_ids.get(kind)
+        if i is None:
+            i = self._kind_ids[kind] = len(self.kinds)
+            self.kinds.append(kind)
+        return i
+
+    def thread_id(self, name: str) -> int:
+        i = self._thread_ids.get(name)
+        if i is None:
+            i = self._thread_ids[name] = len(self.threads)
+            self.threads.append(name)
+        return i
+
+    def grow(self, n: int) -> None:
+        extra = n - len(self.outcome)
+        if extra <= 0:
+            return
+        self.acquired_ns.extend(itertools.repeat(0, extra))
+        self.released_ns.extend(itertools.repeat(-1, extra))
+        self.outcome.extend(itertools.repeat(OUT_MISSING, extra))
+        for col in (self.flags, self.kind, self.label, self.site, self.thread, self.task):
+            col.extend(itertools.repeat(0, extra))
+
+    def get(self, lid: int) -> Lifetime | None:
+        if lid < 0 or lid >= len(self.outcome) or self.outcome[lid] == OUT_MISSING:
+            return None
+        rel = self.released_ns[lid]
+        flags = self.flags[lid]
+        err = self.errors.get(lid)
+        s = self.strings
+        task = self.task[lid]
+        site = self.site[lid]
+        return Lifetime(
+            id=lid,
+            kind=self.kinds[self.kind[lid]],
+            label=s[self.label[lid]],
+            site=s[site] if site else None,
+            stack=self.stacks.get(lid, ()),
+            thread=self.threads[self.thread[lid]],
+            task=s[task] if task else None,
+            acquired_ns=self.acquired_ns[lid],
+            released_ns=None if rel < 0 else rel,
+            outcome=OUTCOME_BY_CODE[self.outcome[lid]],
+            error=err[0] if err else None,
+            error_type=err[1] if err else None,
+            suppressed=bool(flags & FLAG_SUPPRESSED),
+            suppression_declared=bool(flags & FLAG_DECLARED),
+            released_by_close=bool(flags & FLAG_CLOSE),
+        )
+
+    def __iter__(self) -> Iterator[Lifetime]:
+        for lid in range(len(self.outcome)):
+            lt = self.get(lid)
+            if lt is not None:
+                yield lt
+
+
+class _StreamAcc:
+    __slots__ = ("chunks", "ended", "first_ns", "label", "last_ns", "nbytes", "series", "started_ns")
+
+    def __init__(self, label: str, started_ns: int) -> None:
+        self.label = label
+        self.started_ns = started_ns
+        self.first_ns: int | None = None
+        self.last_ns = started_ns
+        self.chunks = 0
+        self.nbytes = 0
+        self.ended = False
+        self.series: list[tuple[int, int, int]] = []
+
+
+_site_cache: dict[tuple[CodeType, int], str] = {}
+_cwd = os.getcwd()
+
+
+def format_site(code: CodeType, lineno: int) -> str:
+    """`relative/path.py:42` (relative to the working directory when under it)."""
+    key = (code, lineno)
+    site = _site_cache.get(key)
+    if site is None:
+        path = code.co_filename
+        if path.startswith(_cwd + os.sep):
+            path = path[len(_cwd) + 1 :]
+        site = _site_cache[key] = f"{path}:{lineno}"
+    return site
+
+
+class Recorder:
+    """Collects acquire/release/stream events from any thread or task.
+
+    `with Recorder() as rec:` makes `rec` the active recorder for the code inside: asyncio
+    tasks started there inherit it through a context variable; other threads see the
+    innermost active recorder of the process. Outside any such block, `track` records into
+    `default_recorder()`.
+
+    Producers may call from any thread. `drain()`, `lifetimes()` and the other readers may be
+    called from any thread but serialise on one lock; subscribers run on the draining thread.
+    A Recorder can be entered more than once (nested activations stack), but is not meant to
+    be shared by unrelated runs: make one per run.
+    """
+
+    def __init__(
+        self, *, capacity: int = DEFAULT_CAPACITY, stack_depth: int = 1, name: str = "recorder"
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        if stack_depth < 1:
+            raise ValueError("stack_depth must be at least 1")
+        self.name = name
+        self.capacity = capacity
+        self.stack_depth = stack_depth
+        self.t0_ns = time.perf_counter_ns()
+        self.wall_t0 = time.time()  # Unix time at t0_ns, to put perf_counter times on a date axis
+        # Hot-path state (read by core.track / core.streams without method calls):
+        self._buf: deque[tuple[Any, ...]] = deque()
+        self._ids = itertools.count()
+        self._thread_names: dict[int, str] = {}
+        # Drop accounting (slow path only).
+        self._drop_lock = threading.Lock()
+        self._dropped = 0
+        # Folded state.
+        self._lock = threading.RLock()
+        self.table = LifetimeTable()
+        self._streams: dict[int, _StreamAcc] = {}
+        self._marks: list[Mark] = []
+        self._subscribers: list[Callable[[Batch], None]] = []
+        self._tokens: list[contextvars.Token[Recorder | None]] = []
+        self.events_total = 0
+
+    # ----------------------------------------------------------------- producers (hot path)
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def push(self, event: tuple[Any, ...]) -> None:
+        """Append one raw event; when the buffer is full the event is dropped and counted."""
+        buf = self._buf
+        if len(buf) < self.capacity:
+            buf.append(event)
+        else:
+            self.note_dropped()
+
+    def note_dropped(self, n: int = 1) -> None:
+        with self._drop_lock:
+            self._dropped += n
+
+    def mark(self, text: str) -> None:
+        """Record a named point in time (shown on every time axis)."""
+        self.push((MARK, time.perf_counter_ns(), text))
+
+    # ----------------------------------------------------------------------- activation
+    def __enter__(self) -> Recorder:
+        self._tokens.append(_active.set(self))
+        with _global_lock:
+            _global_stack.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tokens:
+            token = self._tokens.pop()
+            try:
+                _active.reset(token)
+            except ValueError:  # exited from another context (e.g. another task): best effort
+                _active.set(None)
+        with _global_lock:
+            for i in range(len(_global_stack) - 1, -1, -1):
+                if _global_stack[i] is self:
+                    del _global_stack[i]
+                    break
+        self.drain()
+
+    # ------------------------------------------------------------------------ consumers
+    @property
+    def dropped(self) -> int:
+        """Events lost because the buffer was full (never silently)."""
+        return self._dropped
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def subscribe(self, callback: Callable[[Batch], None]) -> Callable[[], None]:
+        """Call `callback(batch)` after every drain (on the draining thread). Returns an unsubscribe."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def drain(self, max_events: int | None = None) -> Batch:
+        """Fold pending events into the table and notify subscribers. Never blocks producers."""
+        with self._lock:
+            batch = self._fold(max_events)
+            for cb in list(self._subscribers):
+                try:
+                    cb(batch)
+                except Exception:
+                    log.exception("withscope: a recorder subscriber failed; it stays subscribed")
+            return batch
+
+    def _fold(self, max_events: int | None) -> Batch:
+        buf = self._buf
+        popleft = buf.popleft
+        table = self.table
+        streams = self._streams
+        acquired: list[int] = []
+        released: list[int] = []
+        touched: set[int] = set()
+        marks: list[Mark] = []
+        n = 0
+        limit = max_events if max_events is not None else len(buf)
+        outcome = table.outcome
+        while n < limit:
+            try:
+                ev = popleft()
+            except IndexError:
+                break
+            n += 1
+            try:
+                code = ev[0]
+                if code == ACQUIRE:
+                    self._fold_acquire(ev)
+                    acquired.append(ev[1])
+                elif code == RELEASE:
+                    lid = ev[1]
+                    if lid >= len(outcome) or outcome[lid] != OUT_OPEN:
+                        continue  # its acquire was dropped, or it was already released
+                    outcome[lid] = ev[3]
+                    table.released_ns[lid] = ev[2]
+                    table.flags[lid] = ev[6]
+                    if ev[4] is not None:
+                        table.errors[lid] = (ev[4], ev[5] or "")
+                    released.append(lid)
+                    acc = streams.get(lid)
+                    if acc is not None:
+                        acc.ended = True
+                        acc.last_ns = max(acc.last_ns, ev[2])
+                        touched.add(lid)
+                elif code == STREAM:
+                    acc = streams.get(ev[1])
+                    if acc is None:
+                        continue
+                    acc.last_ns = ev[2]
+                    acc.chunks = ev[3]
+                    acc.nbytes = ev[4]
+                    if acc.first_ns is None:
+                        acc.first_ns = ev[5]
+                    acc.series.append((ev[2], ev[3], ev[4]))
+                    touched.add(ev[1])
+                elif code == ABORT:
+                    lid = ev[1]
+                    if lid < len(outcome) and outcome[lid] == OUT_OPEN:
+                        outcome[lid] = OUT_MISSING
+                        table.count -= 1
+                        streams.pop(lid, None)
+                elif code == MARK:
+                    m = Mark(ev[1], ev[2])
+                    self._marks.append(m)
+                    marks.append(m)
+            except Exception:
+                log.exception("withscope: could not fold event %r", ev[:2])
+        self.events_total += n
+        return Batch(n, tuple(acquired), tuple(released), tuple(sorted(touched)), tuple(marks), self._dropped)
+
+    def _fold_acquire(self, ev: tuple[Any, ...]) -> None:
+        _, lid, t_ns, kind, label, code, lineno, stack, tident, task = ev
+        table = self.table
+        if lid >= len(table.outcome):
+            table.grow(max(lid + 1, len(table.outcome) * 2, 1024))
+        table.acquired_ns[lid] = t_ns
+        table.outcome[lid] = OUT_OPEN
+        table.kind[lid] = table.kind_id(kind)
+        table.label[lid] = table.intern(label)
+        table.site[lid] = table.intern(format_site(code, lineno)) if code is not None else 0
+        table.thread[lid] = table.thread_id(self._thread_names.get(tident) or f"thread-{tident}")
+        table.task[lid] = table.intern(task) if task else 0
+        if stack:
+            table.stacks[lid] = stack
+        table.count += 1
+        if kind == "stream":
+            self._streams[lid] = _StreamAcc(label, t_ns)
+
+    # -------------------------------------------------------------------------- queries
+    def lifetimes(self) -> list[Lifetime]:
+        """Every lifetime seen so far (drains first). Open ones have outcome `open`."""
+        self.drain()
+        with self._lock:
+            return list(self.table)
+
+    def lifetime(self, lid: int) -> Lifetime | None:
+        with self._lock:
+            return self.table.get(lid)
+
+    def open_lifetimes(self) -> list[Lifetime]:
+        self.drain()
+        with self._lock:
+            t = self.table
+            return [lt for lid in range(len(t)) if t.outcome[lid] == OUT_OPEN and (lt := t.get(lid))]
+
+    def streams(self) -> list[StreamStats]:
+        """Stream metrics of every tracked stream, in acquisition order (drains first)."""
+        self.drain()
+        with self._lock:
+            return [self._stream_stats(lid, acc) for lid, acc in sorted(self._streams.items())]
+
+    def stream(self, lid: int) -> StreamStats | None:
+        with self._lock:
+            acc = self._streams.get(lid)
+            return None if acc is None else self._stream_stats(lid, acc)
+
+    @staticmethod
+    def _stream_stats(lid: int, acc: _StreamAcc) -> StreamStats:
+        return StreamStats(
+            lifetime_id=lid,
+            label=acc.label,
+            started_ns=acc.started_ns,
+            first_chunk_ns=acc.first_ns,
+            last_ns=acc.last_ns,
+            ended=acc.ended,
+            chunks=acc.chunks,
+            bytes=acc.nbytes,
+            series=tuple(acc.series),
+        )
+
+    def marks(self) -> list[Mark]:
+        self.drain()
+        with self._lock:
+            return list(self._marks)
+
+    def seconds(self, t_ns: int) -> float:
+        """A perf_counter_ns time as seconds since this recorder's t0."""
+        return (t_ns - self.t0_ns) / 1e9
+
+    def __repr__(self) -> str:
+        return f"<Recorder {self.name!r} lifetimes={self.table.count} pending={self.pending}>"
+
+
+_active: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("withscope_recorder", default=None)
+_global_stack: list[Recorder] = []
+_global_lock = threading.Lock()
+_default: Recorder | None = None
+
+
+def default_recorder() -> Recorder:
+    """The process-wide recorder used when no `with Recorder()` is active."""
+    global _default
+    if _default is None:
+        with _global_lock:
+            if _default is None:
+                _default = Recorder(name="default")
+    return _default
+
+
+def current_recorder() -> Recorder:
+    """The active recorder of this task/thread (see `Recorder`)."""
+    rec = _active.get()
+    if rec is not None:
+        return rec
+    if _global_stack:
+        return _global_stack[-1]
+    return _default if _default is not None else default_recorder()

@@ -1,0 +1,1 @@
+"""withscope.core.workloads"""

@@ -1,0 +1,1 @@
+"""withscope.gui: the Qt desktop app."""
