@@ -15,4 +15,4 @@ def test_with_records_one_released_lifetime() -> None:
     (lt,) = rec.lifetimes()
     assert lt.outcome is Outcome.RELEASED
     assert lt.site is not None
-    assert lt.site.endswith("test_smoke.py:14")
+    assert lt.site.endswith("test_smoke.py:13")
