@@ -16,6 +16,9 @@ class DatabaseConfig:
     """Where database workloads connect. `dsn` None means SQLite in `WorkloadContext.tmpdir`."""
 
     dsn: str | None = None
+    # Set on every server connection (asyncpg `server_settings`, psycopg `application_name`), so the
+    # `db-backend-leak` rule can find this run's backends in pg_stat_activity.
+    application_name: str = "withscope"
 
     @property
     def is_postgres(self) -> bool:
