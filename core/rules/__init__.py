@@ -1,1 +1,47 @@
-"""withscope.core.rules"""
+"""withscope.core.rules: leak rules, pure functions of a `RuleContext`, and the `AlertEngine`.
+
+Public API::
+
+    from withscope.core.rules import AlertEngine, RuleContext, RuleConfig, RULE_NAMES
+
+    engine = AlertEngine(RuleConfig(late_release_s=2.0))
+    new = engine.update(RuleContext(lifetimes=..., streams=..., now_ns=...), final=False)  # live
+    new = engine.update(RuleContext(..., existing_paths=..., db=...), final=True)         # end of run
+
+Rule names: unreleased, gc-release, late-release, throughput-decay, suppressed-exception,
+exit-raised, fd-growth, connection-growth, thread-growth, memory-growth, temp-file-left,
+db-backend-leak. One module per family: lifecycle, exceptions, throughput, os_growth,
+tempfiles, postgres (which also holds the pg_stat_activity probe the runner uses).
+"""
+
+from .base import (
+    DbBackend,
+    DbFacts,
+    RuleConfig,
+    RuleContext,
+    RuleSpec,
+    repeat_end_mark,
+    repeat_start_mark,
+)
+from .engine import RULE_NAMES, RULES, AlertEngine, alert_key, evaluate
+from .postgres import gather_db_facts, open_server_connections, terminate_backends
+from .tempfiles import existing_paths
+
+__all__ = [
+    "RULES",
+    "RULE_NAMES",
+    "AlertEngine",
+    "DbBackend",
+    "DbFacts",
+    "RuleConfig",
+    "RuleContext",
+    "RuleSpec",
+    "alert_key",
+    "evaluate",
+    "existing_paths",
+    "gather_db_facts",
+    "open_server_connections",
+    "repeat_end_mark",
+    "repeat_start_mark",
+    "terminate_backends",
+]

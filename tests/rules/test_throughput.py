@@ -1,0 +1,78 @@
+"""throughput-decay on hand-built stream series, then calibrated on a real `acc += chunk` loop."""
+
+from __future__ import annotations
+
+from rules_helpers import CFG, ctx, lt, stream, stream_from_costs
+from withscope.core import Recorder, track_stream
+from withscope.core.rules.throughput import decay_stats, is_decaying, rank_correlation, throughput_decay
+
+
+def test_quadratic_accumulation_alerts_and_a_steady_slow_stream_does_not() -> None:
+    # GIVEN per-chunk cost growing with accumulated size, beside a steady stream 10x slower per chunk
+    growing = stream_from_costs(0, [10 + i * 2.0 for i in range(200)])
+    steady = stream_from_costs(1, [500.0] * 200)
+    # WHEN the final rules run
+    body = lt(0, kind="stream", label="body", until_ms=5)
+    alerts = throughput_decay(ctx(body, streams=(growing, steady), final=True))
+    # THEN only the growing one
+    assert [a.lifetime_id for a in alerts] == [0]
+    assert "quadratic accumulation" in alerts[0].message
+    assert "join" in alerts[0].hint
+    assert alerts[0].site == "app.py:12"
+
+
+def test_one_pause_does_not_alarm_wherever_it_falls() -> None:
+    for where in (20, 100, 170, 195):
+        costs = [100.0] * 200
+        costs[where] = 200_000.0
+        assert is_decaying(stream_from_costs(0, costs), CFG) is None, where
+
+
+def test_a_step_in_the_last_quarter_only_does_not_alarm() -> None:
+    costs = [100.0] * 150 + [1000.0] * 50
+    assert is_decaying(stream_from_costs(0, costs), CFG) is None
+
+
+def test_too_few_posts_or_chunks_are_not_judged() -> None:
+    short = stream(0, [(0, 1, 10), (1, 5, 50), (10, 10, 100)])
+    assert decay_stats(short) is None
+    few_chunks = stream_from_costs(0, [10 + i * 50.0 for i in range(12)], post_every=2)
+    assert is_decaying(few_chunks, CFG) is None
+
+
+def test_live_judges_only_ended_streams() -> None:
+    running = stream_from_costs(0, [10 + i * 2.0 for i in range(200)])
+    running = type(running)(**{**{f: getattr(running, f) for f in running.__slots__}, "ended": False})
+    assert throughput_decay(ctx(streams=(running,))) == []
+    assert len(throughput_decay(ctx(streams=(running,), final=True))) == 1
+
+
+def test_rank_correlation() -> None:
+    assert rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
+    assert rank_correlation([1, 2, 3, 4], [40, 30, 20, 10]) == -1.0
+    assert rank_correlation([1, 2, 3], [5, 5, 5]) == 0.0
+
+
+def _chunks(n: int, size: int):  # type: ignore[no-untyped-def]
+    chunk = b"x" * size
+    for _ in range(n):
+        yield chunk
+
+
+def test_calibration_on_a_real_quadratic_consumer_versus_list_and_join() -> None:
+    # GIVEN the same 4.8 MB stream consumed with `acc += chunk` (O(n^2)) and with list + join
+    with Recorder() as rec:
+        acc = b""
+        for c in track_stream(_chunks(150, 32 * 1024), "plus-equals", interval_s=0.002):
+            acc += c
+        parts = []
+        for c in track_stream(_chunks(150, 32 * 1024), "join", interval_s=0.002):
+            parts.append(c)
+        joined = b"".join(parts)
+    assert len(acc) == len(joined)
+    quad, lin = rec.streams()
+    # THEN the quadratic consumer is flagged, the linear one is not
+    stats = decay_stats(quad)
+    assert stats is not None
+    assert is_decaying(quad, CFG) is not None, stats
+    assert is_decaying(lin, CFG) is None
