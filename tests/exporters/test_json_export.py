@@ -1,0 +1,43 @@
+"""JSON report export: the "withscope.report/1" schema of the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from exporter_snapshots import NASTY
+from withscope.core.exporters import json_report
+from withscope.core.snapshot import RunSnapshot
+
+LIFETIME_KEYS = {"id", "kind", "label", "site", "acquired_s", "released_s", "outcome", "error", "suppressed"}
+ALERT_KEYS = {"rule", "severity", "lifetime_id", "message", "site", "hint"}
+STREAM_KEYS = {"label", "ttfb_ms", "duration_ms", "chunks", "bytes", "throughput_bps"}
+SAMPLE_KEYS = {"t_s", "rss_bytes", "fds", "threads", "connections", "cpu_percent"}
+
+
+def test_report_follows_the_schema(run: RunSnapshot, tmp_path: Path) -> None:
+    (path,) = json_report.write(run, tmp_path / "r.json")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["schema"] == "withscope.report/1"
+    assert (doc["target"], doc["status"], doc["error"]) == (run.target, "ok", None)
+    assert doc["duration_s"] == pytest.approx(0.1)
+    assert all(set(x) == LIFETIME_KEYS for x in doc["lifetimes"])
+    assert all(set(x) == ALERT_KEYS for x in doc["alerts"])
+    assert all(set(x) == STREAM_KEYS for x in doc["streams"])
+    assert all(set(x) == SAMPLE_KEYS for x in doc["samples"])
+    leak = doc["lifetimes"][2]
+    assert (leak["label"], leak["released_s"], leak["outcome"]) == (NASTY, None, "open")
+    assert doc["alerts"][1]["lifetime_id"] is None
+    assert doc["samples"][4]["cpu_percent"] == 0.0
+
+
+def test_the_exporter_and_the_cli_build_the_same_report(run: RunSnapshot) -> None:
+    report = pytest.importorskip("withscope.core.report", reason="core/report.py has not landed yet")
+    assert json_report.build(run) == report.build_report(run)
+
+
+def test_empty_run(empty_run: RunSnapshot) -> None:
+    doc = json_report.build(empty_run)
+    assert (doc["lifetimes"], doc["alerts"], doc["streams"], doc["samples"]) == ([], [], [], [])
+    assert doc["duration_s"] == 0.0
