@@ -1,9 +1,41 @@
 """The `withscope` console command: headless subcommands go to `withscope.core.cli` without
-importing Qt; anything else opens the desktop app."""
+importing Qt; anything else opens the desktop app.
+
+    withscope                                   # open the app
+    withscope --run class-cm/faulty [--run ...] # open it and start workloads
+    withscope --screenshot FILE.png --quit-after 3
+    withscope --quit-after 0                    # start-up measurement: quit once the window shows
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="withscope",
+        description="Make Python resource management visible. Without a subcommand, opens the desktop app. "
+        "Headless: withscope list | run | check | export ... (see `withscope --help` of each).",
+    )
+    p.add_argument("--run", action="append", default=[], metavar="NAME",
+                   help="start a workload (catalogue name or file.py:function) at launch; repeatable")
+    p.add_argument("--repeat", type=int, default=1, metavar="N", help="run each --run workload N times")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save a picture of the main window (after --quit-after "
+                   "seconds, or 2 s)")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS",
+                   help="quit after SECONDS (0: as soon as the window is shown)")
+    p.add_argument("--theme", choices=["light", "dark"], help="force a theme (default: follow the system)")
+    p.add_argument("--no-settings", action="store_true", help="neither restore nor save the window layout")
+    return p
+
+
+def _has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,8 +44,20 @@ def main(argv: list[str] | None = None) -> int:
 
     if cli.is_headless(args):
         return cli.main(args)
-    print("withscope: the desktop app is not built yet; try `withscope list` or `withscope run NAME`.")
-    return 0
+    ns = build_parser().parse_args(args)
+    if ns.repeat < 1:
+        print("withscope: --repeat must be at least 1", file=sys.stderr)
+        return 2
+    if not _has_display():
+        if ns.screenshot is None and ns.quit_after is None:
+            print("withscope: no display found (DISPLAY/WAYLAND_DISPLAY unset). Use the headless commands "
+                  "(`withscope list`, `withscope run NAME`) or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # screenshots and timed runs work without a display
+    from .app import Options, run
+
+    return run(Options(run=ns.run, repeat=ns.repeat, screenshot=ns.screenshot, quit_after=ns.quit_after,
+                       theme=ns.theme, settings=not ns.no_settings))
 
 
 if __name__ == "__main__":

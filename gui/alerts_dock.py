@@ -1,0 +1,207 @@
+"""Leak alerts dock: a table of `Alert`s (newest first) with counts in the dock title.
+
+Mirrors the alerts of `core/rules` as published by `Bridge.alertsAdded`. Selecting a row emits
+`alertSelected(RunAlert)`; the window highlights the bar and shows the stack and source.
+GUI thread only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QHeaderView, QLabel, QStackedWidget, QTableView, QWidget
+
+from .bridge import Bridge, RunAlert
+from .theme import SEVERITY_COLOURS
+from .timeline import format_duration
+
+COLUMNS = ["Severity", "Rule", "Resource", "Age", "Site", "Hint"]
+MAX_ALERTS = 5000
+EMPTY_TEXT = "No leak alerts yet.\nRun a faulty workload: its alerts appear here while it runs."
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+_icons: dict[str, QIcon] = {}
+
+
+def severity_icon(severity: str) -> QIcon:
+    icon = _icons.get(severity)
+    if icon is None:
+        pm = QPixmap(32, 32)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(SEVERITY_COLOURS.get(severity, "#8f8f8f")))
+        p.drawEllipse(3, 3, 26, 26)
+        p.setPen(QColor("white"))
+        f = p.font()
+        f.setBold(True)
+        f.setPixelSize(20)
+        p.setFont(f)
+        p.drawText(pm.rect(), Qt.AlignmentFlag.AlignCenter, {"critical": "!", "warning": "!", "info": "i"}.get(
+            severity, "?"))
+        p.end()
+        icon = _icons[severity] = QIcon(pm)
+    return icon
+
+
+class AlertsModel(QAbstractTableModel):
+    """Rows are `RunAlert`s, newest first (index 0). Bounded to `MAX_ALERTS`."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.rows: list[RunAlert] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def add(self, alerts: list[RunAlert]) -> None:
+        new = list(reversed(alerts))
+        self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
+        self.rows[:0] = new
+        self.endInsertRows()
+        if len(self.rows) > MAX_ALERTS:
+            self.beginRemoveRows(QModelIndex(), MAX_ALERTS, len(self.rows) - 1)
+            del self.rows[MAX_ALERTS:]
+            self.endRemoveRows()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows.clear()
+        self.endResetModel()
+
+    def resource(self, ra: RunAlert) -> str:
+        s = self.bridge.store
+        if ra.row is not None and ra.row < s.n:
+            lt = self.bridge.lifetime(ra.row)
+            if lt is not None:
+                return f"{lt.kind} {lt.label}".strip()
+            return s.kinds[int(s.kind[ra.row])]
+        return ra.alert.message
+
+    def age(self, ra: RunAlert) -> str:
+        s = self.bridge.store
+        if ra.row is None or ra.row >= s.n:
+            return ""
+        end = float(s.end[ra.row])
+        if np.isnan(end):
+            end = self.bridge.now_s()
+        return format_duration(max(0.0, end - float(s.start[ra.row])))
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        ra = self.rows[index.row()]
+        a = ra.alert
+        col = index.column()
+        sev = str(a.severity)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return [sev, a.rule, self.resource(ra), self.age(ra), a.site or "", a.hint][col]
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            return severity_icon(sev)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"<b>{a.rule}</b> ({sev})<br>{a.message}<br><i>{a.hint}</i>"
+        if role == Qt.ItemDataRole.UserRole:
+            return ra
+        return None
+
+    def counts(self) -> Counter[str]:
+        return Counter(str(r.alert.severity) for r in self.rows)
+
+
+class AlertsDock(QDockWidget):
+    alertSelected = Signal(object)  # RunAlert
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__("Leak alerts", parent)
+        self.setObjectName("alertsDock")
+        self.bridge = bridge
+        self.model = AlertsModel(bridge)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        hh = self.table.horizontalHeader()
+        hh.setStretchLastSection(True)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, w in enumerate((92, 150, 170, 70, 170)):
+            self.table.setColumnWidth(col, w)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("emptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.table)
+        self.setWidget(self.stack)
+        bridge.alertsAdded.connect(self.on_alerts)
+        bridge.cleared.connect(self.on_cleared)
+        bridge.lifetimesChanged.connect(self._relink)
+        # Ages of open resources keep growing: refresh that column once a second.
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(1000)
+        self._age_timer.timeout.connect(self._refresh_ages)
+        self._age_timer.start()
+        self._last_age_refresh = time.monotonic()
+        self._update_title()
+
+    def on_alerts(self, alerts: list[RunAlert]) -> None:
+        self.model.add(alerts)
+        self.stack.setCurrentIndex(1)
+        self._update_title()
+
+    def on_cleared(self) -> None:
+        self.model.clear()
+        self.stack.setCurrentIndex(0)
+        self._update_title()
+
+    def _relink(self, _delta: object) -> None:
+        """Alerts can arrive before their lifetime row: resolve rows once they exist."""
+        store = self.bridge.store
+        for i, ra in enumerate(self.model.rows[:200]):
+            if ra.row is None and ra.alert.lifetime_id is not None:
+                row = store.row_of(ra.run, ra.alert.lifetime_id)
+                if row is not None:
+                    self.model.rows[i] = RunAlert(ra.run, ra.alert, row)
+
+    def _refresh_ages(self) -> None:
+        n = self.model.rowCount()
+        if n and self.isVisible():
+            self.model.dataChanged.emit(self.model.index(0, 2), self.model.index(min(n, 500) - 1, 3))
+
+    def _update_title(self) -> None:
+        c = self.model.counts()
+        total = sum(c.values())
+        if not total:
+            self.setWindowTitle("Leak alerts")
+            return
+        parts = [f"{c[s]} {s}" for s in sorted(c, key=lambda s: _SEVERITY_ORDER.get(s, 9))]
+        self.setWindowTitle(f"Leak alerts — {total} ({', '.join(parts)})")
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.alertSelected.emit(self.model.rows[current.row()])
+
+    def select_row(self, i: int) -> None:
+        self.table.selectRow(i)
+
+    def close_dock(self) -> None:
+        self._age_timer.stop()

@@ -1,0 +1,160 @@
+"""Start-up and shutdown of the desktop app on a qasync loop.
+
+Order (shared/PITFALLS.md): the binding is pinned by importing `withscope.gui`; the
+`QApplication` is created first; the loop is a qasync `QEventLoop` (`asyncio.run(...,
+loop_factory=...)` on 3.12+, `qasync.run` on 3.11); `setQuitOnLastWindowClosed(False)` and the
+window's close event drives shutdown (cancel runs, await their cleanup, then leave `main`).
+Errors that reach the loop's exception handler are shown in the window, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication
+
+from . import theme as th
+
+log = logging.getLogger("withscope")
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SCREENSHOT_SIZE = (1680, 1000)
+
+
+@dataclass(slots=True)
+class Options:
+    run: list[str] = field(default_factory=list)
+    repeat: int = 1
+    screenshot: str | None = None
+    quit_after: float | None = None
+    theme: str | None = None  # "light" | "dark" | None (saved choice / system)
+    settings: bool = True
+
+
+def app_icon() -> QIcon:
+    for name in ("withscope.svg", "withscope.png"):
+        path = ASSETS / name
+        if path.exists():
+            icon = QIcon(str(path))
+            if not icon.isNull():
+                return icon
+    pm = QPixmap(64, 64)  # drawn fallback: three lifetime bars
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(QColor("#1f2a36"))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawRoundedRect(QRectF(2, 2, 60, 60), 12, 12)
+    for y, x0, x1, c in ((16, 10, 40, "#4e79a7"), (29, 18, 54, "#59a14f"), (42, 10, 30, "#e15759")):
+        p.setBrush(QColor(c))
+        p.drawRoundedRect(QRectF(x0, y, x1 - x0, 8), 3, 3)
+    p.end()
+    return QIcon(pm)
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The one QApplication (reused when it exists, e.g. under pytest-qt)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setApplicationName("withscope")
+    app.setOrganizationName("withscope")
+    app.setApplicationDisplayName("withscope")
+    app.setDesktopFileName("withscope")
+    app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)
+    return app
+
+
+def load_patterns() -> list[tuple[str, str, list[Any]]]:
+    """The catalogue grouped by pattern ([] when the catalogue is not available)."""
+    try:
+        from withscope.core import workloads
+
+        patterns = getattr(workloads, "patterns", None)
+        if patterns is None:
+            log.warning("withscope: the workload catalogue is not installed")
+            return []
+        return [(pid, title, list(ws)) for pid, title, ws in patterns()]
+    except Exception:
+        log.exception("withscope: could not load the workload catalogue")
+        return []
+
+
+async def main(options: Options, app: QApplication) -> int:
+    """Open the window, start what `options` asks, and return when the window has shut down."""
+    from .main_window import MainWindow
+    from .settings import Settings
+
+    loop = asyncio.get_running_loop()
+    headless_shot = options.screenshot is not None or options.quit_after is not None
+    settings = Settings() if options.settings and not headless_shot else None
+    win = MainWindow(patterns=load_patterns(), settings=settings)
+    win.setWindowIcon(app_icon())
+
+    def on_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        log.error("withscope: %s", context.get("message"), exc_info=exc)
+        if not win.shut_down:
+            win.messages.show_message("error", f"Internal error: {exc!r}" if exc else str(context.get("message")))
+
+    loop.set_exception_handler(on_loop_error)
+    if settings is not None:
+        win.restore()
+    else:
+        win.resize(*SCREENSHOT_SIZE)
+    if options.theme:
+        win.set_theme_mode(options.theme, save=False)
+    elif settings is None:
+        win.set_theme_mode("system", save=False)
+    done = asyncio.Event()
+    win.closed.connect(done.set)
+    win.show()
+    win.start()
+    if options.run:
+        win.catalogue.select(options.run)
+        win.run_workloads(options.run, options.repeat)
+    if options.quit_after is not None or options.screenshot is not None:
+        delay = options.quit_after if options.quit_after is not None else 2.0
+
+        def finish() -> None:
+            if options.screenshot:
+                save_screenshot(win, options.screenshot)
+            if options.quit_after is not None:
+                win.close()
+
+        QTimer.singleShot(max(0, int(delay * 1000)), finish)
+    await done.wait()
+    loop.set_exception_handler(None)
+    return 0
+
+
+def save_screenshot(win: Any, path: str) -> None:
+    """Grab the main window (after a last repaint) into `path` (PNG)."""
+    win.bridge.tick()
+    QApplication.processEvents()
+    pm = win.grab()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not pm.save(path):
+        win.messages.show_message("error", f"Could not save the screenshot to {path}")
+    else:
+        print(f"withscope: screenshot saved to {path}")
+
+
+def run(options: Options) -> int:
+    """Create the QApplication, run `main` on a qasync loop, return the exit code."""
+    import qasync
+
+    app = create_application()
+    th.apply(th.Theme.named(options.theme) if options.theme else th.Theme.system(), app)
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main(options, app), loop_factory=lambda: qasync.QEventLoop(app))
+    return int(qasync.run(main(options, app)))

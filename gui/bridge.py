@@ -1,0 +1,584 @@
+"""The one adapter between `core/` and the views.
+
+`Bridge` follows the recorders of the runs the app shows. A `QTimer` on the GUI thread ticks at a
+fixed frame rate (`FPS`); each tick drains every followed recorder once, folds what changed into
+plain data and publishes it through Qt signals - never one signal per event:
+
+- `lifetimesChanged(LifetimeDelta)`: rows appended to / updated in `Bridge.store`
+  (a `LifetimeStore` of numpy columns, times in seconds since `Bridge.origin_ns`);
+- `alertsAdded(list[RunAlert])`, `samplesAdded(SampleBlock)`, `streamsChanged(list[RunStream])`,
+  `marksAdded(list[RunMark])`, `statsChanged(BridgeStats)`, `runsChanged()`, `cleared()`.
+
+Threading: recorders may be drained by anyone on any thread; the bridge subscribes to their
+batches and only copies data under the recorder's lock in its callback (no Qt there). Everything
+else - the store, the signals, the views - lives on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from withscope.core.events import Alert, Lifetime, Mark, Sample, StreamStats
+from withscope.core.recorder import Batch, Recorder
+
+log = logging.getLogger("withscope")
+
+FPS = 30
+OUT_MISSING = -2
+OUT_OPEN = -1
+_RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
+
+
+@dataclass(frozen=True, slots=True)
+class LifetimeDelta:
+    """Rows `lo..hi-1` are new; `updated` rows changed end/outcome. `reset`: everything changed."""
+
+    lo: int
+    hi: int
+    updated: np.ndarray
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunAlert:
+    run: int
+    alert: Alert
+    row: int | None  # store row of the alert's lifetime, if known
+
+
+@dataclass(frozen=True, slots=True)
+class RunStream:
+    run: int
+    stats: StreamStats
+
+
+@dataclass(frozen=True, slots=True)
+class RunMark:
+    run: int
+    t_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBlock:
+    """New process samples as columns (seconds since origin; MiB; counts; %)."""
+
+    t_s: np.ndarray
+    rss_mib: np.ndarray
+    fds: np.ndarray
+    threads: np.ndarray
+    connections: np.ndarray
+    cpu: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeStats:
+    running: tuple[str, ...]
+    events_per_s: float
+    dropped: int
+    lifetimes: int
+    open: int
+
+
+class LifetimeStore:
+    """Columns of every lifetime the bridge has seen, one row per (run, lifetime id).
+
+    `end` is NaN while open. `outcome` uses the recorder codes (-1 open, 0 released, 1 error,
+    2 exit raised, 3 gc, -2 withdrawn). GUI thread only.
+    """
+
+    _COLS = (
+        ("run", np.int32),
+        ("lid", np.int64),
+        ("start", np.float64),
+        ("end", np.float64),
+        ("outcome", np.int8),
+        ("kind", np.int16),
+    )
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.kinds: list[str] = []
+        self._kind_ids: dict[str, int] = {}
+        self._rows: dict[int, np.ndarray] = {}  # run -> lid -> row (-1 unknown)
+        self.run = np.zeros(0, np.int32)
+        self.lid = np.zeros(0, np.int64)
+        self.start = np.zeros(0, np.float64)
+        self.end = np.zeros(0, np.float64)
+        self.outcome = np.zeros(0, np.int8)
+        self.kind = np.zeros(0, np.int16)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def kind_id(self, name: str) -> int:
+        k = self._kind_ids.get(name)
+        if k is None:
+            k = self._kind_ids[name] = len(self.kinds)
+            self.kinds.append(name)
+        return k
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.run)
+        if need <= cap:
+            return
+        new = max(need, cap * 2, 4096)
+        for name, dtype in self._COLS:
+            arr = np.zeros(new, dtype)
+            arr[:cap] = getattr(self, name)
+            setattr(self, name, arr)
+
+    def append(
+        self, run: int, lids: np.ndarray, start: np.ndarray, end: np.ndarray, outcome: np.ndarray, kind: np.ndarray
+    ) -> tuple[int, int]:
+        k = len(lids)
+        lo = self.n
+        self._grow(lo + k)
+        hi = lo + k
+        self.run[lo:hi] = run
+        self.lid[lo:hi] = lids
+        self.start[lo:hi] = start
+        self.end[lo:hi] = end
+        self.outcome[lo:hi] = outcome
+        self.kind[lo:hi] = kind
+        self.n = hi
+        rows = self._rows.get(run)
+        top = int(lids.max()) + 1 if k else 0
+        if rows is None or len(rows) < top:
+            grown = np.full(max(top, 2 * (0 if rows is None else len(rows)), 1024), -1, np.int64)
+            if rows is not None:
+                grown[: len(rows)] = rows
+            rows = self._rows[run] = grown
+        rows[lids] = np.arange(lo, hi, dtype=np.int64)
+        return lo, hi
+
+    def rows_of(self, run: int, lids: np.ndarray) -> np.ndarray:
+        """Store rows of `lids` of `run` (-1 where unknown)."""
+        rows = self._rows.get(run)
+        if rows is None:
+            return np.full(len(lids), -1, np.int64)
+        ok = (lids >= 0) & (lids < len(rows))
+        out = np.full(len(lids), -1, np.int64)
+        out[ok] = rows[lids[ok]]
+        return out
+
+    def row_of(self, run: int, lid: int) -> int | None:
+        r = int(self.rows_of(run, np.array([lid], np.int64))[0])
+        return None if r < 0 else r
+
+
+class _Source:
+    """A followed run: its recorder plus accessors for alerts and samples (any live sequence)."""
+
+    def __init__(
+        self,
+        key: int,
+        name: str,
+        recorder: Recorder,
+        alerts: Callable[[], Sequence[Alert]],
+        samples: Callable[[], Sequence[Sample]],
+    ) -> None:
+        self.key = key
+        self.name = name
+        self.recorder = recorder
+        self.alerts = alerts
+        self.samples = samples
+        self.running = True
+        self.alert_cursor = 0
+        self.last_sample_ns = -1
+        self.lock = threading.Lock()
+        self.pending: list[dict[str, Any]] = []
+        self.open: set[int] = set()
+        self.batches = 0
+        self.dropped = 0
+        self.unsubscribe: Callable[[], None] = lambda: None
+        self.unsubscribe_sampler: Callable[[], None] = lambda: None
+        self.pushed_samples: list[Sample] = []
+
+
+@dataclass(slots=True)
+class _Rate:
+    window_s: float = 2.0
+    points: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def add(self, n: int) -> float:
+        now = time.monotonic()
+        self.points.append((now, n))
+        while self.points and now - self.points[0][0] > self.window_s:
+            self.points.popleft()
+        if len(self.points) < 2:
+            return 0.0
+        span = now - self.points[0][0]
+        return sum(p[1] for p in list(self.points)[1:]) / span if span > 0 else 0.0
+
+
+class Bridge(QObject):
+    """Drains followed recorders at `FPS` and publishes plain data. GUI thread only (see module)."""
+
+    lifetimesChanged = Signal(object)  # LifetimeDelta
+    alertsAdded = Signal(list)  # list[RunAlert]
+    samplesAdded = Signal(object)  # SampleBlock
+    streamsChanged = Signal(list)  # list[RunStream]
+    marksAdded = Signal(list)  # list[RunMark]
+    statsChanged = Signal(object)  # BridgeStats
+    runsChanged = Signal()
+    cleared = Signal()
+
+    def __init__(self, parent: QObject | None = None, *, fps: int = FPS) -> None:
+        super().__init__(parent)
+        self.store = LifetimeStore()
+        self.origin_ns: int | None = None
+        self.clock: Callable[[], int] = time.perf_counter_ns  # replay may substitute its own
+        self._sources: dict[int, _Source] = {}
+        self._next_key = 0
+        self._last_sample_ns = -1
+        self._rate = _Rate()
+        self._sampled: list[Sample] = []  # from follow_sampler(), published at the next tick
+        self._unfollow_sampler: Callable[[], None] = lambda: None
+        self._timer = QTimer(self)
+        self._timer.setInterval(max(1, round(1000 / fps)))
+        self._timer.timeout.connect(self.tick)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def active(self) -> bool:
+        return self._timer.isActive()
+
+    def close(self) -> None:
+        """Stop ticking and unsubscribe from every recorder."""
+        self._timer.stop()
+        for src in self._sources.values():
+            src.unsubscribe()
+            src.unsubscribe_sampler()
+        self._unfollow_sampler()
+
+    def follow_sampler(self, sampler: Any) -> None:
+        """Publish every sample of an app-wide sampler (`subscribe(cb) -> unsubscribe`, callbacks on
+        the GUI thread) at the next tick. Replaces a sampler followed before."""
+        self._unfollow_sampler()
+        self._unfollow_sampler = sampler.subscribe(self._sampled.append)
+
+    # ------------------------------------------------------------------ sources
+    def attach(
+        self,
+        recorder: Recorder,
+        name: str,
+        *,
+        alerts: Callable[[], Sequence[Alert]] | None = None,
+        samples: Callable[[], Sequence[Sample]] | None = None,
+        sampler: Any = None,
+    ) -> int:
+        """Follow `recorder` (a run named `name`); returns the run key used in every signal.
+
+        `alerts()` returns the run's alerts so far (a growing list, oldest first); `samples()`
+        its samples so far (oldest first; may be bounded), or pass `sampler`, an object with
+        `subscribe(callback) -> unsubscribe` (core.sampler.Sampler) called on the GUI thread.
+        """
+        key = self._next_key
+        self._next_key += 1
+        if self.origin_ns is None:
+            self.origin_ns = recorder.t0_ns
+        src = _Source(key, name, recorder, alerts or (lambda: ()), samples or (lambda: ()))
+        src.unsubscribe = recorder.subscribe(lambda batch, s=src: self._on_batch(s, batch))
+        if sampler is not None:
+            src.unsubscribe_sampler = sampler.subscribe(src.pushed_samples.append)
+        self._sources[key] = src
+        self.runsChanged.emit()
+        return key
+
+    def finish(self, key: int) -> None:
+        """The run `key` ended: fold what is left, then stop following its recorder."""
+        src = self._sources.get(key)
+        if src is None or not src.running:
+            return
+        self.tick()
+        src.running = False
+        src.unsubscribe()
+        src.unsubscribe_sampler()
+        self.runsChanged.emit()
+        self.tick()
+
+    def run_name(self, key: int) -> str:
+        src = self._sources.get(key)
+        return src.name if src is not None else f"run {key}"
+
+    def recorder(self, key: int) -> Recorder | None:
+        src = self._sources.get(key)
+        return None if src is None else src.recorder
+
+    def running(self) -> list[str]:
+        return [s.name for s in self._sources.values() if s.running]
+
+    def runs(self) -> list[tuple[int, str, bool]]:
+        return [(s.key, s.name, s.running) for s in self._sources.values()]
+
+    def clear(self) -> None:
+        """Forget every finished run and all shown data (running runs keep being followed)."""
+        for key in [k for k, s in self._sources.items() if not s.running]:
+            gone = self._sources.pop(key)
+            gone.unsubscribe()
+            gone.unsubscribe_sampler()
+        self.store = LifetimeStore()
+        self.origin_ns = None
+        self._last_sample_ns = -1
+        for src in self._sources.values():
+            if self.origin_ns is None:
+                self.origin_ns = src.recorder.t0_ns
+            src.alert_cursor = 0
+            with src.lock:
+                src.pending.clear()
+            src.open.clear()
+        self.cleared.emit()
+        self.runsChanged.emit()
+        # Running runs: re-read everything they recorded so far.
+        for src in self._sources.values():
+            self._resync_all(src)
+        self.tick()
+
+    # ------------------------------------------------------------------ time
+    def seconds(self, t_ns: int) -> float:
+        return 0.0 if self.origin_ns is None else (t_ns - self.origin_ns) / 1e9
+
+    def now_s(self) -> float:
+        return self.seconds(self.clock())
+
+    def lifetime(self, row: int) -> Lifetime | None:
+        """The full record (site, stack, error...) behind a store row."""
+        if not 0 <= row < self.store.n:
+            return None
+        rec = self.recorder(int(self.store.run[row]))
+        return None if rec is None else rec.lifetime(int(self.store.lid[row]))
+
+    # ------------------------------------------------------------------ recorder side
+    def _on_batch(self, src: _Source, batch: Batch) -> None:
+        """Runs on the draining thread under the recorder's lock: copy, never touch Qt."""
+        t = src.recorder.table
+        item: dict[str, Any] = {"events": batch.events, "dropped": batch.dropped_total}
+        if batch.acquired:
+            ids = np.fromiter(batch.acquired, np.int64, len(batch.acquired))
+            lo, hi = int(ids.min()), int(ids.max()) + 1
+            sel = ids - lo
+            kinds = np.array([*(t.kinds or ["?"])], dtype=object)
+            item["acq"] = (
+                ids,
+                np.frombuffer(t.acquired_ns[lo:hi], np.int64)[sel],
+                np.frombuffer(t.released_ns[lo:hi], np.int64)[sel],
+                np.frombuffer(t.outcome[lo:hi], np.int8)[sel],
+                kinds[np.frombuffer(t.kind[lo:hi], np.uint16)[sel]],
+            )
+            opened = ids[item["acq"][3] == OUT_OPEN]
+            src.open.update(opened.tolist())
+        # Released ids, and acquisitions withdrawn because their __enter__ failed (outcome -2: hidden).
+        updates = [*batch.released, *getattr(batch, "aborted", ())]
+        src.open.difference_update(updates)
+        src.batches += 1
+        if src.batches % _RESYNC_EVERY == 0 and src.open:
+            gone = [lid for lid in src.open if t.outcome[lid] != OUT_OPEN]
+            src.open.difference_update(gone)
+            updates.extend(gone)
+        if updates:
+            item["rel"] = (
+                np.array(updates, np.int64),
+                np.array([t.released_ns[i] for i in updates], np.int64),
+                np.array([t.outcome[i] for i in updates], np.int8),
+            )
+        if batch.streams:
+            # Recorder._lock is re-entrant: reading stream stats here is consistent with the batch.
+            item["streams"] = [st for lid in batch.streams if (st := src.recorder.stream(lid)) is not None]
+        if batch.marks:
+            item["marks"] = batch.marks
+        with src.lock:
+            src.pending.append(item)
+
+    def _resync_all(self, src: _Source) -> None:
+        """Queue everything `src` recorded so far (after `clear()`)."""
+        lts = src.recorder.lifetimes()
+        if not lts:
+            return
+        ids = np.array([lt.id for lt in lts], np.int64)
+        item: dict[str, Any] = {
+            "events": 0,
+            "dropped": src.recorder.dropped,
+            "acq": (
+                ids,
+                np.array([lt.acquired_ns for lt in lts], np.int64),
+                np.array([-1 if lt.released_ns is None else lt.released_ns for lt in lts], np.int64),
+                np.array([_code(lt) for lt in lts], np.int8),
+                np.array([lt.kind for lt in lts], dtype=object),
+            ),
+            "marks": tuple(src.recorder.marks()),
+            "streams": src.recorder.streams(),
+        }
+        src.open.update(lt.id for lt in lts if lt.is_open)
+        with src.lock:
+            src.pending.append(item)
+
+    # ------------------------------------------------------------------ GUI side
+    def tick(self) -> None:
+        """Drain every followed recorder once and publish what changed (GUI thread)."""
+        for src in list(self._sources.values()):
+            if src.running:
+                try:
+                    src.recorder.drain()
+                except Exception:  # observing never breaks the app
+                    log.exception("withscope: draining %s failed", src.name)
+        store = self.store
+        lo = store.n
+        updated: list[np.ndarray] = []
+        alerts: list[RunAlert] = []
+        streams: dict[tuple[int, int], RunStream] = {}
+        marks: list[RunMark] = []
+        events = 0
+        samples: list[Sample] = []
+        if self._sampled:
+            samples, self._sampled[:] = list(self._sampled), []
+        for src in list(self._sources.values()):
+            with src.lock:
+                pending, src.pending = src.pending, []
+            for item in pending:
+                events += item["events"]
+                src.dropped = max(src.dropped, item["dropped"])
+                self._fold_item(src, item, updated, streams, marks)
+            alerts.extend(self._new_alerts(src))
+            samples.extend(self._new_samples(src))
+        if store.n > lo or updated:
+            upd = np.unique(np.concatenate(updated)) if updated else np.zeros(0, np.int64)
+            self.lifetimesChanged.emit(LifetimeDelta(lo, store.n, upd))
+        if alerts:
+            self.alertsAdded.emit(alerts)
+        if streams:
+            self.streamsChanged.emit(list(streams.values()))
+        if marks:
+            self.marksAdded.emit(marks)
+        if samples and self.origin_ns is not None:
+            samples = [s for s in samples if s.t_ns > self._last_sample_ns and s.t_ns >= self.origin_ns]
+            if samples:
+                self._last_sample_ns = max(s.t_ns for s in samples)
+                self.samplesAdded.emit(self._sample_block(samples))
+        eps = self._rate.add(events)
+        n_open = int(np.count_nonzero(store.outcome[: store.n] == OUT_OPEN))
+        self.statsChanged.emit(
+            BridgeStats(
+                running=tuple(self.running()),
+                events_per_s=eps,
+                dropped=sum(s.dropped for s in self._sources.values()),
+                lifetimes=store.n,
+                open=n_open,
+            )
+        )
+
+    def _fold_item(
+        self,
+        src: _Source,
+        item: dict[str, Any],
+        updated: list[np.ndarray],
+        streams: dict[tuple[int, int], RunStream],
+        marks: list[RunMark],
+    ) -> None:
+        store = self.store
+        origin = self.origin_ns if self.origin_ns is not None else src.recorder.t0_ns
+        if "acq" in item:
+            ids, acq, rel, out, kinds = item["acq"]
+            known = store.rows_of(src.key, ids)
+            new = known < 0
+            if new.any():
+                kind_ids = np.fromiter((store.kind_id(k) for k in kinds[new]), np.int16, int(new.sum()))
+                r = rel[new]
+                end = np.where(r < 0, np.nan, (r - origin) / 1e9)
+                store.append(src.key, ids[new], (acq[new] - origin) / 1e9, end, out[new], kind_ids)
+        if "rel" in item:
+            ids, rel, out = item["rel"]
+            rows = store.rows_of(src.key, ids)
+            ok = rows >= 0
+            if ok.any():
+                rows = rows[ok]
+                r = rel[ok]
+                store.end[rows] = np.where(r < 0, np.nan, (r - origin) / 1e9)
+                store.outcome[rows] = out[ok]
+                updated.append(rows)
+        for st in item.get("streams", ()):
+            streams[(src.key, st.lifetime_id)] = RunStream(src.key, st)
+        for m in item.get("marks", ()):
+            marks.append(RunMark(src.key, (m.t_ns - origin) / 1e9, m.text))
+
+    def _new_alerts(self, src: _Source) -> list[RunAlert]:
+        try:
+            seq = src.alerts()
+        except Exception:
+            return []
+        new = list(seq[src.alert_cursor :])
+        src.alert_cursor += len(new)
+        out = []
+        for a in new:
+            row = self.store.row_of(src.key, a.lifetime_id) if a.lifetime_id is not None else None
+            out.append(RunAlert(src.key, a, row))
+        return out
+
+    def _new_samples(self, src: _Source) -> list[Sample]:
+        new, src.pushed_samples[:] = list(src.pushed_samples), []
+        try:
+            seq = src.samples()
+        except Exception:
+            seq = ()
+        fresh: list[Sample] = []
+        for smp in reversed(seq):  # newest first; stop at what we already took
+            if smp.t_ns <= src.last_sample_ns:
+                break
+            fresh.append(smp)
+        new.extend(reversed(fresh))
+        if new:
+            src.last_sample_ns = max(src.last_sample_ns, max(s.t_ns for s in new))
+        return new
+
+    def push_samples(self, samples: Sequence[Sample]) -> None:
+        """Publish samples that come from outside any run at the next tick."""
+        self._sampled.extend(samples)
+
+    def _sample_block(self, samples: list[Sample]) -> SampleBlock:
+        samples.sort(key=lambda s: s.t_ns)
+        origin = self.origin_ns if self.origin_ns is not None else samples[0].t_ns
+        return SampleBlock(
+            t_s=np.array([(s.t_ns - origin) / 1e9 for s in samples]),
+            rss_mib=np.array([s.rss_bytes / 1048576 for s in samples]),
+            fds=np.array([s.fds for s in samples], np.float64),
+            threads=np.array([s.threads for s in samples], np.float64),
+            connections=np.array([s.connections for s in samples], np.float64),
+            cpu=np.array([s.cpu_percent for s in samples], np.float64),
+        )
+
+    def all_marks(self) -> list[RunMark]:
+        origin = self.origin_ns or 0
+        out = []
+        for src in self._sources.values():
+            out.extend(RunMark(src.key, (m.t_ns - origin) / 1e9, m.text) for m in _marks(src.recorder))
+        return out
+
+
+def _marks(rec: Recorder) -> list[Mark]:
+    try:
+        return rec.marks()
+    except Exception:
+        return []
+
+
+def _code(lt: Lifetime) -> int:
+    from withscope.core.events import CODE_BY_OUTCOME
+
+    return CODE_BY_OUTCOME[lt.outcome]

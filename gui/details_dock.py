@@ -1,0 +1,105 @@
+"""Details dock: the selected lifetime or alert - fields, acquisition stack, source around the site.
+
+Source lines are read with `linecache` (cached, never blocks on the network). GUI thread only.
+"""
+
+from __future__ import annotations
+
+import html
+import linecache
+import os
+import re
+
+import numpy as np
+from PySide6.QtWidgets import QDockWidget, QTextBrowser, QWidget
+
+from . import theme as th
+from .bridge import Bridge, RunAlert
+from .timeline import format_duration
+
+EMPTY_HTML = (
+    "<p style='color:{muted}'>Click a bar in the timeline or select an alert to see where the resource "
+    "was acquired, its stack and the source around it.</p>"
+)
+CONTEXT_LINES = 3
+_SITE = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?: in (?P<func>.+))?$")
+
+
+def source_excerpt(site: str, context: int = CONTEXT_LINES) -> tuple[str, int, list[tuple[int, str]]] | None:
+    """(path, line, [(lineno, text)...]) around `site` ("path.py:42"), or None when unreadable."""
+    m = _SITE.match(site.strip())
+    if m is None:
+        return None
+    path, line = m.group("path"), int(m.group("line"))
+    full = path if os.path.isabs(path) else os.path.abspath(path)
+    lines = []
+    for n in range(max(1, line - context), line + context + 1):
+        text = linecache.getline(full, n)
+        if text:
+            lines.append((n, text.rstrip("\n")))
+    return (full, line, lines) if lines else None
+
+
+def source_html(site: str, theme: th.Theme) -> str:
+    ex = source_excerpt(site)
+    if ex is None:
+        return f"<p style='color:{theme.muted}'>Source of {html.escape(site)} is not available.</p>"
+    _path, line, lines = ex
+    rows = []
+    for n, text in lines:
+        style = f"background:{theme.band};font-weight:600" if n == line else ""
+        rows.append(f"<tr style='{style}'><td style='color:{theme.muted};padding-right:8px' align='right'>{n}</td>"
+                    f"<td><pre style='margin:0'>{html.escape(text)}</pre></td></tr>")
+    return "<table cellspacing='0' style='font-family:monospace'>" + "".join(rows) + "</table>"
+
+
+class DetailsDock(QDockWidget):
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__("Details", parent)
+        self.setObjectName("detailsDock")
+        self.bridge = bridge
+        self.view = QTextBrowser()
+        self.view.setOpenLinks(False)
+        self.setWidget(self.view)
+        self.show_empty()
+        bridge.cleared.connect(self.show_empty)
+
+    def show_empty(self) -> None:
+        self.view.setHtml(EMPTY_HTML.format(muted=th.current().muted))
+
+    def show_row(self, row: int | None, alert: RunAlert | None = None) -> None:
+        t = th.current()
+        parts: list[str] = []
+        if alert is not None:
+            a = alert.alert
+            parts.append(f"<p><b>{html.escape(a.rule)}</b> · {html.escape(str(a.severity))}<br>"
+                         f"{html.escape(a.message)}</p><p><i>Hint:</i> {html.escape(a.hint)}</p>")
+        lt = self.bridge.lifetime(row) if row is not None else None
+        site = (lt.site if lt else None) or (alert.alert.site if alert else None)
+        stack = (lt.stack if lt and lt.stack else ()) or (alert.alert.stack if alert else ())
+        if lt is not None and row is not None:
+            s = self.bridge.store
+            end = float(s.end[row])
+            held = (end if not np.isnan(end) else self.bridge.now_s()) - float(s.start[row])
+            fields = [
+                ("Kind", lt.kind), ("Label", lt.label), ("Outcome", th.OUTCOME_TEXT.get(int(s.outcome[row]), "?")),
+                ("Held", format_duration(max(0.0, held))), ("Acquired at", f"{float(s.start[row]):.3f} s"),
+                ("Thread", lt.thread), ("Task", lt.task or "—"), ("Run", self.bridge.run_name(int(s.run[row]))),
+            ]
+            if lt.error:
+                fields.append(("Error", lt.error + (" (suppressed by __exit__)" if lt.suppressed else "")))
+            parts.append("<table cellspacing='2'>" + "".join(
+                f"<tr><td style='color:{t.muted};padding-right:10px'>{k}</td><td>{html.escape(str(v))}</td></tr>"
+                for k, v in fields) + "</table>")
+        if site:
+            parts.append(f"<p><b>Acquired at</b> {html.escape(site)}</p>" + source_html(site, t))
+        if stack:
+            parts.append("<p><b>Acquisition stack</b> (innermost first)</p><pre>"
+                         + html.escape("\n".join(stack)) + "</pre>")
+        elif site:
+            parts.append(f"<p style='color:{t.muted}'>Only the call site is recorded; start the run with a deeper "
+                         "stack depth to see the whole stack.</p>")
+        if not parts:
+            self.show_empty()
+            return
+        self.view.setHtml("".join(parts))

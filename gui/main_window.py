@@ -1,0 +1,343 @@
+"""The main window: catalogue (left), timeline (centre), alerts + details (right), metrics and
+throughput (bottom), a status bar and a non-modal message bar.
+
+It wires views to the `Bridge` and requests to the `RunController`. Closing the window while runs
+are going cancels them, awaits their cleanup and only then lets the app quit (`closed` signal);
+see shared/PITFALLS.md (qasync shutdown). GUI thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QToolBar, QVBoxLayout, QWidget
+
+from . import theme as th
+from .alerts_dock import AlertsDock
+from .bridge import Bridge, BridgeStats, RunAlert
+from .catalogue_dock import CatalogueDock
+from .details_dock import DetailsDock
+from .lag import LagMonitor
+from .message_bar import MessageBar
+from .metrics_dock import MetricsDock
+from .runs import RunController, RunFactory
+from .settings import STATE_VERSION, Settings
+from .target_dialog import TargetDialog
+from .throughput_dock import ThroughputDock
+from .timeline import TimelineView
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()  # emitted once shutdown finished: the app may quit now
+
+    def __init__(
+        self,
+        *,
+        patterns: Sequence[tuple[str, str, Sequence[Any]]] = (),
+        run_factory: RunFactory | None = None,
+        settings: Settings | None = None,
+        bridge: Bridge | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("withscope — resource lifetimes, live")
+        self.settings = settings
+        self.bridge = bridge or Bridge(self)
+        self.controller = RunController(self.bridge, run_factory, self)
+        self.lag = LagMonitor()
+        self._closing = False
+        self._closed_ok = False
+        self._last_target = ""
+        self._dialog: TargetDialog | None = None
+
+        # centre: message bar over the timeline
+        self.messages = MessageBar()
+        self.timeline = TimelineView(self.bridge)
+        centre = QWidget()
+        box = QVBoxLayout(centre)
+        box.setContentsMargins(4, 4, 4, 0)
+        box.setSpacing(4)
+        box.addWidget(self.messages)
+        box.addWidget(self.timeline, 1)
+        self.setCentralWidget(centre)
+
+        # docks
+        self.catalogue = CatalogueDock(patterns, self)
+        self.alerts = AlertsDock(self.bridge, self)
+        self.details = DetailsDock(self.bridge, self)
+        self.metrics = MetricsDock(self.bridge, self)
+        self.throughput = ThroughputDock(self.bridge, self)
+        self.metrics.link_x(self.timeline.plot.getViewBox())
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.catalogue)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.details)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.throughput)
+        self.tabifyDockWidget(self.metrics, self.throughput)
+        self.metrics.raise_()
+        self.resizeDocks([self.catalogue, self.alerts], [300, 520], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.alerts, self.details], [300, 260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.metrics], [330], Qt.Orientation.Vertical)
+
+        self._build_actions()
+        self._build_status()
+
+        # wiring
+        cat = self.catalogue
+        cat.runRequested.connect(self.run_workloads)
+        cat.stopRequested.connect(self.stop_all)
+        cat.clearRequested.connect(self.clear)
+        cat.openTargetRequested.connect(self.open_target)
+        self.controller.message.connect(self.messages.show_message)
+        self.controller.runStarted.connect(lambda *_: self._on_runs_changed())
+        self.controller.runFinished.connect(self._on_run_finished)
+        self.bridge.statsChanged.connect(self._on_stats)
+        self.timeline.selected.connect(self._on_bar_selected)
+        self.alerts.alertSelected.connect(self._on_alert_selected)
+        th.notifier().changed.connect(lambda _t: self._sync_theme_actions())
+        self._default_state = self.saveState(STATE_VERSION)
+
+    # ------------------------------------------------------------------ building
+    def _action(self, text: str, slot: Any, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setToolTip(tip + (f" ({QKeySequence(shortcut).toString()})" if shortcut else ""))
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        return a
+
+    def _build_actions(self) -> None:
+        self.run_action = self._action("Run", self.catalogue.request_run, "Ctrl+R", "Run the selected workloads")
+        self.stop_action = self._action("Stop", self.stop_all, "Ctrl+.", "Cancel every run and release its resources")
+        self.stop_action.setEnabled(False)
+        self.clear_action = self._action("Clear", self.clear, "Ctrl+L", "Forget finished runs and clear the views")
+        self.open_action = self._action("Open target…", self.open_target, QKeySequence.StandardKey.Open,
+                                        "Run your own file.py:function")
+        self.fit_action = self._action("Fit timeline", self.timeline.fit, "Ctrl+0", "Show every lifetime")
+        self.follow_action = self._action("Follow latest", self.timeline.set_follow, "Ctrl+F",
+                                          "Keep the newest events in view")
+        self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)
+        self.timeline.follow_button.toggled.connect(self.follow_action.setChecked)
+        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit, "Stop every run and quit")
+
+        tb = QToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.run_action, self.stop_action, self.clear_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.open_action)
+        tb.addSeparator()
+        tb.addAction(self.follow_action)
+        tb.addAction(self.fit_action)
+        self.addToolBar(tb)
+
+        menu = self.menuBar()
+        f = menu.addMenu("&File")
+        f.addAction(self.open_action)
+        f.addSeparator()
+        f.addAction(self.quit_action)
+        r = menu.addMenu("&Run")
+        for a in (self.run_action, self.stop_action, self.clear_action):
+            r.addAction(a)
+        v = menu.addMenu("&View")
+        v.addAction(self.follow_action)
+        v.addAction(self.fit_action)
+        lanes = v.addMenu("Lanes")
+        group = QActionGroup(self)
+        self.lane_actions = {}
+        for mode, text in (("kind", "By kind"), ("run", "By run")):
+            a = QAction(text, self, checkable=True)
+            a.setChecked(mode == "kind")
+            a.triggered.connect(lambda _c=False, m=mode: self.timeline.set_group_by(m))
+            group.addAction(a)
+            lanes.addAction(a)
+            self.lane_actions[mode] = a
+        self.timeline.group_combo.currentIndexChanged.connect(
+            lambda i: self.lane_actions["run" if i else "kind"].setChecked(True))
+        v.addSeparator()
+        theme_menu = v.addMenu("Theme")
+        tgroup = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for mode, text in (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")):
+            a = QAction(text, self, checkable=True)
+            a.triggered.connect(lambda _c=False, m=mode: self.set_theme_mode(m))
+            tgroup.addAction(a)
+            theme_menu.addAction(a)
+            self.theme_actions[mode] = a
+        self.theme_actions["system"].setChecked(True)
+        v.addSeparator()
+        for dock in (self.catalogue, self.alerts, self.details, self.metrics, self.throughput):
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        v.addAction(self._action("Reset layout", self.reset_layout, None, "Put every dock back where it started"))
+        h = menu.addMenu("&Help")
+        h.addAction(self._action("About withscope", self._about, None, ""))
+        self.theme_mode = "system"
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.status_running = QLabel("Idle — pick a workload and press Run")
+        self.status_events = QLabel("0 events/s")
+        self.status_lifetimes = QLabel("0 lifetimes")
+        self.status_dropped = QLabel("")
+        self.status_lag = QLabel("loop lag —")
+        for w in (self.status_events, self.status_lifetimes, self.status_dropped, self.status_lag):
+            w.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.status_lag.setToolTip(
+            "How late the event loop wakes up from a 50 ms sleep (latest / p99 of the last 10 s)")
+        self.status_events.setToolTip("Events (acquire/release/stream) recorded per second")
+        sb.addWidget(self.status_running, 1)
+        for w in (self.status_lifetimes, self.status_events, self.status_dropped, self.status_lag):
+            sb.addPermanentWidget(w)
+        self.status_dropped.hide()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start the bridge frame timer and the lag monitor (needs the running qasync loop)."""
+        self.bridge.start()
+        self.lag.start()
+
+    def restore(self) -> None:
+        if self.settings is None:
+            return
+        geo, state = self.settings.geometry(), self.settings.state()
+        if geo is not None:
+            self.restoreGeometry(geo)
+        if state is not None:
+            self.restoreState(state, STATE_VERSION)
+        self.set_theme_mode(self.settings.get("theme", "system"), save=False)
+        self.timeline.set_group_by(self.settings.get("lanes", "kind"))
+
+    def save(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.save_window(self.saveGeometry(), self.saveState(STATE_VERSION))
+        self.settings.set("theme", self.theme_mode)
+        self.settings.set("lanes", self.timeline.group_by)
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(QByteArray(self._default_state), STATE_VERSION)
+        for dock in (self.catalogue, self.alerts, self.details, self.metrics, self.throughput):
+            dock.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed_ok:
+            event.accept()
+            return
+        event.ignore()
+        if not self._closing:
+            self._closing = True
+            self.status_running.setText("Closing: stopping runs and releasing their resources…")
+            task = asyncio.get_event_loop().create_task(self._shutdown(), name="withscope-shutdown")
+            self.controller._keep(task)
+
+    async def _shutdown(self) -> None:
+        try:
+            await self.controller.shutdown()
+            await self.lag.stop()
+        finally:
+            self.save()
+            self.bridge.close()
+            self.alerts.close_dock()
+            self._closed_ok = True
+            self.close()
+            self.closed.emit()
+
+    @property
+    def shut_down(self) -> bool:
+        return self._closed_ok
+
+    # ------------------------------------------------------------------ commands
+    def run_workloads(self, names: list[str], repeat: int = 1) -> None:
+        for name in names:
+            self.controller.start(name, repeat)
+        self._on_runs_changed()
+
+    def stop_all(self) -> None:
+        if self.controller.is_running():
+            self.status_running.setText("Stopping: cancelling runs and releasing their resources…")
+            self.controller.stop_all()
+
+    def clear(self) -> None:
+        self.bridge.clear()
+        self.details.show_empty()
+        self.messages.hide()
+
+    def open_target(self) -> None:
+        dlg = TargetDialog(self, self._last_target)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.targetChosen.connect(self._on_target)
+        self._dialog = dlg
+        dlg.open()  # non-modal for the loop: never exec() (qasync)
+
+    def _on_target(self, spec: str) -> None:
+        self._last_target = spec
+        self.run_workloads([spec])
+
+    def set_theme_mode(self, mode: str, *, save: bool = True) -> None:
+        self.theme_mode = mode if mode in ("system", "light", "dark") else "system"
+        theme = th.Theme.system() if self.theme_mode == "system" else th.Theme.named(self.theme_mode)
+        th.apply(theme)
+        self._sync_theme_actions()
+        if save and self.settings is not None:
+            self.settings.set("theme", self.theme_mode)
+
+    def _sync_theme_actions(self) -> None:
+        a = self.theme_actions.get(self.theme_mode)
+        if a is not None:
+            a.setChecked(True)
+
+    def _about(self) -> None:
+        self.messages.show_message(
+            "info", "withscope shows the lifetime of every resource your code acquires, and why one leaks.")
+
+    # ------------------------------------------------------------------ reactions
+    def _on_runs_changed(self) -> None:
+        running = self.controller.running
+        self.stop_action.setEnabled(bool(running))
+        self.catalogue.set_running(bool(running))
+        if running:
+            shown = ", ".join(running[:3]) + (f" +{len(running) - 3}" if len(running) > 3 else "")
+            self.status_running.setText(f"Running {len(running)}: {shown}")
+        elif not self._closing:
+            self.status_running.setText("Idle — pick a workload and press Run")
+
+    def _on_run_finished(self, _key: int, name: str, status: str, error: str) -> None:
+        self._on_runs_changed()
+        if status == "ok" and not self.controller.running:
+            self.status_running.setText(f"Finished {name}")
+
+    def _on_stats(self, stats: BridgeStats) -> None:
+        self.status_events.setText(f"{stats.events_per_s:,.0f} events/s")
+        self.status_lifetimes.setText(f"{stats.lifetimes:,} lifetimes · {stats.open:,} open")
+        if stats.dropped:
+            self.status_dropped.setText(f"⚠ {stats.dropped:,} events dropped")
+            self.status_dropped.show()
+        else:
+            self.status_dropped.hide()
+        if self.lag.samples:
+            self.status_lag.setText(f"loop lag {self.lag.latest_ms:.1f} ms (p99 {self.lag.percentile(99):.1f})")
+
+    def _on_bar_selected(self, row: int | None) -> None:
+        self.details.show_row(row)
+
+    def _on_alert_selected(self, ra: RunAlert) -> None:
+        row = ra.row
+        if row is None and ra.alert.lifetime_id is not None:
+            row = self.bridge.store.row_of(ra.run, ra.alert.lifetime_id)
+        self.timeline.highlight(row)
+        self.details.show_row(row, ra)
+        QTimer.singleShot(0, self.details.raise_)
+

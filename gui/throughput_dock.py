@@ -1,0 +1,202 @@
+"""Streaming throughput dock: bytes/s and chunks/s per tracked stream, TTFB marked, and a summary.
+
+Mirrors `StreamStats` (core/streams.py) as published by `Bridge.streamsChanged`: one curve per
+stream (the newest `MAX_CURVES` are plotted; older ones stay in the table), updated with
+`setData` from `StreamStats.rates()`; one scatter item marks every time to first byte.
+GUI thread only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from . import theme as th
+from .bridge import Bridge, RunStream
+from .timeline import format_duration
+
+MAX_CURVES = 8
+MAX_ROWS = 1000
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#e15759"]
+COLUMNS = ["Stream", "Run", "TTFB", "Duration", "Chunks", "Bytes", "Throughput", "State"]
+EMPTY_TEXT = "No streams yet.\nStreaming workloads (track_stream) show their throughput and time to first byte here."
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+class ThroughputDock(QDockWidget):
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__("Streaming throughput", parent)
+        self.setObjectName("throughputDock")
+        self.bridge = bridge
+        self.streams: dict[tuple[int, int], RunStream] = {}
+        self.curves: dict[tuple[int, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._rows: dict[tuple[int, int], int] = {}
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setContentsMargins(0, 4, 8, 0)
+        self.bytes_plot = self.graphics.addPlot(row=0, col=0)
+        self.chunks_plot = self.graphics.addPlot(row=1, col=0)
+        for plot, (label, units) in ((self.bytes_plot, ("throughput", "B/s")), (self.chunks_plot, ("chunks", "/s"))):
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.getAxis("left").setLabel(label, units=units)
+            plot.getAxis("left").setWidth(90)
+            plot.getViewBox().setLimits(yMin=0)
+        self.chunks_plot.setXLink(self.bytes_plot)
+        self.chunks_plot.getAxis("bottom").setLabel("time since start", units="s")
+        self.chunks_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.bytes_plot.getAxis("bottom").setStyle(showValues=False)
+        self.legend = self.bytes_plot.addLegend(offset=(-8, 4), labelTextSize="8pt")
+        self.ttfb = pg.ScatterPlotItem(symbol="t", size=9)
+        self.ttfb.setZValue(10)
+        self.bytes_plot.addItem(self.ttfb)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.graphics)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("emptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(split)
+        self.setWidget(self.stack)
+        bridge.streamsChanged.connect(self.on_streams)
+        bridge.cleared.connect(self.on_cleared)
+        th.notifier().changed.connect(self.set_theme)
+        self.set_theme(th.current())
+
+    def on_streams(self, streams: list[RunStream]) -> None:
+        for rs in streams:
+            key = (rs.run, rs.stats.lifetime_id)
+            self.streams[key] = rs
+            self._update_curve(key, rs)
+            self._update_row(key, rs)
+        self._update_ttfb()
+        self.stack.setCurrentIndex(1)
+
+    def _name(self, rs: RunStream) -> str:
+        return f"{rs.stats.label} #{rs.stats.lifetime_id}"
+
+    def _update_curve(self, key: tuple[int, int], rs: RunStream) -> None:
+        curves = self.curves.get(key)
+        if curves is None:
+            if len(self.curves) >= MAX_CURVES:  # drop the oldest curve (its row stays in the table)
+                old = next(iter(self.curves))
+                for plot, c in zip((self.bytes_plot, self.chunks_plot), self.curves.pop(old), strict=True):
+                    plot.removeItem(c)
+                self.legend.removeItem(self._name(self.streams[old]))
+            colour = PALETTE[len(self._rows) % len(PALETTE)]
+            pen = pg.mkPen(colour, width=1)
+            curves = (
+                self.bytes_plot.plot([], [], pen=pen, name=self._name(rs), stepMode=None),
+                self.chunks_plot.plot([], [], pen=pen),
+            )
+            self.curves[key] = curves
+        rates = rs.stats.rates()
+        if not rates:
+            return
+        arr = np.array(rates, np.float64)
+        t = (arr[:, 0] - (self.bridge.origin_ns or 0)) / 1e9
+        curves[0].setData(t, arr[:, 1])
+        curves[1].setData(t, arr[:, 2])
+
+    def _update_row(self, key: tuple[int, int], rs: RunStream) -> None:
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) >= MAX_ROWS:
+                return
+            row = self._rows[key] = self.table.rowCount()
+            self.table.insertRow(row)
+        st = rs.stats
+        ttfb = st.ttfb_ns
+        values = [
+            self._name(rs),
+            self.bridge.run_name(rs.run),
+            "—" if ttfb is None else format_duration(ttfb / 1e9),
+            format_duration(st.duration_ns / 1e9),
+            f"{st.chunks:,}",
+            format_bytes(st.bytes),
+            f"{format_bytes(st.throughput_bps)}/s",
+            "ended" if st.ended else "streaming",
+        ]
+        for col, v in enumerate(values):
+            item = self.table.item(row, col)
+            if item is None:
+                item = QTableWidgetItem()
+                if col >= 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+            if item.text() != v:
+                item.setText(v)
+
+    def _update_ttfb(self) -> None:
+        origin = self.bridge.origin_ns or 0
+        pts = []
+        for key in self.curves:
+            st = self.streams[key].stats
+            if st.first_chunk_ns is not None:
+                rates = st.rates()
+                y = rates[0][1] if rates else 0.0
+                pts.append(((st.first_chunk_ns - origin) / 1e9, y))
+        if pts:
+            a = np.array(pts)
+            self.ttfb.setData(a[:, 0], a[:, 1])
+        else:
+            self.ttfb.setData([], [])
+
+    def on_cleared(self) -> None:
+        for c0, c1 in self.curves.values():
+            self.bytes_plot.removeItem(c0)
+            self.chunks_plot.removeItem(c1)
+        self.legend.clear()
+        self.curves.clear()
+        self.streams.clear()
+        self._rows.clear()
+        self.table.setRowCount(0)
+        self.ttfb.setData([], [])
+        self.stack.setCurrentIndex(0)
+
+    def set_theme(self, theme: th.Theme) -> None:
+        self.graphics.setBackground(theme.plot_background)
+        for plot in (self.bytes_plot, self.chunks_plot):
+            for name in ("left", "bottom"):
+                ax = plot.getAxis(name)
+                ax.setPen(theme.grid)
+                ax.setTextPen(theme.foreground)
+        self.ttfb.setBrush(pg.mkBrush(theme.foreground))
+        self.ttfb.setPen(pg.mkPen(None))
+        self.legend.setLabelTextColor(theme.foreground)

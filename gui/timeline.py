@@ -1,0 +1,321 @@
+"""The lifetime timeline (centre of the window): bars from acquire to release, live.
+
+`TimelineView` wraps a pyqtgraph plot holding one `TimelineItem` (all bars) and one `MarksItem`
+(run starts/ends). It mirrors `Bridge.store`: `on_lifetimes(delta)` lays new bars out in lanes,
+`on_frame()` (every bridge tick) moves "now" so open bars grow, and keeps the newest data in view
+while "Follow" is on. Hover shows a tooltip; a click selects a bar (`selected(row)`).
+
+GUI thread only.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
+
+from . import theme as th
+from .bridge import Bridge, LifetimeDelta, RunMark
+from .lanes import LaneLayout
+from .legend import Legend
+from .marks import MarksItem, classify_mark
+from .timeline_item import TimelineItem
+
+DEFAULT_SPAN_S = 10.0
+EMPTY_TEXT = "Pick a workload in the catalogue and press Run (Ctrl+R)\nor open your own code with “Open target…”."
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def shown_marks(bridge: Bridge, marks: list[RunMark]) -> list[tuple[float, str, bool]]:
+    out = []
+    for m in marks:
+        shown = classify_mark(m.text, bridge.run_name(m.run))
+        if shown is not None:
+            out.append((m.t_s, shown[0], shown[1]))
+    return out
+
+
+class TimeAxis(pg.AxisItem):
+    """Seconds since the first run started, labelled with units."""
+
+    def __init__(self) -> None:
+        super().__init__("bottom")
+        self.setLabel("time since start", units="s")
+        self.enableAutoSIPrefix(False)
+
+
+class TimelineView(QWidget):
+    selected = Signal(object)  # store row or None
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("timeline")
+        self.bridge = bridge
+        self.layout_ = LaneLayout()
+        self.group_by = "kind"
+        self.follow = True
+        self._span = DEFAULT_SPAN_S
+
+        self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()}, enableMenu=False)
+        self.plot.setObjectName("timelinePlot")
+        pi = self.plot.getPlotItem()
+        pi.hideButtons()
+        pi.setClipToView(False)
+        vb = pi.getViewBox()
+        vb.invertY(True)
+        vb.setMouseEnabled(x=True, y=True)
+        vb.disableAutoRange()
+        vb.setLimits(yMin=-2)
+        self.left_axis = pi.getAxis("left")
+        self.left_axis.setWidth(120)
+        self.left_axis.setStyle(tickLength=0)
+        pi.showGrid(x=True, y=False, alpha=0.25)
+        self.item = TimelineItem(bridge.store, self.layout_)
+        self.marks = MarksItem()
+        pi.addItem(self.item)
+        pi.addItem(self.marks)
+        self.now_line = pg.InfiniteLine(angle=90, movable=False)
+        self.now_line.setZValue(6)
+        pi.addItem(self.now_line)
+        self.now_line.hide()
+        vb.setRange(xRange=(0, DEFAULT_SPAN_S), yRange=(-0.5, 8), padding=0)
+        vb.sigRangeChangedManually.connect(self._on_manual_range)
+
+        self.empty = QLabel(EMPTY_TEXT, self.plot)
+        self.empty.setObjectName("emptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+        # Header: grouping, follow, fit, legend.
+        self.group_combo = QComboBox()
+        self.group_combo.addItems(["Lanes by kind", "Lanes by run"])
+        self.group_combo.setToolTip("Group the lanes by resource kind or by run (workload)")
+        self.group_combo.currentIndexChanged.connect(lambda i: self.set_group_by("run" if i else "kind"))
+        self.follow_button = QToolButton()
+        self.follow_button.setText("Follow")
+        self.follow_button.setCheckable(True)
+        self.follow_button.setChecked(True)
+        self.follow_button.setToolTip("Keep the newest events in view (panning or zooming turns this off)")
+        self.follow_button.toggled.connect(self.set_follow)
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Show every lifetime recorded so far")
+        self.fit_button.clicked.connect(self.fit)
+        self.legend = Legend()
+        header = QHBoxLayout()
+        header.setContentsMargins(6, 4, 6, 0)
+        header.setSpacing(6)
+        header.addWidget(self.group_combo)
+        header.addWidget(self.follow_button)
+        header.addWidget(self.fit_button)
+        header.addSpacing(12)
+        header.addWidget(self.legend, 1)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addLayout(header)
+        box.addWidget(self.plot, 1)
+
+        self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_hover)
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+
+        bridge.lifetimesChanged.connect(self.on_lifetimes)
+        bridge.statsChanged.connect(lambda _s: self.on_frame())
+        bridge.marksAdded.connect(self.on_marks)
+        bridge.cleared.connect(self.on_cleared)
+        th.notifier().changed.connect(self.set_theme)
+        self.set_theme(th.current())
+        self._update_empty()
+
+    # ---------------------------------------------------------------- model -> view
+    def _group_names(self, lo: int, hi: int) -> list[str]:
+        s = self.bridge.store
+        if self.group_by == "run":
+            names = {int(r): self.bridge.run_name(int(r)) for r in np.unique(s.run[lo:hi])}
+            return [names[int(r)] for r in s.run[lo:hi]]
+        kinds = s.kinds
+        return [kinds[k] for k in s.kind[lo:hi].tolist()]
+
+    def on_lifetimes(self, delta: LifetimeDelta) -> None:
+        s = self.bridge.store
+        if self.item.store is not s:
+            self.item.set_store(s, self.layout_)
+        if delta.hi > delta.lo:
+            self.layout_.add(delta.lo, s.start[delta.lo : delta.hi], s.end[delta.lo : delta.hi],
+                             self._group_names(delta.lo, delta.hi))
+            self._update_axis()
+        if len(delta.updated):
+            rows = delta.updated[delta.updated < delta.lo]
+            self.layout_.close(rows, s.end[rows])
+        self._update_empty()
+        self.item.refresh()
+
+    def on_frame(self) -> None:
+        """Every bridge tick: open bars grow to "now"; follow the newest data."""
+        running = bool(self.bridge.running())
+        now = self.bridge.now_s()
+        if running or self.item.now < now:
+            self.item.set_now(now if running else max(self.item.data_bounds()[1], 0.0))
+            self.item.refresh()
+        self.now_line.setVisible(running)
+        if running:
+            self.now_line.setValue(now)
+        if self.follow and self.bridge.store.n:
+            self._follow()
+
+    def on_marks(self, marks: list[RunMark]) -> None:
+        self.marks.add(shown_marks(self.bridge, marks))
+
+    def on_cleared(self) -> None:
+        self.layout_.clear()
+        self.item.selected = None
+        self.item.set_store(self.bridge.store, self.layout_)
+        self.marks.clear()
+        self._update_axis()
+        self._update_empty()
+        self.plot.getViewBox().setRange(xRange=(0, DEFAULT_SPAN_S), yRange=(-0.5, 8), padding=0)
+
+    # ---------------------------------------------------------------- controls
+    def set_group_by(self, mode: str) -> None:
+        if mode == self.group_by:
+            return
+        self.group_by = mode
+        self.group_combo.setCurrentIndex(1 if mode == "run" else 0)
+        s = self.bridge.store
+        self.layout_.rebuild(s.start[: s.n], s.end[: s.n], self._group_names(0, s.n))
+        self._update_axis()
+        self.item.refresh()
+        self._fit_y()
+
+    def set_follow(self, on: bool) -> None:
+        self.follow = on
+        if self.follow_button.isChecked() != on:
+            self.follow_button.setChecked(on)
+        if on and self.bridge.store.n:
+            self._follow()
+
+    def fit(self) -> None:
+        lo, hi = self.item.data_bounds()
+        span = max(hi - lo, 1e-3)
+        self.plot.getViewBox().setRange(xRange=(lo - span * 0.02, hi + span * 0.02), padding=0)
+        self._fit_y()
+
+    def _fit_y(self) -> None:
+        h = max(self.layout_.total_height, 8.0)
+        self.plot.getViewBox().setYRange(-0.5, h + 0.2, padding=0)
+
+    def _follow(self) -> None:
+        vb = self.plot.getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        lo, hi = self.item.data_bounds()
+        span = x1 - x0 if x1 > x0 else self._span
+        if hi - lo < span * 0.95:  # everything fits: show it from the start
+            rng = (min(0.0, lo), min(0.0, lo) + max(span, hi - lo + 0.5))
+        else:
+            rng = (hi - span * 0.97, hi + span * 0.03)
+        vb.setRange(xRange=rng, padding=0, update=False)
+        self._fit_y()
+
+    def _on_manual_range(self, *_args: object) -> None:
+        if self.follow:
+            self.set_follow(False)
+
+    def highlight(self, row: int | None, *, centre: bool = True) -> None:
+        """Select `row` (e.g. from an alert) and bring it into view."""
+        self.item.selected = row
+        self.item.update()
+        if row is None or not centre:
+            return
+        s = self.bridge.store
+        start = float(s.start[row])
+        end = float(s.end[row]) if not np.isnan(s.end[row]) else self.item.now
+        vb = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        span = max(x1 - x0, (end - start) * 1.2, 0.05)
+        self.set_follow(False)
+        y = float(self.layout_.y[row])
+        yspan = max(y1 - y0, 8.0)
+        vb.setRange(xRange=(start - span * 0.25, start + span * 0.75),
+                    yRange=(max(-0.5, y - yspan / 2), max(-0.5, y - yspan / 2) + yspan), padding=0)
+
+    # ---------------------------------------------------------------- mouse
+    def _data_pos(self, scene_pos: QPointF) -> tuple[float, float, float] | None:
+        vb = self.plot.getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        pt = vb.mapSceneToView(scene_pos)
+        px = vb.viewPixelSize()[0]
+        return pt.x(), pt.y(), px * 4
+
+    def _on_hover(self, event: tuple[QPointF]) -> None:
+        pos = self._data_pos(event[0])
+        row = None if pos is None else self.item.pick(*pos)
+        if row is None:
+            QToolTip.hideText()
+            return
+        view = self.plot.mapFromScene(event[0])
+        QToolTip.showText(self.plot.mapToGlobal(view), self.describe(row), self.plot)
+
+    def _on_click(self, ev: object) -> None:
+        scene_pos = ev.scenePos()  # type: ignore[attr-defined]
+        pos = self._data_pos(scene_pos)
+        if pos is None:
+            return
+        row = self.item.pick(*pos)
+        self.item.selected = row
+        self.item.update()
+        self.selected.emit(row)
+
+    def describe(self, row: int) -> str:
+        """Tooltip HTML: kind, label, site, duration, outcome."""
+        s = self.bridge.store
+        lt = self.bridge.lifetime(row)
+        kind = s.kinds[int(s.kind[row])]
+        end = float(s.end[row]) if not np.isnan(s.end[row]) else self.item.now
+        dur = format_duration(max(0.0, end - float(s.start[row])))
+        outcome = th.OUTCOME_TEXT.get(int(s.outcome[row]), "?")
+        label = html.escape(lt.label if lt else "")
+        site = html.escape(lt.site or "unknown site") if lt else ""
+        lines = [f"<b>{html.escape(kind)}</b> {label}", f"site: {site}", f"held: {dur} — {outcome}"]
+        if lt and lt.error:
+            lines.append(f"error: {html.escape(lt.error)}")
+        lines.append(f"run: {html.escape(self.bridge.run_name(int(s.run[row])))}")
+        return "<br>".join(lines)
+
+    # ---------------------------------------------------------------- look
+    def set_theme(self, theme: th.Theme) -> None:
+        self.plot.setBackground(theme.plot_background)
+        pi = self.plot.getPlotItem()
+        for name in ("left", "bottom"):
+            ax = pi.getAxis(name)
+            ax.setPen(theme.grid)
+            ax.setTextPen(theme.foreground)
+        self.now_line.setPen(pg.mkPen(theme.selection, width=1, style=Qt.PenStyle.DashLine))
+        self.item.set_theme(theme)
+        self.marks.set_theme(theme)
+        self.legend.set_theme(theme)
+
+    def _update_axis(self) -> None:
+        ticks = [(top + rows / 2, name) for name, top, rows in self.layout_.groups()]
+        self.left_axis.setTicks([ticks, []])
+        self.legend.set_kinds(list(self.bridge.store.kinds))
+
+    def _update_empty(self) -> None:
+        empty = self.bridge.store.n == 0
+        self.empty.setVisible(empty)
+        if empty:
+            self.empty.resize(self.plot.size())
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self.empty.resize(self.plot.size())
