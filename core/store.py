@@ -80,7 +80,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
+from .events import OUT_MISSING, Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
 from .recorder import Batch, Recorder
 from .snapshot import RunSnapshot
 
@@ -392,7 +392,8 @@ class RecordingWriter:
         if rec is None or self._finished:
             return
         try:
-            ids = batch.acquired + batch.released if batch.released else batch.acquired
+            # A lifetime acquired and released within one batch is read (and written) once.
+            ids = dict.fromkeys(batch.acquired + batch.released) if batch.released else batch.acquired
             rows = [lifetime_row(lt) for lid in ids if (lt := rec.lifetime(lid)) is not None]
             self._written_ids.update(batch.acquired)
             self._put(_UPSERT_LIFETIME, rows)
@@ -470,8 +471,8 @@ class RecordingWriter:
             try:
                 # The last drain reaches _on_batch; then remove rows whose acquisition was withdrawn
                 # after they were written (a tracked resource whose `with` failed to enter).
-                valid = {lt.id for lt in rec.lifetimes()}
-                self._put(_DELETE_LIFETIME, [(lid,) for lid in self._written_ids - valid])
+                rec.drain()
+                self._put(_DELETE_LIFETIME, [(lid,) for lid in self._withdrawn(rec)])
             except Exception:
                 log.exception("withscope: final drain for %s failed", self.path)
             if self._unsubscribe is not None:
@@ -488,6 +489,20 @@ class RecordingWriter:
             raise RecordingError(self.path, f"the writer did not finish within {timeout:g} s")
         if self.error is not None:
             raise RecordingError(self.path, f"writing the recording failed: {self.error}")
+
+    def _withdrawn(self, rec: Recorder) -> list[int]:
+        """Written ids whose acquisition the recorder has since withdrawn (read off its outcome column)."""
+        outcome = rec.table.outcome
+        n = len(outcome)
+        return [lid for lid in self._written_ids if lid < n and outcome[lid] == OUT_MISSING]
+
+    async def afinish(self, status: str = "ok", error: str | None = None, end_ns: int | None = None) -> None:
+        """`finish` for asyncio code: the final commit and checkpoint run in a worker thread, so the
+        loop is never blocked by disk I/O. Same errors as `finish`."""
+        import asyncio
+
+        end = end_ns if end_ns is not None else time.perf_counter_ns()
+        await asyncio.to_thread(self.finish, status, error, end)
 
     def close(self) -> None:
         """Stop without marking the run finished (status stays ``running``). Idempotent; never raises."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import io
 import logging
@@ -212,3 +214,31 @@ def test_attach_twice_is_an_error(tmp_path: Path) -> None:
         w.attach(rec)
         with pytest.raises(RuntimeError, match="already attached"):
             w.attach(rec)
+
+
+def test_afinish_keeps_the_loop_free_and_finishes(tmp_path: Path) -> None:
+    async def main() -> int:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        with Recorder() as rec:
+            writer = RecordingWriter(tmp_path / "a.db", "async")
+            writer.attach(rec)
+            with track(io.BytesIO(), label="in the loop"):
+                pass
+            task = asyncio.create_task(ticker())
+            await writer.afinish("cancelled", "CancelledError")
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return ticks
+
+    assert asyncio.run(main()) > 0  # the loop kept running while the writer finished
+    snap = open_recording(tmp_path / "a.db")
+    assert (snap.status, snap.error) == ("cancelled", "CancelledError")
+    assert [lt.label for lt in snap.lifetimes] == ["in the loop"]
