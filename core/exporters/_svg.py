@@ -192,7 +192,7 @@ def timeline_svg(snapshot: RunSnapshot) -> str:
             extra = ' marker-end="url(#openend)"' if lt.outcome is Outcome.OPEN else ""
             text = ""
             chars = int((x1 - x0 - 8) / 6.5)
-            if chars >= 4 and lt.label:
+            if chars >= 4 and lt.label and count == shown:  # folded lanes overlap: no labels there
                 shown_label = lt.label if len(lt.label) <= chars else lt.label[: chars - 1] + "…"
                 fill = "currentColor" if lt.outcome in _LIGHT_FILL else "#ffffff"
                 text = (
