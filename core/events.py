@@ -12,7 +12,19 @@ from dataclasses import dataclass
 
 
 class Outcome(enum.StrEnum):
-    """How a lifetime ended (or that it has not)."""
+    """How a lifetime ended (or that it has not).
+
+    - `open`: still held when asked.
+    - `released`: released with no exception passing through (a `with` exit, `close()`, a stream
+      exhausted or closed).
+    - `released-with-error`: a `with` exit that an exception passed through - whether or not
+      `__exit__` suppressed it (see `Lifetime.suppressed`) - or a stream whose source raised.
+      A cancelled or timed-out block is this, with `CancelledError`.
+    - `exit-raised`: `__exit__`/`__aexit__`/`close()` raised an exception of its own (not the one
+      passing through), including an exit interrupted by a second cancellation: the release may
+      not have completed.
+    - `gc`: the tracked handle (or stream) was garbage-collected while still open.
+    """
 
     OPEN = "open"
     RELEASED = "released"
@@ -28,11 +40,15 @@ class Severity(enum.StrEnum):
 
 
 # Raw event codes (first item of each hot-path tuple). Layouts:
-#   (ACQUIRE, lid, t_ns, kind, label, code, lineno, stack, thread_ident, task_name)
+#   (ACQUIRE, lid, t_ns, kind, label, code, lineno, stack, thread_name, task_name)
 #   (RELEASE, lid, t_ns, outcome_code, error_repr, error_type, flags)
 #   (ABORT,   lid)                                   -- a failed __enter__ withdraws an acquisition
 #   (STREAM,  lid, t_ns, chunks, nbytes, first_ns)   -- cumulative stream counters
 #   (MARK,    t_ns, text)                            -- run markers (start/end of a run or repeat)
+# `code` is the site's code object (formatted lazily, once per (code, line)); `stack` is None or
+# a tuple of "path:line in function" strings, innermost first.
+# Invariant: RELEASE/ABORT of a lid always follow its ACQUIRE in the buffer (same producer, or a
+# later one that got the id from it), and the recorder keeps only the first RELEASE of a lid.
 ACQUIRE = 0
 RELEASE = 1
 ABORT = 2

@@ -25,13 +25,17 @@ NON_RELEASING_WITH: frozenset[str] = frozenset(
     }
 )
 
-_DSN_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+# user:password@ in a URL. Greedy up to the last "@" of the token, so a password containing "@"
+# is hidden whole (over-redacting a rare "@" in the query string is the safe side).
+_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
+# password=... in a key/value DSN (libpq) or a query string; quoted values may hold spaces.
+_KV_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&]+)""", re.IGNORECASE)
 
 
 def redact_dsn(dsn: str) -> str:
     """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`; also `password=...` pairs."""
     dsn = _DSN_PASSWORD.sub(r"\1***@", dsn)
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn, flags=re.IGNORECASE)
+    return _KV_PASSWORD.sub(r"\1***", dsn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +59,35 @@ def _file_label(obj: Any) -> str:
     return str(name) if name is not None else type(obj).__qualname__
 
 
+def _address(addr: Any) -> str | None:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"[{host}]:{addr[1]}" if ":" in str(host) else f"{host}:{addr[1]}"
+    if isinstance(addr, bytes):
+        addr = addr.decode(errors="replace")
+    return f"unix:{addr}" if addr else None  # "" for an unnamed AF_UNIX socket (socketpair)
+
+
 def _socket_label(obj: Any) -> str:
+    """The peer address ("127.0.0.1:5432", "[::1]:80", "unix:/run/x.sock"), else the local one
+    ("local 0.0.0.0:8000"), else "socket fd N". Computed when tracked: track a connected socket."""
     try:
-        peer = obj.getpeername()
-        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        peer = _address(obj.getpeername())
+        if peer:
+            return peer
     except OSError:
-        try:
-            local = obj.getsockname()
-            return f"local {local[0]}:{local[1]}" if isinstance(local, tuple) else "socket"
-        except OSError:
-            return "socket (unconnected)"
+        pass
+    try:
+        local = _address(obj.getsockname())
+        if local:
+            return f"local {local}"
+    except OSError:
+        pass
+    try:
+        fd = obj.fileno()
+    except OSError:
+        fd = -1
+    return f"socket fd {fd}" if fd >= 0 else "socket (closed)"
 
 
 def _sqlite_label(obj: Any) -> str:

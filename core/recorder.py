@@ -1,9 +1,16 @@
 """The recorder: a bounded buffer of raw events, folded in batches into a columnar table.
 
 Producers (any thread, any task) append tuples to the buffer; that is all the hot path does.
-Consumers call `drain()` (from any one thread at a time, e.g. the GUI timer or an asyncio task):
-it folds the pending events into `LifetimeTable` columns and hands a `Batch` to every
-subscriber. Nothing here imports Qt or knows how events are shown.
+Consumers call `drain()` (from any thread; drains serialise on one lock, e.g. the GUI timer or
+an asyncio task): it folds the pending events into `LifetimeTable` columns and hands a `Batch`
+to every subscriber. Nothing here imports Qt or knows how events are shown.
+
+Bounded memory, never silent: the buffer admits new acquisitions, stream updates and marks
+only while it holds fewer than `capacity` events; each refused event is counted in `dropped`
+(and in every `Batch.dropped_total`). A refused acquisition returns id -1, so no release is
+ever recorded for it. Releases and withdrawals (ABORT) of *admitted* acquisitions are always
+admitted - a full buffer never turns a released resource into a fake leak - so the buffer
+holds at most `capacity` + (lifetimes open at that moment) events.
 """
 
 from __future__ import annotations
@@ -48,11 +55,14 @@ class Batch:
     """What one `drain()` folded. Lifetime ids index `Recorder.table`."""
 
     events: int
-    acquired: tuple[int, ...]
+    acquired: tuple[int, ...]  # acquisitions folded by this drain (minus those withdrawn in it)
     released: tuple[int, ...]
     streams: tuple[int, ...]
     marks: tuple[Mark, ...]
     dropped_total: int
+    # Acquisitions withdrawn because their `__enter__`/`__aenter__` failed (resource mode): a
+    # consumer that showed them from an earlier batch should remove them. `lifetime(id)` is None.
+    aborted: tuple[int, ...] = ()
 
 
 class LifetimeTable:
@@ -181,7 +191,7 @@ def format_site(code: CodeType, lineno: int) -> str:
 
 
 class Recorder:
-    """Collects acquire/release/stream events from any thread or task.
+    """Collects acquire/release/stream events from any thread or task (see the module docstring).
 
     `with Recorder() as rec:` makes `rec` the active recorder for the code inside: asyncio
     tasks started there inherit it through a context variable; other threads see the
@@ -189,9 +199,14 @@ class Recorder:
     `default_recorder()`.
 
     Producers may call from any thread. `drain()`, `lifetimes()` and the other readers may be
-    called from any thread but serialise on one lock; subscribers run on the draining thread.
-    A Recorder can be entered more than once (nested activations stack), but is not meant to
-    be shared by unrelated runs: make one per run.
+    called from any thread but serialise on one lock; subscribers run on the draining thread,
+    under that lock. A drain started from inside a subscriber (e.g. calling `lifetimes()`)
+    folds nothing and notifies nobody: it returns an empty batch. A Recorder can be entered
+    more than once (nested activations stack), but is not meant to be shared by unrelated
+    runs: make one per run.
+
+    `capacity` bounds the pending (not yet drained) events, see the module docstring;
+    `stack_depth` > 1 records that many frames per acquisition (opt-in: costs microseconds).
     """
 
     def __init__(
@@ -209,10 +224,10 @@ class Recorder:
         # Hot-path state (read by core.track / core.streams without method calls):
         self._buf: deque[tuple[Any, ...]] = deque()
         self._ids = itertools.count()
-        self._thread_names: dict[int, str] = {}
-        # Drop accounting (slow path only).
-        self._drop_lock = threading.Lock()
-        self._dropped = 0
+        # Drop accounting: `next()` on a C counter is atomic under the GIL and takes no lock, so
+        # it cannot deadlock when a finalizer (`__del__`) records from inside a drop on the same
+        # thread. Read through `dropped`.
+        self._drops = itertools.count()
         # Folded state.
         self._lock = threading.RLock()
         self.table = LifetimeTable()
@@ -220,6 +235,7 @@ class Recorder:
         self._marks: list[Mark] = []
         self._subscribers: list[Callable[[Batch], None]] = []
         self._tokens: list[contextvars.Token[Recorder | None]] = []
+        self._draining = False  # a drain is folding/notifying (guarded by _lock)
         self.events_total = 0
 
     # ----------------------------------------------------------------- producers (hot path)
@@ -227,7 +243,10 @@ class Recorder:
         return next(self._ids)
 
     def push(self, event: tuple[Any, ...]) -> None:
-        """Append one raw event; when the buffer is full the event is dropped and counted."""
+        """Append one raw event; when the buffer is full the event is dropped and counted.
+
+        For stream updates and marks. Releases and aborts bypass the cap (see module docstring).
+        """
         buf = self._buf
         if len(buf) < self.capacity:
             buf.append(event)
@@ -235,8 +254,10 @@ class Recorder:
             self.note_dropped()
 
     def note_dropped(self, n: int = 1) -> None:
-        with self._drop_lock:
-            self._dropped += n
+        """Count `n` refused events. Lock-free; safe from finalizers and any thread."""
+        drops = self._drops
+        for _ in range(n):
+            next(drops)
 
     def mark(self, text: str) -> None:
         """Record a named point in time (shown on every time axis)."""
@@ -266,8 +287,8 @@ class Recorder:
     # ------------------------------------------------------------------------ consumers
     @property
     def dropped(self) -> int:
-        """Events lost because the buffer was full (never silently)."""
-        return self._dropped
+        """Events refused because the buffer was full (never silently): exact."""
+        return int(repr(self._drops)[6:-1])  # "count(N)": the counter's next value is N
 
     @property
     def pending(self) -> int:
@@ -286,14 +307,23 @@ class Recorder:
         return unsubscribe
 
     def drain(self, max_events: int | None = None) -> Batch:
-        """Fold pending events into the table and notify subscribers. Never blocks producers."""
+        """Fold pending events into the table and notify subscribers. Never blocks producers.
+
+        A subscriber that raises is logged and stays subscribed; the others still get the batch.
+        """
         with self._lock:
-            batch = self._fold(max_events)
-            for cb in list(self._subscribers):
-                try:
-                    cb(batch)
-                except Exception:
-                    log.exception("withscope: a recorder subscriber failed; it stays subscribed")
+            if self._draining:  # re-entered from a subscriber on this thread
+                return Batch(0, (), (), (), (), self.dropped)
+            self._draining = True
+            try:
+                batch = self._fold(max_events)
+                for cb in list(self._subscribers):
+                    try:
+                        cb(batch)
+                    except Exception:
+                        log.exception("withscope: a recorder subscriber failed; it stays subscribed")
+            finally:
+                self._draining = False
             return batch
 
     def _fold(self, max_events: int | None) -> Batch:
@@ -303,6 +333,7 @@ class Recorder:
         streams = self._streams
         acquired: list[int] = []
         released: list[int] = []
+        aborted: list[int] = []
         touched: set[int] = set()
         marks: list[Mark] = []
         n = 0
@@ -321,8 +352,8 @@ class Recorder:
                     acquired.append(ev[1])
                 elif code == RELEASE:
                     lid = ev[1]
-                    if lid >= len(outcome) or outcome[lid] != OUT_OPEN:
-                        continue  # its acquire was dropped, or it was already released
+                    if not 0 <= lid < len(outcome) or outcome[lid] != OUT_OPEN:
+                        continue  # unknown id, or already released: at most one release per acquire
                     outcome[lid] = ev[3]
                     table.released_ns[lid] = ev[2]
                     table.flags[lid] = ev[6]
@@ -338,19 +369,22 @@ class Recorder:
                     acc = streams.get(ev[1])
                     if acc is None:
                         continue
-                    acc.last_ns = ev[2]
+                    # A stream's last counters may arrive after its release (finalized late).
+                    acc.last_ns = max(acc.last_ns, ev[2])
                     acc.chunks = ev[3]
                     acc.nbytes = ev[4]
-                    if acc.first_ns is None:
+                    if acc.first_ns is None and ev[3] > 0:
                         acc.first_ns = ev[5]
                     acc.series.append((ev[2], ev[3], ev[4]))
                     touched.add(ev[1])
                 elif code == ABORT:
                     lid = ev[1]
-                    if lid < len(outcome) and outcome[lid] == OUT_OPEN:
+                    if 0 <= lid < len(outcome) and outcome[lid] == OUT_OPEN:
                         outcome[lid] = OUT_MISSING
                         table.count -= 1
                         streams.pop(lid, None)
+                        touched.discard(lid)
+                        aborted.append(lid)
                 elif code == MARK:
                     m = Mark(ev[1], ev[2])
                     self._marks.append(m)
@@ -358,10 +392,14 @@ class Recorder:
             except Exception:
                 log.exception("withscope: could not fold event %r", ev[:2])
         self.events_total += n
-        return Batch(n, tuple(acquired), tuple(released), tuple(sorted(touched)), tuple(marks), self._dropped)
+        if aborted:
+            acquired = [lid for lid in acquired if outcome[lid] != OUT_MISSING]
+        return Batch(
+            n, tuple(acquired), tuple(released), tuple(sorted(touched)), tuple(marks), self.dropped, tuple(aborted)
+        )
 
     def _fold_acquire(self, ev: tuple[Any, ...]) -> None:
-        _, lid, t_ns, kind, label, code, lineno, stack, tident, task = ev
+        _, lid, t_ns, kind, label, code, lineno, stack, thread, task = ev
         table = self.table
         if lid >= len(table.outcome):
             table.grow(max(lid + 1, len(table.outcome) * 2, 1024))
@@ -370,7 +408,7 @@ class Recorder:
         table.kind[lid] = table.kind_id(kind)
         table.label[lid] = table.intern(label)
         table.site[lid] = table.intern(format_site(code, lineno)) if code is not None else 0
-        table.thread[lid] = table.thread_id(self._thread_names.get(tident) or f"thread-{tident}")
+        table.thread[lid] = table.thread_id(thread)
         table.task[lid] = table.intern(task) if task else 0
         if stack:
             table.stacks[lid] = stack

@@ -1,24 +1,37 @@
 """`track_stream()`: pass chunks through unchanged while recording stream metrics.
 
 A tracked stream is also a lifetime of kind `stream`: acquired when `track_stream()` is called,
-released when the source is exhausted, when the consumer closes it (`close()`/`aclose()`, or
-`with`/`async with` around it), or - if the consumer just drops it mid-way - by the garbage
-collector (outcome `gc`: the faulty "consumer stops early" pattern).
+released when the source is exhausted (`released`) or raises (`released-with-error`), when the
+consumer closes it (`close()`/`aclose()`, or `with`/`async with` around it: `released`, with
+the block's exception if one passed through), or - if the consumer just drops it mid-way - when
+the stream object is garbage-collected (outcome `gc`: the faulty "consumer stops early"
+pattern).
+
+The stream object is its own iterator (`iter(s) is s`), so it lives exactly as long as someone
+iterates it, and its `__del__` is the garbage-collection detector. The `gc` outcome is recorded
+when the object dies (on CPython: at the `del`, or when the `async for` that held it is left);
+the *source* is then finalized as it would be bare: a sync generator at once by reference
+counting, an async generator by the event loop's async-generator hooks (plain asyncio schedules
+its `aclose()` on the loop; qasync installs no hooks, so it is closed synchronously when
+collected). Closing (`close()`/`aclose()`/`with`) closes the source iterator too when it has
+`close()`/`aclose()`, like `contextlib.closing`/`aclosing`.
 
 Metrics are cumulative counters posted every `interval_s` (and at the end), so the per-chunk
-cost is a clock read, two additions and a comparison.
+cost is a clock read, two additions and a comparison. Stream updates may be refused by a full
+recorder buffer (counted in `Recorder.dropped`); the end of a stream never is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Generator, Iterable
 from time import perf_counter_ns
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from . import track as _track
-from .events import FLAG_CLOSE, OUT_GC, OUT_RELEASED, OUT_RELEASED_WITH_ERROR, STREAM
+from .events import FLAG_CLOSE, OUT_EXIT_RAISED, OUT_GC, OUT_RELEASED, OUT_RELEASED_WITH_ERROR, STREAM
 from .recorder import Recorder, current_recorder
 
 log = logging.getLogger("withscope")
@@ -26,37 +39,53 @@ _track.SKIP_FILES.add(__file__)
 
 T = TypeVar("T")
 
-_SIZED = (bytes, bytearray, memoryview, str)
+_SIZED = (bytes, bytearray, str)
 
 
 def chunk_size(chunk: Any) -> int:
-    """Bytes of a chunk: len() of bytes-like and str chunks, the last item of a tuple, else 0."""
+    """Size of a chunk: len() of bytes-like and str chunks (characters for str), `nbytes` of a
+    memoryview, the same of the last item of a tuple, else 0."""
     if isinstance(chunk, _SIZED):
         return len(chunk)
-    if isinstance(chunk, tuple) and chunk and isinstance(chunk[-1], _SIZED):
-        return len(chunk[-1])
+    if isinstance(chunk, memoryview):
+        return chunk.nbytes
+    if isinstance(chunk, tuple) and chunk:
+        last = chunk[-1]
+        if isinstance(last, _SIZED):
+            return len(last)
+        if isinstance(last, memoryview):
+            return last.nbytes
     return 0
 
 
 class _State:
-    """Counters shared by the stream object and its generator (no back-reference: no cycle)."""
+    """Shared by the stream object and its generator (no back-reference: no cycle)."""
 
-    __slots__ = ("closing", "done", "lid", "rec", "started")
+    __slots__ = ("closing", "done", "lid", "rec")
+
+    # Invariant: `done` turns True exactly once, when the one release of `lid` is recorded;
+    # `closing` is True while close()/aclose() runs (the generator then leaves the release to it).
 
     def __init__(self, rec: Recorder, lid: int) -> None:
         self.rec = rec
         self.lid = lid
-        self.started = False
         self.closing = False
         self.done = False
 
     def post(self, t_ns: int, chunks: int, nbytes: int, first_ns: int) -> None:
-        self.rec.push((STREAM, self.lid, t_ns, chunks, nbytes, first_ns))
+        if self.lid < 0:
+            return
+        try:
+            self.rec.push((STREAM, self.lid, t_ns, chunks, nbytes, first_ns))
+        except Exception:
+            log.exception("withscope: could not record stream progress")
 
     def finish(self, code: int, exc: BaseException | None, flags: int = 0) -> None:
         if self.done:
             return
         self.done = True
+        if self.lid < 0:
+            return
         try:
             _track.release(self.rec, self.lid, code, exc, flags)
         except Exception:
@@ -68,51 +97,76 @@ class _Base:
     _state: _State
 
     @property
-    def lifetime_id(self) -> int:
-        return self._state.lid
-
-    def __del__(self) -> None:
-        state = getattr(self, "_state", None)
-        # Never iterated and dropped: nobody else will end it. (An iterated stream is ended by
-        # its generator's finally, which also runs when the generator is collected.)
-        if state is not None and not state.started and not state.done:
-            state.finish(OUT_GC, None)
+    def lifetime_id(self) -> int | None:
+        """Id of the stream's lifetime (None if the recorder refused it)."""
+        lid = self._state.lid
+        return lid if lid >= 0 else None
 
 
 class TrackedStream(_Base, Generic[T]):
-    """A sync iterable wrapper. Iterate it once; close it (or use `with`) when stopping early."""
+    """A sync iterator wrapper. Iterate it once; close it (or use `with`) when stopping early.
 
-    __slots__ = ("_gen",)
+    Not thread-safe (like the generator it wraps): one consumer at a time.
+    """
+
+    __slots__ = ("_gen", "_source")
 
     def __init__(self, source: Iterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]):
         self._state = state
-        self._gen = _sync_gen(iter(source), state, interval_ns, size)
+        self._source = source
+        self._gen = _sync_gen(source, state, interval_ns, size)
 
-    def __iter__(self) -> Iterator[T]:
-        self._state.started = True
-        return self._gen
+    def __iter__(self) -> TrackedStream[T]:
+        return self
 
     def __next__(self) -> T:
-        self._state.started = True
         return next(self._gen)
 
-    def close(self) -> None:
+    def _close(self, ev: BaseException | None) -> None:
         state = self._state
         state.closing = True
-        state.started = True
-        self._gen.close()
-        state.finish(OUT_RELEASED, None, FLAG_CLOSE)
+        try:
+            self._gen.close()
+            source = self._source
+            close = getattr(source, "close", None) if hasattr(source, "__next__") else None  # an iterator
+            if close is not None:
+                close()
+        except BaseException as exc:
+            state.finish(OUT_EXIT_RAISED, exc, FLAG_CLOSE)
+            raise
+        finally:
+            state.closing = False
+        if ev is None:
+            state.finish(OUT_RELEASED, None, FLAG_CLOSE)
+        else:
+            state.finish(OUT_RELEASED_WITH_ERROR, ev, FLAG_CLOSE)
+
+    def close(self) -> None:
+        """Stop early: close the wrapper and the source iterator; records the release."""
+        self._close(None)
 
     def __enter__(self) -> TrackedStream[T]:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        self._close(ev)
+
+    def __del__(self) -> None:
+        state = getattr(self, "_state", None)
+        if state is None or state.done:
+            return
+        with contextlib.suppress(Exception):  # the source's own finally failed: not ours to report
+            self._gen.close()  # posts the last counters and records `gc` (if it had started)
+        state.finish(OUT_GC, None)  # never started: nothing else will end it
 
 
 class AsyncTrackedStream(_Base, Generic[T]):
-    """An async iterable wrapper. Use `async with` (or `aclose()`) when stopping early: event loops
-    without async-generator hooks (qasync) never finalize an abandoned async generator."""
+    """An async iterator wrapper. Use `async with` (or `aclose()`) when stopping early: event loops
+    without async-generator hooks (qasync) never finalize an abandoned async generator, and
+    plain asyncio does it only later, on the loop.
+
+    Not task-safe (like the async generator it wraps): one consumer at a time.
+    """
 
     __slots__ = ("_gen", "_source")
 
@@ -121,27 +175,36 @@ class AsyncTrackedStream(_Base, Generic[T]):
     ) -> None:
         self._state = state
         self._source = source
-        self._gen = _async_gen(source.__aiter__(), state, interval_ns, size)
+        self._gen = _async_gen(source, state, interval_ns, size)
 
-    def __aiter__(self) -> AsyncIterator[T]:
-        self._state.started = True
-        return self._gen
+    def __aiter__(self) -> AsyncTrackedStream[T]:
+        return self
 
-    async def __anext__(self) -> T:
-        self._state.started = True
-        return await self._gen.__anext__()
+    def __anext__(self) -> Awaitable[T]:
+        return self._gen.__anext__()
 
-    async def aclose(self) -> None:
+    async def _aclose(self, ev: BaseException | None) -> None:
         state = self._state
         state.closing = True
-        state.started = True
         try:
             await self._gen.aclose()
-            inner = getattr(self._source, "aclose", None)
-            if inner is not None:
-                await inner()
+            source = self._source
+            aclose = getattr(source, "aclose", None) if hasattr(source, "__anext__") else None
+            if aclose is not None:
+                await aclose()
+        except BaseException as exc:
+            state.finish(OUT_EXIT_RAISED, exc, FLAG_CLOSE)
+            raise
         finally:
+            state.closing = False
+        if ev is None:
             state.finish(OUT_RELEASED, None, FLAG_CLOSE)
+        else:
+            state.finish(OUT_RELEASED_WITH_ERROR, ev, FLAG_CLOSE)
+
+    async def aclose(self) -> None:
+        """Stop early: close the wrapper and the source async iterator; records the release."""
+        await self._aclose(None)
 
     async def __aenter__(self) -> AsyncTrackedStream[T]:
         return self
@@ -149,18 +212,25 @@ class AsyncTrackedStream(_Base, Generic[T]):
     async def __aexit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.aclose()
+        await self._aclose(ev)
+
+    def __del__(self) -> None:
+        # The generator cannot be closed synchronously here (closing awaits): record `gc` now.
+        # Its last counters follow when the loop (or the collector) finalizes it.
+        state = getattr(self, "_state", None)
+        if state is not None and not state.done:
+            state.finish(OUT_GC, None)
 
 
 def _sync_gen(
-    it: Iterator[T], state: _State, interval_ns: int, size: Callable[[Any], int]
+    source: Iterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]
 ) -> Generator[T, None, None]:
     chunks = nbytes = 0
     first = 0
     next_post = 0
     t = 0
     try:
-        for chunk in it:
+        for chunk in source:
             t = perf_counter_ns()
             chunks += 1
             nbytes += size(chunk)
@@ -171,9 +241,11 @@ def _sync_gen(
                 next_post = t + interval_ns
             yield chunk
     except GeneratorExit:
+        # Closed by close() (closing: it records the release), or collected without a close.
         if chunks:
             state.post(t, chunks, nbytes, first)
-        state.finish(OUT_RELEASED if state.closing else OUT_GC, None)
+        if not state.closing:
+            state.finish(OUT_GC, None)
         raise
     except BaseException as exc:
         state.post(perf_counter_ns(), chunks, nbytes, first)
@@ -184,14 +256,14 @@ def _sync_gen(
 
 
 async def _async_gen(
-    it: AsyncIterator[T], state: _State, interval_ns: int, size: Callable[[Any], int]
+    source: AsyncIterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]
 ) -> AsyncGenerator[T, None]:
     chunks = nbytes = 0
     first = 0
     next_post = 0
     t = 0
     try:
-        async for chunk in it:
+        async for chunk in source:
             t = perf_counter_ns()
             chunks += 1
             nbytes += size(chunk)
@@ -202,10 +274,12 @@ async def _async_gen(
                 next_post = t + interval_ns
             yield chunk
     except GeneratorExit:
-        # Closed: by aclose() (closing=True), or finalized by the loop/GC without a close.
+        # Closed by aclose() (closing: it records the release), or finalized by the loop's
+        # async-generator hooks / the collector without a close (already `gc` by then, normally).
         if chunks:
             state.post(t, chunks, nbytes, first)
-        state.finish(OUT_RELEASED if state.closing else OUT_GC, None)
+        if not state.closing:
+            state.finish(OUT_GC, None)
         raise
     except BaseException as exc:
         state.post(perf_counter_ns(), chunks, nbytes, first)
@@ -226,20 +300,26 @@ def track_stream(
     """Wrap a sync or async iterable: yields the same chunks and records stream metrics
     (time to first chunk, chunks, bytes, duration, cumulative series every `interval_s`).
 
-    Returns a `TrackedStream` or `AsyncTrackedStream`; iterate it once.
+    Returns a `TrackedStream` or `AsyncTrackedStream` (async when `source` has `__aiter__`);
+    iterate it once. `size(chunk)` gives a chunk's byte count (default `chunk_size`).
     """
-    rec = recorder if recorder is not None else current_recorder()
     is_async = hasattr(source, "__aiter__")
     if not is_async and not hasattr(source, "__iter__"):
         raise TypeError(f"track_stream() needs an iterable or async iterable, got {type(source).__qualname__}")
+    rec = recorder if recorder is not None else current_recorder()
     name = label or getattr(source, "__qualname__", None) or getattr(source, "__name__", None)
     if not name:
         code = getattr(source, "gi_code", None) or getattr(source, "ag_code", None)
         name = code.co_qualname if code is not None else type(source).__qualname__
     t = perf_counter_ns()
-    lid = _track.acquire(rec, "stream", str(name), _track._user_frame(1), t)
+    try:
+        lid = _track.acquire(rec, "stream", str(name), _track._user_frame(1), t)
+    except Exception:
+        log.exception("withscope: could not record a stream")
+        lid = -1
     state = _State(rec, lid)
     interval_ns = max(0, int(interval_s * 1e9))
     if is_async:
         return AsyncTrackedStream(source, state, interval_ns, size)  # type: ignore[arg-type]
     return TrackedStream(source, state, interval_ns, size)  # type: ignore[arg-type]
+
