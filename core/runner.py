@@ -1,0 +1,568 @@
+"""`Run`: one workload run on the current asyncio loop (plain asyncio headless, qasync in the GUI).
+
+Lifecycle (all on the loop thread unless noted)::
+
+    run = Run("class-cm/faulty", RunOptions(repeat=3))   # or a Target; raises TargetError
+    unsubscribe = run.subscribe(on_change)               # RunChange: status/progress/new alerts
+    run.start()                                          # needs a running loop; returns run
+    ...                                                  # run.recorder / run.alerts / run.snapshot() live
+    run.cancel()                                         # any time, any thread; idempotent
+    snap = await run.wait()                              # RunSnapshot once cleanup is done
+
+Status: "pending" -> "running" -> "ok" | "error" | "cancelled". `progress` is (repeat i, of N).
+
+What a run does, in order:
+1. A fresh `Recorder` (created in `__init__`, so a GUI can subscribe before `start`), a temp
+   dir (`WorkloadContext.tmpdir`) and `DatabaseConfig(dsn, application_name=f"withscope-{id}")`.
+2. Each repeat runs the workload with the recorder active: an async workload as a task
+   created inside the activation (it inherits the recorder's context variable); a blocking one
+   (catalogue `blocking=True`, or a sync user function) in a fresh daemon thread through
+   `contextvars.copy_context().run`, joined before the repeat ends. Marks `repeat i/N start`
+   and `... end` are recorded, with a psutil sample (fresh connection count) after each end.
+3. A drain timer (`drain_interval_s`, 10 Hz) drains the recorder and feeds the live rules, so
+   gc-release, exit-raised, suppressed-exception and late-release alerts arrive while it runs.
+4. When the workload returns, raises (status error; everything it leaked is still reported),
+   times out (error "timed out after S s") or is cancelled: stop flag set, blocking thread
+   awaited (up to `stop_grace_s`), drain, then the final rules (unreleased, temp-file-left,
+   growth, db-backend-leak - asking pg_stat_activity) BEFORE cleanup.
+5. Cleanup: `ctx.leftovers.close_all()`, `gc.collect()` (and a few loop turns so finalizers
+   run), PostgreSQL backends of the run terminated, temp dir removed; then a last drain so the
+   releases made by cleanup are recorded (they do not alert again).
+
+Threading rules: a Run belongs to the loop it was started on. `cancel()` may be called from
+any thread. Callbacks (`subscribe`) run on the loop thread, must be quick and not block; one
+that raises is logged and ignored. Never cancel the run's task yourself: call `cancel()` and
+`await run.wait()` (cleanup survives an outside cancellation, which is then re-raised from
+`wait()`'s task). OS-level growth rules read process-wide psutil numbers: runs in parallel in
+one process blur each other's fd/thread/RSS levels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import gc
+import logging
+import os
+import platform
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .events import Alert, Lifetime, StreamStats
+from .kinds import redact_dsn
+from .recorder import Batch, Recorder
+from .rules import (
+    AlertEngine,
+    DbFacts,
+    RuleConfig,
+    RuleContext,
+    existing_paths,
+    gather_db_facts,
+    open_server_connections,
+    repeat_end_mark,
+    repeat_start_mark,
+    terminate_backends,
+)
+from .sampler import Sampler
+from .snapshot import RunSnapshot
+from .targets import Target, resolve_target
+from .workloads.base import DatabaseConfig, WorkloadContext
+
+log = logging.getLogger("withscope")
+
+DB_ENV = "WITHSCOPE_DB"
+STATUSES = ("pending", "running", "ok", "error", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run. `db` None falls back to $WITHSCOPE_DB, else SQLite in the run's temp dir."""
+
+    repeat: int = 1
+    timeout_s: float | None = None  # for all repeats together
+    db: str | None = None
+    scale: float = 1.0
+    late_release_s: float = 2.0
+    sample_interval_s: float = 0.1
+    drain_interval_s: float = 0.1
+    stop_grace_s: float = 5.0  # how long a blocking workload may take to honour the stop flag
+    rules: RuleConfig | None = None  # overrides late_release_s when given
+
+    def rule_config(self) -> RuleConfig:
+        return self.rules if self.rules is not None else RuleConfig(late_release_s=self.late_release_s)
+
+    def dsn(self) -> str | None:
+        return self.db if self.db is not None else (os.environ.get(DB_ENV) or None)
+
+
+@dataclass(frozen=True, slots=True)
+class RunChange:
+    """Sent to subscribers when the status, the progress or the alerts of a run change."""
+
+    run: Run
+    status: str
+    progress: tuple[int, int]
+    new_alerts: tuple[Alert, ...] = ()
+
+
+class WorkloadExit(Exception):
+    """A workload called sys.exit(): reported as an error instead of ending the program."""
+
+
+_LIB_DIRS = tuple(
+    {os.path.dirname(os.__file__), os.path.dirname(asyncio.__file__), os.path.dirname(threading.__file__)}
+)
+
+
+def error_text(exc: BaseException) -> str:
+    """'ValueError: boom (raised at app.py:12 in load)' - one line for a person. The site is the
+    innermost frame outside the standard library (else the innermost frame)."""
+    msg = str(exc).strip()
+    text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    text = text.splitlines()[0]
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
+    own = [f for f in frames if not f.filename.startswith(_LIB_DIRS) and f.filename != __file__]
+    pick = own[-1] if own else (frames[-1] if frames else None)
+    if pick is not None:
+        path = pick.filename
+        if not path.startswith("<"):
+            try:
+                rel = os.path.relpath(path)
+                path = rel if not rel.startswith("..") else path
+            except ValueError:
+                pass
+        text += f" (raised at {path}:{pick.lineno} in {pick.name})"
+    return text
+
+
+class Run:
+    """One run of a target; see the module docstring for lifecycle and threading rules."""
+
+    def __init__(
+        self,
+        target: Target | str,
+        options: RunOptions | None = None,
+        *,
+        sampler: Sampler | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.target = target if isinstance(target, Target) else resolve_target(target)
+        self.options = options or RunOptions()
+        if self.options.repeat < 1:
+            raise ValueError("repeat must be at least 1")
+        self.id = run_id or secrets.token_hex(4)
+        self.recorder = Recorder(name=f"run {self.id} {self.target.name}")
+        self.sampler = sampler if sampler is not None else Sampler(self.options.sample_interval_s)
+        self.engine = AlertEngine(self.options.rule_config())
+        self.status = "pending"
+        self.error: str | None = None
+        self.progress = (0, self.options.repeat)
+        dsn = self.options.dsn()
+        self.db = DatabaseConfig(dsn=dsn, application_name=f"withscope-{self.id}")
+        self.context: WorkloadContext | None = None
+        self.meta: dict[str, str] = {}
+        self.t0_ns = time.perf_counter_ns()
+        self.wall_t0 = time.time()
+        self.end_ns: int | None = None
+        self._subscribers: list[Callable[[RunChange], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._cancel_requested = False
+        self._phase = "pending"  # pending | workload | final | cleanup | done
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pending_ids: list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = []
+        self._open: dict[int, Lifetime] = {}
+        self._final: RunSnapshot | None = None
+        self._owns_sampler = False
+        self._unsub_recorder = self.recorder.subscribe(self._on_batch)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every alert so far, oldest first (live ones during the run, then the final ones)."""
+        return list(self.engine.alerts)
+
+    @property
+    def done(self) -> bool:
+        return self._phase == "done"
+
+    def subscribe(self, callback: Callable[[RunChange], None]) -> Callable[[], None]:
+        """Call `callback(change)` on the loop thread at every status/progress/alert change."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def start(self) -> Run:
+        """Schedule the run on the running loop. Call once, from the loop thread."""
+        if self._task is not None or self._phase != "pending":
+            raise RuntimeError("a Run can be started once")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("Run.start() needs a running event loop (call it from a coroutine)") from None
+        self._loop = loop
+        self._task = loop.create_task(self._main(), name=f"withscope-run-{self.id}")
+        return self
+
+    def cancel(self) -> None:
+        """Stop the run as soon as possible; every resource of the run is released by cleanup.
+        Safe from any thread, any number of times; no effect once cleanup has begun."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self.cancel)
+                return
+        if self._cancel_requested or self._phase in ("final", "cleanup", "done"):
+            return
+        self._cancel_requested = True
+        self._stop.set()
+        if self._phase == "pending":  # never started: nothing to release
+            self._phase = "done"
+            self.status = "cancelled"
+            self.end_ns = time.perf_counter_ns()
+            self._final = self._build_snapshot()
+            self._notify()
+            return
+        if self._task is not None and self._phase == "workload":
+            self._task.cancel()
+
+    async def wait(self) -> RunSnapshot:
+        """Wait for the run (and its cleanup) to finish; returns the final snapshot. Cancelling
+        the waiter does not cancel the run."""
+        if self._final is not None and self._task is None:
+            return self._final
+        if self._task is None:
+            raise RuntimeError("the run was not started")
+        await asyncio.shield(self._task)
+        assert self._final is not None
+        return self._final
+
+    def snapshot(self) -> RunSnapshot:
+        """Everything known now (the final snapshot once done). Call on the loop thread."""
+        if self._final is not None:
+            return self._final
+        return self._build_snapshot()
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.target.name!r} {self.status} {self.progress[0]}/{self.progress[1]}>"
+
+    # -------------------------------------------------------------------- internals
+    def _notify(self, new_alerts: tuple[Alert, ...] = ()) -> None:
+        change = RunChange(self, self.status, self.progress, new_alerts)
+        for cb in list(self._subscribers):
+            try:
+                cb(change)
+            except Exception:
+                log.exception("withscope: a run subscriber failed")
+
+    def _on_batch(self, batch: Batch) -> None:
+        # Runs on whichever thread drained (the drain timer, or a GUI drain): only collect ids.
+        self._pending_ids.append(
+            (batch.acquired, batch.released, batch.streams, tuple(getattr(batch, "aborted", ())))
+        )
+
+    def _fold_pending(self) -> tuple[list[Lifetime], list[StreamStats]]:
+        """Lifetimes released since the last call and streams touched since then; updates the
+        open set. Call outside any recorder subscriber."""
+        pending, self._pending_ids = self._pending_ids, []
+        rec = self.recorder
+        released: dict[int, Lifetime] = {}
+        touched: set[int] = set()
+        for acquired, rel, streams, aborted in pending:
+            for lid in acquired:
+                lt = rec.lifetime(lid)
+                if lt is not None and lt.is_open:
+                    self._open[lid] = lt
+            for lid in rel:
+                self._open.pop(lid, None)
+                lt = rec.lifetime(lid)
+                if lt is not None:
+                    released[lid] = lt
+            for lid in aborted:
+                self._open.pop(lid, None)
+                released.pop(lid, None)
+            touched.update(streams)
+        stream_stats = [s for lid in sorted(touched) if (s := rec.stream(lid)) is not None]
+        return list(released.values()), stream_stats
+
+    def _live_update(self) -> None:
+        self.recorder.drain()
+        released, streams = self._fold_pending()
+        ctx = RuleContext(
+            lifetimes=[*released, *self._open.values()],
+            streams=streams,
+            now_ns=time.perf_counter_ns(),
+            final=False,
+            t0_ns=self.t0_ns,
+        )
+        new = self.engine.update(ctx, final=False)
+        if new:
+            self._notify(tuple(new))
+
+    async def _drain_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.drain_interval_s)
+            try:
+                self._live_update()
+            except Exception:
+                log.exception("withscope: live rule update failed")
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self._notify()
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        self.t0_ns = time.perf_counter_ns()
+        self.wall_t0 = time.time()
+        tmpdir = Path(tempfile.mkdtemp(prefix=f"withscope-{self.id}-"))
+        self.context = WorkloadContext(tmpdir=tmpdir, db=self.db, stop=self._stop, scale=self.options.scale)
+        self.meta = self._meta()
+        if not self.sampler.running:
+            self.sampler.start()
+            self._owns_sampler = True
+        self._phase = "workload"
+        self._set_status("running")
+        drain_task = loop.create_task(self._drain_loop(), name=f"withscope-drain-{self.id}")
+        outside_cancel = False
+        final_status, error = "ok", None
+        rec = self.recorder
+        with rec:
+            rec.mark("run start")
+            try:
+                async with asyncio.timeout(self.options.timeout_s):
+                    n = self.options.repeat
+                    for i in range(1, n + 1):
+                        if self._cancel_requested:
+                            raise asyncio.CancelledError
+                        self.progress = (i, n)
+                        self._notify()
+                        rec.mark(repeat_start_mark(i, n))
+                        self.sampler.sample_now()
+                        await self._run_once(i)
+                        rec.mark(repeat_end_mark(i, n))
+                        self.sampler.sample_now(connections=True)
+            except TimeoutError:
+                final_status, error = "error", f"timed out after {self.options.timeout_s:g} s"
+            except asyncio.CancelledError:
+                final_status = "cancelled"
+                if self._cancel_requested:
+                    if me is not None:
+                        me.uncancel()
+                else:
+                    outside_cancel = True
+            except Exception as exc:
+                final_status, error = "error", error_text(exc)
+            self._phase = "final"
+            self._stop.set()
+            rec.mark("workload end")
+            # Cleanup runs to completion even if someone cancels this task meanwhile.
+            finish = loop.create_task(self._finish(drain_task), name=f"withscope-cleanup-{self.id}")
+            while not finish.done():
+                try:
+                    await asyncio.shield(finish)
+                except asyncio.CancelledError:
+                    outside_cancel = True
+                    if me is not None:
+                        me.uncancel()
+            if finish.exception() is not None:
+                log.error("withscope: cleanup of run %s failed", self.id, exc_info=finish.exception())
+        self.status, self.error = final_status, error
+        if self.error is None and "cleanup_error" in self.meta and final_status == "error":
+            self.error = self.meta["cleanup_error"]
+        self.end_ns = time.perf_counter_ns()
+        self._final = self._build_snapshot()
+        self._phase = "done"
+        self._unsub_recorder()
+        self._notify()
+        if outside_cancel:
+            raise asyncio.CancelledError
+
+    async def _run_once(self, i: int) -> None:
+        assert self.context is not None
+        target, ctx = self.target, self.context
+        if target.is_async:
+            coro = target.call(ctx)
+            if not asyncio.iscoroutine(coro):
+                raise TypeError(f"{target.name} is async but returned {type(coro).__name__}")
+            work = asyncio.get_running_loop().create_task(_guard(coro), name=f"withscope-{self.id}-{i}")
+            await work
+            if self._cancel_requested:  # the workload swallowed our cancellation
+                raise asyncio.CancelledError
+            return
+        await self._run_blocking(i)
+
+    async def _run_blocking(self, i: int) -> None:
+        assert self.context is not None
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        target, wctx = self.target, self.context
+        ctx = contextvars.copy_context()
+
+        def settle(result: Any, exc: BaseException | None) -> None:
+            if fut.done():
+                return
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+        def body() -> None:
+            result: Any = None
+            exc: BaseException | None = None
+            try:
+                result = ctx.run(target.call, wctx)
+                if asyncio.iscoroutine(result):  # a sync function that returned a coroutine
+                    result = asyncio.run_coroutine_threadsafe(result, loop).result()
+            except SystemExit as e:
+                exc = WorkloadExit(f"the workload called sys.exit({e.code!r})")
+            except BaseException as e:
+                exc = e
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the loop is gone, nobody waits
+                loop.call_soon_threadsafe(settle, result, exc)
+
+        thread = threading.Thread(target=body, name=f"withscope-{self.id}-{i}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        try:
+            await fut
+        finally:
+            await self._join_threads(self.options.stop_grace_s)
+
+    async def _join_threads(self, grace_s: float) -> None:
+        """Wait (without blocking the loop) for workload threads to end, up to `grace_s`."""
+        deadline = time.monotonic() + grace_s
+        delay = 0.0005
+        while any(t.is_alive() for t in self._threads) and time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        alive = [t for t in self._threads if t.is_alive()]
+        self._threads = alive
+        if alive:
+            self.meta["stuck_threads"] = ", ".join(t.name for t in alive)
+
+    async def _finish(self, drain_task: asyncio.Task[None]) -> None:
+        """Final rules, then cleanup, then the last drain (see the module docstring)."""
+        assert self.context is not None
+        ctx = self.context
+        rec = self.recorder
+        await self._join_threads(self.options.stop_grace_s)
+        if self._threads:
+            self.meta["cleanup_error"] = (
+                f"the blocking workload did not stop within {self.options.stop_grace_s:g} s; "
+                "its thread is still running"
+            )
+        # --- final rules, before anything is cleaned up
+        self._live_update()
+        drain_task.cancel()
+        await asyncio.gather(drain_task, return_exceptions=True)
+        lifetimes = rec.lifetimes()
+        db: DbFacts | None = None
+        if self.db.is_postgres and self.db.dsn:
+            db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
+            self.meta["db_check"] = db.error or f"{len(db.backends)} backend(s) left"
+        final_ctx = RuleContext(
+            lifetimes=lifetimes,
+            streams=rec.streams(),
+            samples=self.sampler.history(since_ns=self.t0_ns),
+            marks=rec.marks(),
+            now_ns=time.perf_counter_ns(),
+            final=True,
+            t0_ns=self.t0_ns,
+            existing_paths=existing_paths(lifetimes),
+            db=db,
+        )
+        new = self.engine.update(final_ctx, final=True)
+        if new:
+            self._notify(tuple(new))
+        # --- cleanup
+        self._phase = "cleanup"
+        rec.mark("cleanup")
+        errors = await ctx.leftovers.close_all()
+        if errors:
+            self.meta["leftover_errors"] = "; ".join(errors)
+        with warnings.catch_warnings():
+            # What the collector finds unclosed is already recorded (outcome gc); Python's own
+            # ResourceWarning about it would only repeat that, as an error under -W error.
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+        for _ in range(3):  # let finalizers scheduled by the collection (async generators) run
+            await asyncio.sleep(0)
+        if self.db.is_postgres and self.db.dsn:
+            killed = await terminate_backends(self.db.dsn, self.db.application_name)
+            if killed:
+                self.meta["backends_terminated"] = str(killed)
+        shutil.rmtree(ctx.tmpdir, ignore_errors=True)
+        if self._owns_sampler:
+            await self.sampler.stop()
+        rec.drain()
+        self._pending_ids.clear()
+
+    def _meta(self) -> dict[str, str]:
+        o = self.options
+        return {
+            "run_id": self.id,
+            "repeat": str(o.repeat),
+            "timeout_s": "" if o.timeout_s is None else f"{o.timeout_s:g}",
+            "db": redact_dsn(self.db.dsn) if self.db.dsn else "sqlite",
+            "application_name": self.db.application_name,
+            "scale": f"{o.scale:g}",
+            "late_release_s": f"{self.engine.config.late_release_s:g}",
+            "sample_interval_s": f"{self.sampler.interval_s:g}",
+            "python": platform.python_version(),
+            "host": platform.node(),
+            "pid": str(os.getpid()),
+        }
+
+    def _build_snapshot(self) -> RunSnapshot:
+        rec = self.recorder
+        end = self.end_ns
+        return RunSnapshot(
+            target=self.target.name,
+            status=self.status,
+            error=self.error,
+            t0_ns=self.t0_ns,
+            wall_t0=self.wall_t0,
+            end_ns=end,
+            lifetimes=tuple(rec.lifetimes()),
+            alerts=tuple(self.engine.alerts),
+            streams=tuple(rec.streams()),
+            samples=tuple(self.sampler.history(since_ns=self.t0_ns, until_ns=end)),
+            marks=tuple(rec.marks()),
+            dropped_events=rec.dropped,
+            meta=dict(self.meta),
+        )
+
+
+async def _guard(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return await coro
+    except SystemExit as e:
+        raise WorkloadExit(f"the workload called sys.exit({e.code!r})") from None
+
+
+async def run_target(
+    target: Target | str, options: RunOptions | None = None, *, sampler: Sampler | None = None
+) -> RunSnapshot:
+    """Run a target to the end on the current loop and return its snapshot."""
+    return await Run(target, options, sampler=sampler).start().wait()

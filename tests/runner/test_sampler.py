@@ -1,0 +1,123 @@
+"""The psutil sampler: periodic task, bounded history, subscribers, forced reads, psutil errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import psutil
+import pytest
+from withscope.core import Sample
+from withscope.core.sampler import Sampler
+
+
+async def until(cond: Callable[[], bool], limit_s: float = 5.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+def test_samples_periodically_into_a_bounded_history_and_stops_cleanly() -> None:
+    got: list[Sample] = []
+
+    async def main() -> Sampler:
+        s = Sampler(interval_s=0.01, history=5)
+        unsubscribe = s.subscribe(got.append)
+        s.start()
+        s.start()  # no-op while running
+        await until(lambda: len(got) >= 8)
+        unsubscribe()
+        n = len(got)
+        await asyncio.sleep(0.03)
+        assert len(got) == n, "unsubscribed callbacks get nothing more"
+        await s.stop()
+        assert not s.running
+        await s.stop()  # safe twice
+        return s
+
+    s = asyncio.run(main())
+    hist = s.history()
+    assert len(hist) == 5
+    assert [x.t_ns for x in hist] == sorted(x.t_ns for x in hist)
+    assert s.latest() == hist[-1]
+    last = hist[-1]
+    assert last.rss_bytes > 0
+    assert last.fds > 0
+    assert last.threads >= 1
+    assert s.history(since_ns=hist[-2].t_ns) == hist[-2:]
+    assert s.mean_cost_us() > 0
+
+
+def test_open_files_and_connections_show_up() -> None:
+    s = Sampler()
+    before = s.sample_now(connections=True)
+    assert before is not None
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
+    files = [open(os.devnull) for _ in range(5)]  # noqa: SIM115
+    try:
+        cached = s.sample_now()
+        fresh = s.sample_now(connections=True)
+    finally:
+        for f in files:
+            f.close()
+        for x in (peer, client, server):
+            x.close()
+    assert cached is not None
+    assert fresh is not None
+    assert fresh.fds >= before.fds + 8
+    assert cached.connections == before.connections, "connections are re-read at most once a second"
+    assert fresh.connections >= before.connections + 3  # listener, client, accepted peer
+
+
+def test_access_denied_keeps_the_last_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Sampler()
+    first = s.sample_now()
+    assert first is not None
+
+    def denied(self: psutil.Process) -> int:
+        raise psutil.AccessDenied(self.pid)
+
+    monkeypatch.setattr(psutil.Process, "num_fds", denied)
+    second = s.sample_now()
+    assert second is not None
+    assert second.fds == first.fds
+    assert second.t_ns > first.t_ns
+
+
+def test_a_process_that_is_gone_ends_sampling() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+
+    async def main() -> Sampler:
+        s = Sampler(interval_s=0.01, pid=child.pid)
+        s.start()
+        await until(lambda: not s.running)
+        return s
+
+    s = asyncio.run(main())
+    assert s.gone
+    assert s.sample_now() is None
+    assert s.history() == []
+
+
+def test_a_failing_subscriber_is_ignored() -> None:
+    s = Sampler()
+
+    def bad(_: Sample) -> None:
+        raise RuntimeError("subscriber bug")
+
+    s.subscribe(bad)
+    assert s.sample_now() is not None
+
+
+def test_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Sampler(interval_s=0)
