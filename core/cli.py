@@ -1,11 +1,64 @@
-"""The headless command line: `withscope list`, `withscope run`, ... (never imports Qt)."""
+"""The headless command line (never imports Qt; plain asyncio via `asyncio.run`).
+
+    withscope list [--json]
+    withscope run TARGET [--repeat N] [--timeout S] [--db DSN] [--json FILE] [--fail-on-leak]
+                         [--scale F] [--late-release S] [--quiet]
+    withscope check [--db DSN] [--json] [--scale F] [--repeat N]
+
+Exit codes: 0 ran (alerts or not; a target that raised is reported with status error), 1
+alerts found with --fail-on-leak (or a catalogue mismatch for `check`), 2 bad usage or unknown
+target (one line on stderr naming the problem and what exists, no traceback), 130 interrupted.
+
+Other subcommands plug in with `register(name, help, setup, handler)` (`setup(parser)` adds
+arguments, `handler(args) -> int`) before `main` runs; `is_headless` decides what the
+launcher sends here instead of opening the app.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TextIO
 
+from .events import Outcome
+from .kinds import redact_dsn
+from .report import build_report, write_report
+from .rules.engine import RULE_NAMES
+from .runner import DB_ENV, Run, RunOptions
+from .sampler import Sampler
+from .snapshot import RunSnapshot
+from .targets import TargetError, catalogue, resolve_target
+from .workloads.base import DatabaseConfig, Workload
+
+VERSION = "withscope 0.1.0"
 HEADLESS = frozenset({"list", "run", "check", "export", "catalogue-check", "-h", "--help", "--version"})
+GROWTH_RULES = frozenset({"fd-growth", "connection-growth", "thread-growth", "memory-growth"})
+
+Setup = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    help: str
+    setup: Setup
+    handler: Handler
+
+
+_COMMANDS: dict[str, Command] = {}
+
+
+def register(name: str, help: str, setup: Setup, handler: Handler) -> None:
+    """Add (or replace) a subcommand."""
+    _COMMANDS[name] = Command(name, help, setup, handler)
 
 
 def is_headless(args: list[str]) -> bool:
@@ -14,18 +67,441 @@ def is_headless(args: list[str]) -> bool:
         return False
     if args[0] == "demo":
         return "--check" in args
-    return args[0] in HEADLESS
+    return args[0] in HEADLESS or args[0] in _COMMANDS
+
+
+class UsageError(Exception):
+    """Bad usage: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="withscope", description="Make Python resource management visible.")
-    p.add_argument("--version", action="version", version="withscope 0.1.0")
-    p.add_subparsers(dest="command")
+    p = _Parser(prog="withscope", description="Make Python resource management visible.")
+    p.add_argument("--version", action="version", version=VERSION)
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    for cmd in _COMMANDS.values():
+        sp = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.setup(sp)
+        sp.set_defaults(handler=cmd.handler)
     return p
 
 
+def fail(message: str) -> int:
+    """Print a one-line error on stderr; return exit code 2."""
+    print(f"withscope: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    parser.parse_args(sys.argv[1:] if argv is None else argv)
-    parser.print_help()
+    try:
+        args = parser.parse_args(args_list)
+    except UsageError as exc:
+        print(str(exc).splitlines()[0], file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except UsageError as exc:
+        return fail(str(exc))
+    except TargetError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        print("withscope: interrupted", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------------------ list
+def _setup_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+
+
+def _workload_dict(w: Workload) -> dict[str, Any]:
+    return {
+        "name": w.name,
+        "pattern": w.pattern,
+        "pattern_title": w.pattern_title,
+        "variant": w.variant,
+        "title": w.title,
+        "expected_rules": sorted(w.expected_rules),
+        "postgres_rules": sorted(w.postgres_rules),
+        "blocking": w.blocking,
+        "uses_db": w.uses_db,
+        "narration": w.narration,
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    entries = catalogue()
+    if args.json:
+        print(json.dumps([_workload_dict(w) for w in entries], indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print("The catalogue is empty.")
+        return 0
+    width = max(len(w.name) for w in entries)
+    pattern = None
+    for w in entries:
+        if w.pattern != pattern:
+            pattern = w.pattern
+            print(f"\n{w.pattern_title}")
+        rules = ", ".join(sorted(w.expected_rules)) or "-"
+        if w.postgres_rules:
+            rules += f" (+ {', '.join(sorted(w.postgres_rules))} on PostgreSQL)"
+        print(f"  {w.name:<{width}}  {w.title}")
+        print(f"  {'':<{width}}  expects: {rules}")
+    print("\nRun one with `withscope run NAME`; check them all with `withscope check`.")
     return 0
+
+
+# ------------------------------------------------------------------------------- run
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return x
+
+
+def _setup_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="TARGET", help="catalogue name, FILE.py:FUNCTION or MODULE:FUNCTION")
+    p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run it N times (default 1)")
+    p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds")
+    p.add_argument("--db", default=None, metavar="DSN", help=f"PostgreSQL DSN (default ${DB_ENV}, else SQLite)")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the JSON report to FILE ('-': stdout)")
+    p.add_argument("--fail-on-leak", action="store_true", help="exit 1 when any alert was raised")
+    p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F", help="workload size factor")
+    p.add_argument("--late-release", type=_positive_float, default=2.0, metavar="S", help="late-release threshold")
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary")
+
+
+class Progress:
+    """A progress indicator on stderr: a redrawn line on a TTY, else a line every few seconds."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream: TextIO, tty: bool, every_s: float = 5.0) -> None:
+        self.stream = stream
+        self.tty = tty
+        self.every_s = every_s
+        self._last = 0.0
+        self._i = 0
+
+    def update(self, run: Run) -> None:
+        t = time.perf_counter_ns()
+        elapsed = (t - run.t0_ns) / 1e9
+        lifetimes = run.recorder.table.count
+        i, n = run.progress
+        alerts = len(run.engine.alerts)
+        text = f"{run.target.name}: repeat {i}/{n}, {elapsed:.1f} s, {lifetimes} lifetimes, {alerts} alerts"
+        if self.tty:
+            self._i += 1
+            self.stream.write(f"\r\x1b[K{self.FRAMES[self._i % 4]} {text}")
+            self.stream.flush()
+        elif elapsed - self._last >= self.every_s:
+            self._last = elapsed
+            self.stream.write(f"withscope: running {text}\n")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+async def _run_with_progress(run: Run, progress: Progress | None) -> RunSnapshot:
+    run.start()
+    waiter = asyncio.ensure_future(run.wait())
+    try:
+        while not waiter.done():
+            if progress is not None:
+                progress.update(run)
+            await asyncio.wait({waiter}, timeout=0.1 if progress is None or progress.tty else 0.5)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us; let the run clean up
+        run.cancel()
+        await asyncio.shield(waiter)
+        raise
+    finally:
+        if progress is not None:
+            progress.done()
+    return waiter.result()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    target = resolve_target(args.target)
+    if args.db is not None and not DatabaseConfig(args.db).is_postgres:
+        raise UsageError(f"--db wants a postgresql:// DSN, got {redact_dsn(args.db)!r}")
+    options = RunOptions(
+        repeat=args.repeat,
+        timeout_s=args.timeout,
+        db=args.db,
+        scale=args.scale,
+        late_release_s=args.late_release,
+    )
+    progress = None if args.quiet else Progress(sys.stderr, sys.stderr.isatty())
+    run = Run(target, options)
+    snap = asyncio.run(_run_with_progress(run, progress))
+    if args.json:
+        write_report(snap, args.json)
+    if not args.quiet:
+        print(format_summary(snap), file=sys.stdout if args.json != "-" else sys.stderr)
+    return 1 if args.fail_on_leak and snap.alerts else 0
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _table(rows: list[list[str]], right: frozenset[int] | set[int] = frozenset()) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        out.append("  " + "  ".join(cells).rstrip())
+    return out
+
+
+def format_summary(snap: RunSnapshot) -> str:
+    """A readable summary: status, lifetimes by kind and outcome, alerts with sites and hints, streams."""
+    meta = snap.meta
+    repeat = meta.get("repeat", "1")
+    lines = [
+        f"withscope run {snap.target}: {snap.status} in {snap.duration_s:.2f} s "
+        f"({repeat} repeat{'s' if repeat != '1' else ''}, db {meta.get('db', 'sqlite')})"
+    ]
+    if snap.error:
+        lines.append(f"  error: {snap.error}")
+    if meta.get("cleanup_error"):
+        lines.append(f"  cleanup: {meta['cleanup_error']}")
+    if snap.dropped_events:
+        lines.append(f"  warning: {snap.dropped_events} events were dropped (recorder buffer full)")
+    lines.append("")
+    lines.append(f"Lifetimes ({len(snap.lifetimes)})")
+    if snap.lifetimes:
+        outcomes = [o for o in Outcome]
+        by_kind: dict[str, Counter[Outcome]] = {}
+        for lt in snap.lifetimes:
+            by_kind.setdefault(lt.kind, Counter())[lt.outcome] += 1
+        header = ["kind", "total", *[o.value for o in outcomes]]
+        rows = [header]
+        for kind, counts in by_kind.items():
+            rows.append([kind, str(sum(counts.values())), *[str(counts.get(o, 0) or "-") for o in outcomes]])
+        lines += _table(rows, right=set(range(1, len(header))))
+    else:
+        lines.append("  none tracked (use track() from withscope.core in the code you run)")
+    lines.append("")
+    if snap.alerts:
+        lines.append(f"Alerts ({len(snap.alerts)})")
+        for a in snap.alerts:
+            where = f"  at {a.site}" if a.site else ""
+            lines.append(f"  {a.severity.value.upper():<8} {a.rule}{where}")
+            lines.append(f"    {a.message}")
+            lines.append(f"    hint: {a.hint}")
+    else:
+        lines.append("No alerts: every tracked resource was released properly.")
+    if snap.streams:
+        lines.append("")
+        lines.append(f"Streams ({len(snap.streams)})")
+        rows = [["label", "ttfb", "duration", "chunks", "bytes", "throughput"]]
+        for st in snap.streams:
+            ttfb = "-" if st.ttfb_ns is None else f"{st.ttfb_ns / 1e6:.1f} ms"
+            rows.append(
+                [
+                    st.label,
+                    ttfb,
+                    f"{st.duration_ns / 1e6:.1f} ms",
+                    f"{st.chunks:,}",
+                    _fmt_bytes(st.bytes),
+                    f"{_fmt_bytes(st.throughput_bps)}/s",
+                ]
+            )
+        lines += _table(rows, right={1, 2, 3, 4, 5})
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- check
+@dataclass(slots=True)
+class CheckRow:
+    """One catalogue entry checked: what it declares, what it triggered."""
+
+    name: str
+    expected: frozenset[str]
+    actual: frozenset[str]
+    status: str
+    error: str | None = None
+    repeat: int = 1
+    duration_s: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workload": self.name,
+            "expected": sorted(self.expected),
+            "actual": sorted(self.actual),
+            "result": "OK" if self.ok else "MISMATCH",
+            "status": self.status,
+            "error": self.error,
+            "repeat": self.repeat,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def repeats_for(w: Workload, entries: list[Workload], default: int) -> int:
+    """Growth rules need 3 repeats: every variant of a pattern that expects one runs 3 times."""
+    siblings = [x for x in entries if x.pattern == w.pattern]
+    if any((x.expected_rules | x.postgres_rules) & GROWTH_RULES for x in siblings):
+        return max(default, 3)
+    return default
+
+
+async def check_catalogue(
+    dsn: str | None = None,
+    *,
+    scale: float = 0.2,
+    repeat: int = 1,
+    names: list[str] | None = None,
+    on_row: Callable[[CheckRow], None] | None = None,
+    timeout_s: float = 60.0,
+) -> list[CheckRow]:
+    """Run catalogue entries one after the other (OS-level rules are process-wide, so runs in
+    parallel would blur each other) and compare the rules each triggered with its declaration."""
+    entries = catalogue()
+    if names is not None:
+        entries = [w for w in entries if w.name in names]
+    db = DatabaseConfig(dsn=dsn)
+    sampler = Sampler()
+    sampler.start()
+    rows: list[CheckRow] = []
+    try:
+        for w in entries:
+            n = repeats_for(w, entries, repeat)
+            options = RunOptions(repeat=n, scale=scale, db=dsn, timeout_s=timeout_s)
+            snap = await Run(w.name, options, sampler=sampler).start().wait()
+            row = CheckRow(
+                name=w.name,
+                expected=w.expected_for(db),
+                actual=frozenset(a.rule for a in snap.alerts),
+                status=snap.status,
+                error=snap.error,
+                repeat=n,
+                duration_s=snap.duration_s,
+                messages=[f"{a.rule}: {a.message}" for a in snap.alerts],
+            )
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    finally:
+        await sampler.stop()
+    return rows
+
+
+def _setup_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None, metavar="DSN", help=f"PostgreSQL DSN (default ${DB_ENV}, else SQLite)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--scale", type=_positive_float, default=0.2, metavar="F", help="workload size (default 0.2)")
+    p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="repeats per entry (default 1)")
+    p.add_argument("--verbose", action="store_true", help="print every alert message")
+
+
+async def _server_answers(dsn: str) -> str | None:
+    """None when PostgreSQL answers at `dsn`, else why not (one line)."""
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn, timeout=3)
+        await conn.close()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    dsn = args.db if args.db is not None else (os.environ.get(DB_ENV) or None)
+    if dsn is not None:
+        if not DatabaseConfig(dsn).is_postgres:
+            raise UsageError(f"--db wants a postgresql:// DSN, got {redact_dsn(dsn)!r}")
+        why = asyncio.run(_server_answers(dsn))
+        if why is not None:
+            raise UsageError(f"PostgreSQL does not answer at {redact_dsn(dsn)}: {why}")
+    if not catalogue():
+        raise UsageError("the catalogue is empty: nothing to check")
+
+    def fmt(rules: frozenset[str]) -> str:
+        return ", ".join(sorted(rules)) or "-"
+
+    names = [w.name for w in catalogue()]
+    width = max(len(n) for n in names)
+    exp_w = max(24, *(len(fmt(w.expected_for(DatabaseConfig(dsn)))) for w in catalogue()))
+
+    def show(row: CheckRow) -> None:
+        if args.json:
+            return
+        result = "OK" if row.ok else "MISMATCH"
+        extra = f"  [{row.status}: {row.error}]" if row.status == "error" and row.error else ""
+        print(f"{row.name:<{width}}  {fmt(row.expected):<{exp_w}}  {fmt(row.actual):<{exp_w}}  {result}{extra}")
+        if args.verbose or not row.ok:
+            for m in row.messages:
+                print(f"{'':<{width}}    {m}")
+        sys.stdout.flush()
+
+    if not args.json:
+        where = redact_dsn(dsn) if dsn else "sqlite"
+        print(f"withscope check: {len(names)} workloads, db {where}, scale {args.scale:g}")
+        print(f"{'workload':<{width}}  {'expected rules':<{exp_w}}  {'actual rules':<{exp_w}}  result")
+    rows = asyncio.run(check_catalogue(dsn, scale=args.scale, repeat=args.repeat, on_row=show))
+    bad = [r for r in rows if not r.ok]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        print(f"\n{len(rows) - len(bad)}/{len(rows)} OK" + (f", {len(bad)} MISMATCH" if bad else ""))
+    return 1 if bad else 0
+
+
+register("list", "list the workload catalogue", _setup_list, cmd_list)
+register("run", "run a workload or your own function and report its resources", _setup_run, cmd_run)
+register("check", "run every catalogue entry and compare the rules it triggers with its declaration",
+         _setup_check, cmd_check)
+
+__all__ = [
+    "RULE_NAMES",
+    "CheckRow",
+    "Progress",
+    "UsageError",
+    "build_parser",
+    "build_report",
+    "check_catalogue",
+    "format_summary",
+    "is_headless",
+    "main",
+    "register",
+]
