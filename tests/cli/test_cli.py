@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from withscope.core import cli
 
 SAMPLE = Path(__file__).parents[1] / "runner" / "targets_sample.py"
@@ -49,7 +48,7 @@ def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
 
 def test_run_prints_a_summary_and_writes_the_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    code, out, err = run_cli(capsys, "run", target("clean_async"), "--json", str(report), "--repeat", "2")
+    code, out, _err = run_cli(capsys, "run", target("clean_async"), "--json", str(report), "--repeat", "2")
     assert code == 0
     assert out.startswith(f"withscope run {target('clean_async')}: ok in ")
     assert "(2 repeats, db sqlite)" in out

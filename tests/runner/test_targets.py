@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from withscope.core.targets import TargetError, resolve_target
 
 SAMPLE = Path(__file__).parent / "targets_sample.py"
