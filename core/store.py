@@ -78,7 +78,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from .events import OUT_MISSING, Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
 from .recorder import Batch, Recorder
@@ -347,12 +347,13 @@ class RecordingWriter:
         self._lock = threading.Lock()
         # Guarded by _lock: what has been queued already (dedupe, stream series offsets).
         self._alerts_seen: set[Alert] = set()
-        self._last_sample_ns: int | None = None
+        self._sample_times: set[int] = set()
         self._points_queued: dict[int, int] = {}
         self._written_ids: set[int] = set()  # lifetime ids queued (only the draining thread adds)
         self._dropped = 0
         self._recorder: Recorder | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._hooks: list[Callable[[], None]] = []  # more unsubscribes (record_run), called at the end
         self._finished = False
         self.commits = 0  # transactions committed so far (for tests and the status bar)
         self.error: str | None = None  # the write failure that stopped the writer, if any
@@ -427,13 +428,12 @@ class RecordingWriter:
         self._put(_INSERT_ALERT, [alert_row(a) for a in new])
 
     def add_samples(self, samples: Iterable[Sample]) -> None:
-        """Write samples newer than the newest written one (pass the sampler's whole history freely)."""
+        """Write samples not written before (same `t_ns`): pass the sampler's whole history freely."""
         with self._lock:
-            last = self._last_sample_ns
-            new = [s for s in samples if last is None or s.t_ns > last]
-            if new:
-                self._last_sample_ns = max(s.t_ns for s in new)
-        self._put(_INSERT_SAMPLE, [sample_row(s) for s in new])
+            seen = self._sample_times
+            new = [x for x in samples if x.t_ns not in seen]
+            seen.update(x.t_ns for x in new)
+        self._put(_INSERT_SAMPLE, [sample_row(x) for x in new])
 
     def add_marks(self, marks: Iterable[Mark]) -> None:
         """Write marks that did not come through the recorder."""
@@ -477,6 +477,7 @@ class RecordingWriter:
                 log.exception("withscope: final drain for %s failed", self.path)
             if self._unsubscribe is not None:
                 self._unsubscribe()
+        self._unhook()
         end = end_ns if end_ns is not None else time.perf_counter_ns()
         rows: list[Row] = [("status", status), ("end_ns", str(end))]
         if error is not None:
@@ -510,9 +511,38 @@ class RecordingWriter:
             return
         if self._unsubscribe is not None:
             self._unsubscribe()
+        self._unhook()
         self._finished = True
         self._queue.put(_STOP)
         self._thread.join(30.0)
+
+    def _unhook(self) -> None:
+        hooks, self._hooks = self._hooks, []
+        for unhook in hooks:
+            try:
+                unhook()
+            except Exception:
+                log.exception("withscope: detaching a recording hook failed")
+
+    def finish_with(self, snapshot: RunSnapshot, *, timeout: float = 30.0) -> None:
+        """Finish from a run's final snapshot: its time zero, options, alerts and samples (any not
+        written yet), then `finish(snapshot.status, snapshot.error, snapshot.end_ns)`."""
+        self._put(
+            _SET_META,
+            [("t0_ns", str(snapshot.t0_ns)), ("wall_t0", repr(snapshot.wall_t0)),
+             ("dropped_events", str(snapshot.dropped_events))],
+        )  # fmt: skip
+        if snapshot.meta:
+            self.set_meta(snapshot.meta)
+        self.add_alerts(snapshot.alerts)
+        self.add_samples(snapshot.samples)
+        self.finish(snapshot.status, snapshot.error, snapshot.end_ns, timeout=timeout)
+
+    async def afinish_with(self, snapshot: RunSnapshot) -> None:
+        """`finish_with` for asyncio code (the final commit runs in a worker thread)."""
+        import asyncio
+
+        await asyncio.to_thread(self.finish_with, snapshot)
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -588,6 +618,46 @@ class RecordingWriter:
                 item[1].set()
             elif item is _STOP:
                 return
+
+
+class _Subscribable(Protocol):
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
+
+
+class RunLike(Protocol):
+    """What `record_run` needs of a `withscope.core.runner.Run` (the store never imports the runner)."""
+
+    @property
+    def recorder(self) -> Recorder: ...
+    @property
+    def sampler(self) -> _Subscribable: ...
+    @property
+    def target(self) -> Any: ...  # has .name
+    @property
+    def t0_ns(self) -> int: ...
+    @property
+    def wall_t0(self) -> float: ...
+    @property
+    def meta(self) -> dict[str, str]: ...
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
+
+
+def record_run(run: RunLike, path: str | os.PathLike[str], **options: Any) -> RecordingWriter:
+    """Record a `Run` live: a writer attached to its recorder, its live alerts and its samples.
+
+    Call before or right after ``run.start()``; when the run is over, ``await
+    writer.afinish_with(await run.wait())`` (or `finish_with` from sync code). Raises
+    `RecordingError` when the file cannot be created. `options` go to `RecordingWriter`.
+    """
+    writer = RecordingWriter(
+        path, str(getattr(run.target, "name", run.target)), dict(run.meta), t0_ns=run.t0_ns, wall_t0=run.wall_t0,
+        **options,
+    )  # fmt: skip
+    writer.attach(run.recorder)
+    writer._hooks.append(run.subscribe(lambda change: writer.add_alerts(getattr(change, "new_alerts", ()))))
+    writer._hooks.append(run.sampler.subscribe(lambda sample: writer.add_samples((sample,))))
+    return writer
 
 
 # ----------------------------------------------------------------------------- one-shot save
