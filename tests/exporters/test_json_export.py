@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from exporter_snapshots import NASTY
 from withscope.core.exporters import json_report
+from withscope.core.report import write_report
 from withscope.core.snapshot import RunSnapshot
 
 LIFETIME_KEYS = {"id", "kind", "label", "site", "acquired_s", "released_s", "outcome", "error", "suppressed"}
@@ -32,9 +33,10 @@ def test_report_follows_the_schema(run: RunSnapshot, tmp_path: Path) -> None:
     assert doc["samples"][4]["cpu_percent"] == 0.0
 
 
-def test_the_exporter_and_the_cli_build_the_same_report(run: RunSnapshot) -> None:
-    report = pytest.importorskip("withscope.core.report", reason="core/report.py has not landed yet")
-    assert json_report.build(run) == report.build_report(run)
+def test_the_exporter_writes_exactly_the_cli_report(run: RunSnapshot, tmp_path: Path) -> None:
+    (ours,) = json_report.write(run, tmp_path / "export.json")
+    write_report(run, tmp_path / "cli.json")
+    assert ours.read_bytes() == (tmp_path / "cli.json").read_bytes()
 
 
 def test_empty_run(empty_run: RunSnapshot) -> None:

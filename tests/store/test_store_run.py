@@ -34,7 +34,6 @@ def test_a_recorded_run_reopens_as_its_final_snapshot(tmp_path: Path) -> None:
         writer = record_run(run, path, flush_interval_s=0.05)
         run.start()
         # WHILE it runs, the file already holds the run (status running)
-        await asyncio.sleep(0.1)  # let it acquire something (not needed for correctness)
         assert await asyncio.to_thread(writer.flush)
         mid = await asyncio.to_thread(open_recording, path)
         snap = await run.wait()
