@@ -141,7 +141,8 @@ class AlertsDock(QDockWidget):
         hh = self.table.horizontalHeader()
         hh.setStretchLastSection(True)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((92, 150, 170, 70, 170)):
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for col, w in enumerate((84, 120, 170, 70, 150)):
             self.table.setColumnWidth(col, w)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
         self.empty = QLabel(EMPTY_TEXT)

@@ -1,18 +1,20 @@
 """The timeline legend: outcome styles (drawn exactly like the bars) and the colours of the kinds seen.
 
-A painted widget (two rows, wrapping is by elision): cheap, crisp at any scaling. GUI thread only.
+A painted widget that wraps its entries over as many lines as its width needs (its height
+follows). Cheap and crisp at any scaling. GUI thread only.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme as th
 from .timeline_item import paint_swatch
 
 OUTCOME_ORDER = [th.OUT_OPEN, th.OUT_RELEASED, th.OUT_ERROR, th.OUT_EXIT_RAISED, th.OUT_GC]
+Entry = tuple[str, QColor, int | None, bool]  # text, colour, outcome (None: kind square), is_title
 
 
 class Legend(QWidget):
@@ -22,60 +24,82 @@ class Legend(QWidget):
         self.theme = th.current()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip(
-            "Bars: one per resource, from acquisition to release.\n"
-            "Colour = kind. Style = outcome: open bars are solid and grow to now;\n"
-            "released on error / __exit__ raised / released only by the garbage collector\n"
-            "are outlined in red / pink / orange (GC bars are hatched)."
+            "One bar per resource, from acquisition to release. Colour = kind; style = outcome:\n"
+            "open bars are solid and grow to now; bars released on error, whose __exit__ raised, or\n"
+            "released only by the garbage collector (hatched) are outlined in red / pink / orange.\n"
+            "A bar with a leak alert is framed in the alert's severity colour."
         )
+        self._height = 0
 
     def set_kinds(self, kinds: list[str]) -> None:
         if kinds != self.kinds:
-            self.kinds = kinds
+            self.kinds = list(kinds)
+            self._relayout()
             self.update()
 
     def set_theme(self, theme: th.Theme) -> None:
         self.theme = theme
         self.update()
 
-    def sizeHint(self) -> QSize:
+    def _entries(self) -> list[Entry]:
+        neutral = QColor("#8f9aa6")
+        out: list[Entry] = [("Outcome", QColor(self.theme.muted), None, True)]
+        out += [(th.OUTCOME_TEXT[o], neutral, o, False) for o in OUTCOME_ORDER]
+        out.append(("Kind", QColor(self.theme.muted), None, True))
+        if self.kinds:
+            out += [(k, th.kind_colour(k), None, False) for k in self.kinds]
+        else:
+            out.append(("appear as resources are seen", QColor(self.theme.muted), None, True))
+        return out
+
+    def _layout(self, width: int) -> list[tuple[int, int, Entry]]:
         fm = QFontMetrics(self.font())
-        return QSize(600, fm.height() * 2 + 6)
+        lh = fm.height() + 4
+        sw = max(14, int(fm.height() * 1.3))
+        x = y = 0
+        placed = []
+        for e in self._entries():
+            text, _c, _o, title = e
+            need = fm.horizontalAdvance(text + (":" if title else "")) + (0 if title else sw + 5) + 14
+            if x and x + need > width:
+                x, y = 0, y + lh
+            placed.append((x, y, e))
+            x += need
+        return placed
 
-    def minimumSizeHint(self) -> QSize:
-        return QSize(100, self.sizeHint().height())
+    def _relayout(self) -> None:
+        placed = self._layout(max(100, self.width()))
+        fm = QFontMetrics(self.font())
+        h = (placed[-1][1] if placed else 0) + fm.height() + 6
+        if h != self._height:
+            self._height = h
+            self.setFixedHeight(h)
 
-    def paintEvent(self, event: QPaintEvent) -> None:
+    def sizeHint(self) -> QSize:  # Qt API
+        return QSize(600, max(self._height, QFontMetrics(self.font()).height() + 6))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # Qt API
+        super().resizeEvent(event)
+        self._relayout()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # Qt API
         p = QPainter(self)
         fm = QFontMetrics(self.font())
-        lh = fm.height()
-        sw = max(14, int(lh * 1.4))
-        fg, muted = QColor(self.theme.foreground), QColor(self.theme.muted)
-        neutral = QColor("#8f9aa6")
-
-        def row(y: int, title: str, items: list[tuple[str, QColor, int | None]]) -> None:
-            x = 0
-            p.setPen(muted)
-            p.drawText(x, y + fm.ascent(), title)
-            x += fm.horizontalAdvance(title) + 6
-            for text, colour, outcome in items:
-                need = sw + 4 + fm.horizontalAdvance(text) + 12
-                if x + need > self.width():
-                    p.setPen(muted)
-                    p.drawText(x, y + fm.ascent(), "…")
-                    return
-                box = QRectF(x, y + 2, sw, lh - 4)
-                if outcome is None:
-                    p.setPen(Qt.PenStyle.NoPen)
-                    p.setBrush(colour)
-                    p.drawRoundedRect(box, 2, 2)
-                else:
-                    paint_swatch(p, box, colour, outcome, self.theme)
-                p.setPen(fg)
-                p.drawText(int(x + sw + 4), y + fm.ascent(), text)
-                x += need
-
-        row(1, "Outcome:", [(th.OUTCOME_TEXT[o], neutral, o) for o in OUTCOME_ORDER])
-        kinds = [(k, th.kind_colour(k), None) for k in self.kinds] or [("(kinds appear as resources are seen)", muted,
-                                                                          None)]
-        row(lh + 4, "Kind:", kinds)
+        sw = max(14, int(fm.height() * 1.3))
+        fg = QColor(self.theme.foreground)
+        for x, y, (text, colour, outcome, title) in self._layout(self.width()):
+            base = y + 2 + fm.ascent()
+            if title:
+                p.setPen(colour)
+                p.drawText(x, base, text + (":" if text[0].isupper() else ""))
+                continue
+            box = QRectF(x, y + 4, sw, fm.height() - 4)
+            if outcome is None:
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(colour)
+                p.drawRoundedRect(box, 2, 2)
+            else:
+                paint_swatch(p, box, colour, outcome, self.theme)
+            p.setPen(fg)
+            p.drawText(int(x + sw + 5), base, text)
         p.end()

@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStyle, QToolBar, QVBoxLayout, QWidget
 
 from . import theme as th
 from .alerts_dock import AlertsDock
@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.throughput)
         self.tabifyDockWidget(self.metrics, self.throughput)
         self.metrics.raise_()
-        self.resizeDocks([self.catalogue, self.alerts], [300, 520], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.catalogue, self.alerts], [320, 500], Qt.Orientation.Horizontal)
         self.resizeDocks([self.alerts, self.details], [300, 260], Qt.Orientation.Vertical)
         self.resizeDocks([self.metrics], [330], Qt.Orientation.Vertical)
 
@@ -100,7 +100,9 @@ class MainWindow(QMainWindow):
         self.bridge.statsChanged.connect(self._on_stats)
         self.timeline.selected.connect(self._on_bar_selected)
         self.alerts.alertSelected.connect(self._on_alert_selected)
-        th.notifier().changed.connect(lambda _t: self._sync_theme_actions())
+        self.bridge.alertsAdded.connect(self._on_new_alerts)
+        self._details_pinned = False  # the user picked something: new alerts do not replace it
+        th.notifier().changed.connect(self._sync_theme_actions)
         self._default_state = self.saveState(STATE_VERSION)
 
     # ------------------------------------------------------------------ building
@@ -132,14 +134,17 @@ class MainWindow(QMainWindow):
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        style = self.style()
+        for a, icon in ((self.run_action, QStyle.StandardPixmap.SP_MediaPlay),
+                        (self.stop_action, QStyle.StandardPixmap.SP_MediaStop),
+                        (self.clear_action, QStyle.StandardPixmap.SP_DialogResetButton),
+                        (self.open_action, QStyle.StandardPixmap.SP_DirOpenIcon)):
+            a.setIcon(style.standardIcon(icon))
         for a in (self.run_action, self.stop_action, self.clear_action):
             tb.addAction(a)
         tb.addSeparator()
         tb.addAction(self.open_action)
-        tb.addSeparator()
-        tb.addAction(self.follow_action)
-        tb.addAction(self.fit_action)
         self.addToolBar(tb)
 
         menu = self.menuBar()
@@ -272,6 +277,7 @@ class MainWindow(QMainWindow):
 
     def clear(self) -> None:
         self.bridge.clear()
+        self._details_pinned = False
         self.details.show_empty()
         self.messages.hide()
 
@@ -294,7 +300,7 @@ class MainWindow(QMainWindow):
         if save and self.settings is not None:
             self.settings.set("theme", self.theme_mode)
 
-    def _sync_theme_actions(self) -> None:
+    def _sync_theme_actions(self, _theme: object = None) -> None:
         a = self.theme_actions.get(self.theme_mode)
         if a is not None:
             a.setChecked(True)
@@ -330,10 +336,22 @@ class MainWindow(QMainWindow):
         if self.lag.samples:
             self.status_lag.setText(f"loop lag {self.lag.latest_ms:.1f} ms (p99 {self.lag.percentile(99):.1f})")
 
+    def _on_new_alerts(self, alerts: list[RunAlert]) -> None:
+        """Until the user picks something, the details dock shows the first alert (stack, source)."""
+        if not self._details_pinned and alerts:
+            ra = alerts[0]
+            row = ra.row
+            if row is None and ra.alert.lifetime_id is not None:
+                row = self.bridge.store.row_of(ra.run, ra.alert.lifetime_id)
+            self.details.show_row(row, ra)
+            self._details_pinned = True
+
     def _on_bar_selected(self, row: int | None) -> None:
+        self._details_pinned = True
         self.details.show_row(row)
 
     def _on_alert_selected(self, ra: RunAlert) -> None:
+        self._details_pinned = True
         row = ra.row
         if row is None and ra.alert.lifetime_id is not None:
             row = self.bridge.store.row_of(ra.run, ra.alert.lifetime_id)

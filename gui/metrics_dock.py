@@ -43,6 +43,7 @@ class MetricsDock(QDockWidget):
         self.curves: list[pg.PlotDataItem] = []
         self.marks: list[MarksItem] = []
         self.value_labels: list[pg.TextItem] = []
+        self.titles: list[pg.TextItem] = []
         for i, (_attr, name, units, _c) in enumerate(SERIES):
             last = i == len(SERIES) - 1
             plot = self.graphics.addPlot(row=i, col=0)
@@ -51,9 +52,9 @@ class MetricsDock(QDockWidget):
             plot.setMouseEnabled(x=True, y=False)
             plot.showGrid(x=True, y=True, alpha=0.2)
             left = plot.getAxis("left")
-            left.setWidth(AXIS_WIDTH)
-            left.setLabel(name, units=units or None)
+            left.setWidth(AXIS_WIDTH)  # as wide as the timeline's lane axis: x positions line up
             left.enableAutoSIPrefix(False)
+            left.setStyle(tickTextOffset=4)
             if last:
                 plot.getAxis("bottom").setLabel("time since start", units="s")
                 plot.getAxis("bottom").enableAutoSIPrefix(False)
@@ -69,8 +70,12 @@ class MetricsDock(QDockWidget):
             curve.setClipToView(True)
             label = pg.TextItem(anchor=(1, 0))
             label.setParentItem(vb)
+            title = pg.TextItem(f"{name} ({units})" if units else name, anchor=(0, 0))
+            title.setParentItem(vb)
+            title.setPos(4, 0)
+            self.titles.append(title)
             marks = MarksItem(labels=False)
-            plot.addItem(marks)
+            plot.addItem(marks, ignoreBounds=True)
             self.plots.append(plot)
             self.curves.append(curve)
             self.marks.append(marks)
@@ -89,7 +94,7 @@ class MetricsDock(QDockWidget):
         bridge.samplesAdded.connect(self.on_samples)
         bridge.marksAdded.connect(self.on_marks)
         bridge.cleared.connect(self.on_cleared)
-        bridge.statsChanged.connect(lambda _s: self.flush())
+        bridge.statsChanged.connect(self.flush)
         th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
 
@@ -103,7 +108,7 @@ class MetricsDock(QDockWidget):
         self._dirty = True
         self.flush()
 
-    def flush(self) -> None:
+    def flush(self, _stats: object = None) -> None:
         """Push the ring to the curves (at most once per frame)."""
         if not self._dirty:
             return
@@ -147,3 +152,5 @@ class MetricsDock(QDockWidget):
             curve.setPen(pg.mkPen(th.METRIC_COLOURS[colour], width=1))
             marks.set_theme(theme)
             label.setColor(theme.foreground)
+        for title, (_a, _n, _u, colour) in zip(self.titles, SERIES, strict=True):
+            title.setColor(th.METRIC_COLOURS[colour])

@@ -47,11 +47,11 @@ OUTCOME_NAMES: dict[int, str] = {
     OUT_GC: "gc",
 }
 OUTCOME_TEXT: dict[int, str] = {
-    OUT_OPEN: "open (still held)",
+    OUT_OPEN: "open (growing)",
     OUT_RELEASED: "released",
     OUT_ERROR: "released on error",
     OUT_EXIT_RAISED: "__exit__ raised",
-    OUT_GC: "released by the GC",
+    OUT_GC: "released by GC",
 }
 # Accent of each outcome (outline / end tick); None = no accent.
 OUTCOME_ACCENT: dict[int, str | None] = {

@@ -18,13 +18,14 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from . import theme as th
-from .bridge import Bridge, LifetimeDelta, RunMark
+from .bridge import Bridge, LifetimeDelta, RunAlert, RunMark
 from .lanes import LaneLayout
 from .legend import Legend
 from .marks import MarksItem, classify_mark
 from .timeline_item import TimelineItem
 
-DEFAULT_SPAN_S = 10.0
+DEFAULT_SPAN_S = 10.0  # window of the follow mode once the history is longer than this
+MIN_SPAN_S = 0.5
 EMPTY_TEXT = "Pick a workload in the catalogue and press Run (Ctrl+R)\nor open your own code with “Open target…”."
 
 
@@ -65,6 +66,7 @@ class TimelineView(QWidget):
         self.group_by = "kind"
         self.follow = True
         self._span = DEFAULT_SPAN_S
+        self._unplaced_alerts: list[RunAlert] = []  # alerts whose lifetime row is not known yet
 
         self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()}, enableMenu=False)
         self.plot.setObjectName("timelinePlot")
@@ -83,7 +85,7 @@ class TimelineView(QWidget):
         self.item = TimelineItem(bridge.store, self.layout_)
         self.marks = MarksItem()
         pi.addItem(self.item)
-        pi.addItem(self.marks)
+        pi.addItem(self.marks, ignoreBounds=True)
         self.now_line = pg.InfiniteLine(angle=90, movable=False)
         self.now_line.setZValue(6)
         pi.addItem(self.now_line)
@@ -115,11 +117,11 @@ class TimelineView(QWidget):
         header = QHBoxLayout()
         header.setContentsMargins(6, 4, 6, 0)
         header.setSpacing(6)
-        header.addWidget(self.group_combo)
-        header.addWidget(self.follow_button)
-        header.addWidget(self.fit_button)
+        header.addWidget(self.group_combo, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.follow_button, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.fit_button, 0, Qt.AlignmentFlag.AlignTop)
         header.addSpacing(12)
-        header.addWidget(self.legend, 1)
+        header.addWidget(self.legend, 1, Qt.AlignmentFlag.AlignVCenter)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(2)
@@ -130,8 +132,9 @@ class TimelineView(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._on_click)
 
         bridge.lifetimesChanged.connect(self.on_lifetimes)
-        bridge.statsChanged.connect(lambda _s: self.on_frame())
+        bridge.statsChanged.connect(self.on_frame)
         bridge.marksAdded.connect(self.on_marks)
+        bridge.alertsAdded.connect(self.on_alerts)
         bridge.cleared.connect(self.on_cleared)
         th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
@@ -157,10 +160,12 @@ class TimelineView(QWidget):
         if len(delta.updated):
             rows = delta.updated[delta.updated < delta.lo]
             self.layout_.close(rows, s.end[rows])
+        if self._unplaced_alerts and delta.hi > delta.lo:
+            self._place_pending_alerts()
         self._update_empty()
         self.item.refresh()
 
-    def on_frame(self) -> None:
+    def on_frame(self, _stats: object = None) -> None:
         """Every bridge tick: open bars grow to "now"; follow the newest data."""
         running = bool(self.bridge.running())
         now = self.bridge.now_s()
@@ -176,8 +181,28 @@ class TimelineView(QWidget):
     def on_marks(self, marks: list[RunMark]) -> None:
         self.marks.add(shown_marks(self.bridge, marks))
 
+    def on_alerts(self, alerts: list[RunAlert]) -> None:
+        """Bars with an alert get an outline in the alert's severity colour."""
+        for ra in alerts:
+            row = ra.row
+            if row is None and ra.alert.lifetime_id is not None:
+                row = self.bridge.store.row_of(ra.run, ra.alert.lifetime_id)
+            if row is None:
+                if ra.alert.lifetime_id is not None:
+                    self._unplaced_alerts.append(ra)
+                continue
+            self.item.flag(row, str(ra.alert.severity))
+        self.item.update()
+
+    def _place_pending_alerts(self) -> None:
+        pending, self._unplaced_alerts = self._unplaced_alerts, []
+        if pending:
+            self.on_alerts(pending)
+
     def on_cleared(self) -> None:
         self.layout_.clear()
+        self._unplaced_alerts.clear()
+        self.item.flags.clear()
         self.item.selected = None
         self.item.set_store(self.bridge.store, self.layout_)
         self.marks.clear()
@@ -198,6 +223,10 @@ class TimelineView(QWidget):
         self._fit_y()
 
     def set_follow(self, on: bool) -> None:
+        if on and not self.follow:  # keep the zoom the user chose, if it shows less than everything
+            (x0, x1), _ = self.plot.getViewBox().viewRange()
+            lo, hi = self.item.data_bounds()
+            self._span = x1 - x0 if MIN_SPAN_S <= x1 - x0 < hi - min(0.0, lo) else DEFAULT_SPAN_S
         self.follow = on
         if self.follow_button.isChecked() != on:
             self.follow_button.setChecked(on)
@@ -211,18 +240,18 @@ class TimelineView(QWidget):
         self._fit_y()
 
     def _fit_y(self) -> None:
-        h = max(self.layout_.total_height, 8.0)
+        h = max(self.layout_.total_height, 4.0)
         self.plot.getViewBox().setYRange(-0.5, h + 0.2, padding=0)
 
     def _follow(self) -> None:
+        """Short histories are shown whole (from 0); longer ones scroll with a `_span` window."""
         vb = self.plot.getViewBox()
-        (x0, x1), _ = vb.viewRange()
         lo, hi = self.item.data_bounds()
-        span = x1 - x0 if x1 > x0 else self._span
-        if hi - lo < span * 0.95:  # everything fits: show it from the start
-            rng = (min(0.0, lo), min(0.0, lo) + max(span, hi - lo + 0.5))
+        lo = min(0.0, lo)
+        if hi - lo <= self._span:
+            rng = (lo, lo + max(MIN_SPAN_S, (hi - lo) * 1.04))
         else:
-            rng = (hi - span * 0.97, hi + span * 0.03)
+            rng = (hi - self._span * 0.97, hi + self._span * 0.03)
         vb.setRange(xRange=rng, padding=0, update=False)
         self._fit_y()
 

@@ -111,6 +111,7 @@ class TimelineItem(pg.GraphicsObject):
         self.now = 0.0
         self.theme = th.current()
         self.selected: int | None = None
+        self.flags: dict[int, str] = {}  # row -> severity of the worst alert about it
         self._bounds = QRectF(0, 0, 1, 1)
         self._prims = _Prims()
         self.last_drawn = 0  # bars (or aggregated cells) drawn by the last paint, for tests/benchmarks
@@ -118,6 +119,13 @@ class TimelineItem(pg.GraphicsObject):
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     # -------------------------------------------------------------- data
+    def flag(self, row: int, severity: str) -> None:
+        """Mark a bar as the subject of an alert (outlined in the severity colour)."""
+        order = {"critical": 0, "warning": 1, "info": 2}
+        old = self.flags.get(row)
+        if old is None or order.get(severity, 9) < order.get(old, 9):
+            self.flags[row] = severity
+
     def set_store(self, store: LifetimeStore, layout: LaneLayout) -> None:
         self.store = store
         self.layout = layout
@@ -283,8 +291,32 @@ class TimelineItem(pg.GraphicsObject):
                 p.setBrush(acc)
                 cap = np.minimum(ww, 2.0)
                 prims.draw_rects(p, x + ww - cap, yy, cap, h)
+        if self.flags:
+            self._paint_flags(p, sx, dx, sy, dy, endv, h, x_lo, x_hi)
         if self.selected is not None and 0 <= self.selected < n:
             self._paint_selection(p, sx, dx, sy, dy, endv, h)
+
+    def _paint_flags(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, endv: np.ndarray, h: float,
+                     x_lo: float, x_hi: float) -> None:
+        rows = np.fromiter(self.flags.keys(), np.int64, len(self.flags))
+        rows = rows[rows < self.store.n]
+        if not len(rows):
+            return
+        rows = rows[(self.store.start[rows] <= x_hi) & (endv[rows] >= x_lo)]
+        pad = (1 - BAR_FILL) / 2
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        sev = np.array([self.flags[r] for r in rows.tolist()], dtype=object)
+        for severity in ("info", "warning", "critical"):  # worst drawn last, on top
+            sel = rows[sev == severity] if len(rows) else rows
+            if not len(sel):
+                continue
+            pen = QPen(QColor(th.SEVERITY_COLOURS[severity]), 2)
+            pen.setCosmetic(True)
+            p.setPen(pen)
+            x0 = sx * self.store.start[sel] + dx
+            x1 = sx * endv[sel] + dx
+            y = sy * (self.layout.y[sel] + (pad if sy > 0 else 1 - pad)) + dy
+            self._prims.draw_rects(p, x0, y, np.maximum(x1 - x0, 1.0), h)
 
     def _paint_selection(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, endv: np.ndarray,
                          h: float) -> None:
