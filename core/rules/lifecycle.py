@@ -21,7 +21,7 @@ def unreleased(ctx: RuleContext) -> list[Alert]:
             continue
         sev = Severity.CRITICAL if lt.kind in _CRITICAL_KINDS else Severity.WARNING
         release = words(lt.kind)[1]
-        msg = f"{describe(lt)} was never {release} (still open when the workload ended)"
+        msg = f"{describe(lt)} was never {release} (still open when the run ended)"
         out.append(alert("unreleased", sev, msg, hint_for(lt), lt, ctx.now_ns))
     return out
 
