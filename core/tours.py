@@ -472,3 +472,43 @@ def check_tours(
             if missing:
                 problems.append(f"{path}: the built-in tour skips catalogue pattern(s): {', '.join(missing)}")
     return problems
+
+
+# ------------------------------------------------------------------------ `withscope demo`
+DEMO_HELP = "guided tour of the catalogue in the app; --check validates every tour file headless"
+
+
+def setup_demo(p: Any) -> None:
+    """Arguments of ``withscope demo [NAME|FILE] [--check [FILE ...]]`` (an argparse parser)."""
+    p.add_argument("tour", nargs="?", default=None, metavar="NAME", help=f"tour name or file (default {BUILTIN_TOUR})")
+    p.add_argument("--check", action="store_true", help="validate the tour files and exit (no display needed)")
+
+
+def demo_check(tour: str | None = None, *, out: Any = None, err: Any = None) -> int:
+    """`withscope demo --check [NAME|FILE]`: print every problem; exit code 0 (none) or 1.
+
+    Checks every tour found (or just `tour`), each workload against the catalogue.
+    """
+    import sys
+
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    if tour is None:
+        paths = tour_paths()
+    else:
+        candidate = Path(tour)
+        if candidate.suffix == ".json" or candidate.exists():
+            paths = [candidate]
+        else:
+            paths = [p for p in tour_paths() if p.stem == tour]
+            if not paths:
+                print(f"withscope: no tour named {tour!r}; tours: {', '.join(p.stem for p in tour_paths())}", file=err)
+                return 2
+    problems = check_tours(paths)
+    for line in problems:
+        print(line, file=err)
+    if problems:
+        print(f"{len(problems)} problem(s) in {len(paths)} tour file(s)", file=err)
+        return 1
+    print(f"{len(paths)} tour file(s) OK: {', '.join(str(p) for p in paths)}", file=out)
+    return 0

@@ -184,3 +184,18 @@ def test_focus_views_are_the_documented_ones() -> None:
     assert FOCUS_VIEWS == ("timeline", "alerts", "metrics", "throughput", "catalogue")
     tour = parse_tour(json.dumps(_doc()), known_workloads=None, known_rules=None)
     assert tour.path == Path("<tour>")
+
+
+def test_demo_check_prints_problems_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from withscope.core.tours import demo_check
+
+    good = _write(tmp_path, _doc(steps=[{"title": "T", "narration": "N", "focus": "metrics"}]), "good.json")
+    assert demo_check(str(good)) == 0
+    assert "1 tour file(s) OK" in capsys.readouterr().out
+    broken = _write(tmp_path, _doc(steps=[{"title": "T", "focus": "metrics"}]), "broken.json")
+    assert demo_check(str(broken)) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}: steps[0].narration: missing" in err
+    assert "1 problem(s) in 1 tour file(s)" in err
+    assert demo_check("no-such-tour") == 2
+    assert "no tour named 'no-such-tour'" in capsys.readouterr().err
