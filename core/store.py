@@ -65,6 +65,7 @@ finished recording is one self-contained file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -880,6 +881,54 @@ def _read_snapshot(conn: sqlite3.Connection, meta: dict[str, str], path: Path) -
         marks=marks,
         dropped_events=int(meta.get("dropped_events", "0")),
         meta=extra,
+    )
+
+
+def snapshot_at(snapshot: RunSnapshot, t_ns: int) -> RunSnapshot:
+    """The run as it looked at `t_ns` (for replay's time slider): a pure function.
+
+    Lifetimes acquired later are left out, ones released later are open again; alerts, samples,
+    marks and stream points after `t_ns` are dropped (an alert without a time belongs to the
+    end). Before the run's end the status is ``running`` and `end_ns` None.
+    """
+    end = snapshot.end_ns
+    if end is not None and t_ns >= end:
+        return snapshot
+    lifetimes: list[Lifetime] = []
+    released_by: dict[int, int | None] = {}
+    for lt in snapshot.lifetimes:
+        if lt.acquired_ns > t_ns:
+            continue
+        if lt.released_ns is not None and lt.released_ns > t_ns:
+            lt = dataclasses.replace(
+                lt, released_ns=None, outcome=Outcome.OPEN, error=None, error_type=None, suppressed=False,
+                suppression_declared=False, released_by_close=False,
+            )  # fmt: skip
+        released_by[lt.id] = lt.released_ns
+        lifetimes.append(lt)
+    streams: list[StreamStats] = []
+    for st in snapshot.streams:
+        if st.started_ns > t_ns:
+            continue
+        series = tuple(p for p in st.series if p[0] <= t_ns)
+        last = series[-1] if series else (st.started_ns, 0, 0)
+        first = st.first_chunk_ns if st.first_chunk_ns is not None and st.first_chunk_ns <= t_ns else None
+        streams.append(
+            dataclasses.replace(
+                st, series=series, chunks=last[1], bytes=last[2], first_chunk_ns=first,
+                last_ns=max(st.started_ns, last[0]), ended=st.ended and released_by.get(st.lifetime_id) is not None,
+            )
+        )  # fmt: skip
+    return dataclasses.replace(
+        snapshot,
+        status="running",
+        error=None,
+        end_ns=None,
+        lifetimes=tuple(lifetimes),
+        alerts=tuple(a for a in snapshot.alerts if a.t_ns is not None and a.t_ns <= t_ns),
+        streams=tuple(streams),
+        samples=tuple(x for x in snapshot.samples if x.t_ns <= t_ns),
+        marks=tuple(m for m in snapshot.marks if m.t_ns <= t_ns),
     )
 
 
