@@ -199,3 +199,26 @@ def test_demo_check_prints_problems_and_exit_codes(tmp_path: Path, capsys: pytes
     assert "1 problem(s) in 1 tour file(s)" in err
     assert demo_check("no-such-tour") == 2
     assert "no tour named 'no-such-tour'" in capsys.readouterr().err
+
+
+def test_installed_package_data_wins_over_the_source_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.resources
+
+    from withscope.core.tours import builtin_dir
+
+    (tmp_path / "tours").mkdir()
+    seen: list[str] = []
+
+    def fake_files(package: str) -> Path:
+        seen.append(package)
+        return tmp_path
+
+    monkeypatch.setattr(importlib.resources, "files", fake_files)
+    assert builtin_dir() == tmp_path / "tours"
+    assert seen == ["withscope.assets"]
+
+    def no_package(package: str) -> Path:
+        raise ModuleNotFoundError(package)
+
+    monkeypatch.setattr(importlib.resources, "files", no_package)
+    assert builtin_dir().parts[-2:] == ("assets", "tours")
