@@ -161,7 +161,7 @@ def _kind_and_labeler(tp: type) -> tuple[str, Labeler]:
         return "exitstack", _type_name
     if qual in ("contextlib._GeneratorContextManager", "contextlib._AsyncGeneratorContextManager"):
         return "context", _generator_cm_label
-    if mod in ("threading", "asyncio.locks", "multiprocessing.synchronize"):
+    if mod in ("threading", "_thread", "asyncio.locks", "multiprocessing.synchronize"):
         return "lock", _type_name
     if qual == "subprocess.Popen":
         return "process", lambda o: " ".join(map(str, o.args)) if isinstance(o.args, list) else str(o.args)
