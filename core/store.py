@@ -349,6 +349,7 @@ class RecordingWriter:
         # Guarded by _lock: what has been queued already (dedupe, stream series offsets).
         self._alerts_seen: set[Alert] = set()
         self._sample_times: set[int] = set()
+        self._marks_seen: set[Mark] = set()
         self._points_queued: dict[int, int] = {}
         self._written_ids: set[int] = set()  # lifetime ids queued (only the draining thread adds)
         self._dropped = 0
@@ -386,7 +387,7 @@ class RecordingWriter:
         self._written_ids.update(lt.id for lt in lifetimes)
         self._put(_UPSERT_LIFETIME, [lifetime_row(lt) for lt in lifetimes])
         self._queue_streams(streams)
-        self._put(_INSERT_MARK, [(m.t_ns, m.text) for m in marks])
+        self.add_marks(marks)
 
     def _on_batch(self, batch: Batch) -> None:
         """Recorder subscriber (runs on the draining thread, under the recorder's lock)."""
@@ -402,7 +403,7 @@ class RecordingWriter:
             if batch.streams:
                 self._queue_streams([st for lid in batch.streams if (st := rec.stream(lid)) is not None])
             if batch.marks:
-                self._put(_INSERT_MARK, [(m.t_ns, m.text) for m in batch.marks])
+                self.add_marks(batch.marks)
             if batch.dropped_total != self._dropped:
                 self._dropped = batch.dropped_total
                 self._put(_SET_META, [("dropped_events", str(batch.dropped_total))])
@@ -437,8 +438,11 @@ class RecordingWriter:
         self._put(_INSERT_SAMPLE, [sample_row(x) for x in new])
 
     def add_marks(self, marks: Iterable[Mark]) -> None:
-        """Write marks that did not come through the recorder."""
-        self._put(_INSERT_MARK, [(m.t_ns, m.text) for m in marks])
+        """Write marks not written before (the attached recorder's marks are written already)."""
+        with self._lock:
+            new = [m for m in marks if m not in self._marks_seen]
+            self._marks_seen.update(new)
+        self._put(_INSERT_MARK, [(m.t_ns, m.text) for m in new])
 
     def set_meta(self, options: dict[str, str]) -> None:
         """Replace the run's options (meta key ``options``)."""

@@ -109,6 +109,17 @@ def test_writer_catches_up_with_what_the_recorder_held_before_attach(tmp_path: P
     assert [lt.label for lt in open_recording(tmp_path / "late.db").lifetimes] == ["early"]
 
 
+def test_marks_pending_at_attach_are_written_once(tmp_path: Path) -> None:
+    with Recorder() as rec:
+        rec.mark("before attach")  # still in the buffer: attach's catch-up drains it
+        writer = RecordingWriter(tmp_path / "m.db", "t")
+        writer.attach(rec)
+        rec.mark("after attach")
+        writer.add_marks(rec.marks())  # sent again by someone else: ignored
+        writer.finish()
+    assert [m.text for m in open_recording(tmp_path / "m.db").marks] == ["before attach", "after attach"]
+
+
 def test_alerts_and_samples_are_written_once_when_resent(tmp_path: Path) -> None:
     alerts = [Alert("unreleased", Severity.CRITICAL, "m", "h", 1), Alert("gc-release", Severity.WARNING, "m", "h")]
     samples = [Sample(10, 1, 1, 1, 1, 0.0), Sample(20, 2, 2, 2, 2, 0.0)]
