@@ -38,7 +38,7 @@ class RuleConfig:
     decay_ratio: float = 2.5  # per-chunk cost, last quarter of the chunks vs the first
     decay_min_segments: int = 4  # series segments needed (one per `interval_s` of the stream)
     decay_min_chunks: int = 16
-    decay_min_rank_corr: float = 0.7  # how steadily the cost grows with accumulated bytes
+    decay_min_rank_corr: float = 0.4  # Spearman rho of binned per-chunk cost against position
     growth_min_repeats: int = 3
     memory_slope_bytes: int = 1 << 20  # RSS growth per repeat that counts as a leak
     disabled: frozenset[str] = frozenset()  # rule names not to evaluate

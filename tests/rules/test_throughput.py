@@ -33,6 +33,23 @@ def test_a_step_in_the_last_quarter_only_does_not_alarm() -> None:
     assert is_decaying(stream_from_costs(0, costs), CFG) is None
 
 
+def test_a_hump_in_the_middle_does_not_alarm() -> None:
+    costs = [100.0] * 50 + [600.0] * 100 + [300.0] * 50
+    assert is_decaying(stream_from_costs(0, costs), CFG) is None
+
+
+def test_a_quadratic_stream_under_heavy_cpu_contention_is_still_flagged() -> None:
+    # GIVEN a real `+=` stream (catalogue accumulation/faulty, scale 0.2) captured while three busy
+    # loops competed for 2 CPUs: the thread was preempted in the second segment (17 ms for 16 chunks)
+    points = [(0.07, 1), (4.08, 255), (21.09, 271), (44.58, 376), (65.4, 470), (88.61, 532), (116.68, 604),
+              (141.48, 667), (156.65, 710), (180.71, 753), (204.74, 803), (228.58, 845), (253.24, 883)]
+    noisy = stream(0, [(t, c, c * 4096) for t, c in points])
+    # THEN the robust quarter costs still show the growth
+    stats = is_decaying(noisy, CFG)
+    assert stats is not None
+    assert stats.ratio > 10
+
+
 def test_too_few_posts_or_chunks_are_not_judged() -> None:
     short = stream(0, [(0, 1, 10), (1, 5, 50), (10, 10, 100)])
     assert decay_stats(short) is None
