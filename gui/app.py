@@ -39,7 +39,7 @@ class Options:
 
 
 def app_icon() -> QIcon:
-    for name in ("withscope.svg", "withscope.png"):
+    for name in ("withscope.png", "withscope.svg"):
         path = ASSETS / name
         if path.exists():
             icon = QIcon(str(path))

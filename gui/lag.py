@@ -1,14 +1,14 @@
-"""Event-loop lag: how late a periodic `asyncio.sleep` wakes up (the overshoot), in ms.
+"""Event-loop lag: how late a periodic timer wakes up (the overshoot of a sleep), in ms.
 
-`LagMonitor.start()` runs one task on the running loop (kept by the monitor: strong reference);
-`stop()` cancels and awaits it. `latest_ms` and `percentile(p)` read the recent overshoots.
+`LagMonitor.start()` schedules itself with `loop.call_later` (no task: nothing to cancel or to
+leak, and it cannot fail when Qt runs a callback while asyncio is not marked running);
+`stop()` cancels the pending call. `latest_ms` and `percentile(p)` read the recent overshoots.
 Loop thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 
@@ -17,7 +17,12 @@ class LagMonitor:
     def __init__(self, interval_s: float = 0.05, window: int = 200) -> None:
         self.interval_s = interval_s
         self.samples: deque[float] = deque(maxlen=window)
-        self._task: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
 
     @property
     def latest_ms(self) -> float:
@@ -29,19 +34,21 @@ class LagMonitor:
         data = sorted(self.samples)
         return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))]
 
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="withscope-lag-monitor")
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if self._handle is None:
+            self._loop = loop or asyncio.get_event_loop()
+            self._schedule()
 
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        self._handle = self._loop.call_later(self.interval_s, self._tick, time.perf_counter())
 
-    async def _run(self) -> None:
-        while True:
-            t0 = time.perf_counter()
-            await asyncio.sleep(self.interval_s)
-            self.samples.append(max(0.0, (time.perf_counter() - t0 - self.interval_s) * 1e3))
+    def _tick(self, t0: float) -> None:
+        self.samples.append(max(0.0, (time.perf_counter() - t0 - self.interval_s) * 1e3))
+        if self._handle is not None and self._loop is not None and not self._loop.is_closed():
+            self._schedule()
+
+    def stop(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()

@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
     async def _shutdown(self) -> None:
         try:
             await self.controller.shutdown()
-            await self.lag.stop()
+            self.lag.stop()
         finally:
             self.save()
             self.bridge.close()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QStackedWidget, QWidget
 from . import theme as th
 from .bridge import Bridge, RunMark, SampleBlock
 from .marks import MarksItem
+from .plotutil import own_menus
 from .ring import Ring
 from .timeline import shown_marks
 
@@ -48,6 +49,7 @@ class MetricsDock(QDockWidget):
             last = i == len(SERIES) - 1
             plot = self.graphics.addPlot(row=i, col=0)
             plot.hideButtons()
+            own_menus(plot, self)
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=True, y=False)
             plot.showGrid(x=True, y=True, alpha=0.2)

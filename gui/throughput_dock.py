@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from . import theme as th
 from .bridge import Bridge, RunStream
+from .plotutil import own_menus
 from .timeline import format_duration
 
 MAX_CURVES = 8
@@ -57,6 +58,7 @@ class ThroughputDock(QDockWidget):
         self.chunks_plot = self.graphics.addPlot(row=1, col=0)
         for plot, (label, units) in ((self.bytes_plot, ("throughput", "B/s")), (self.chunks_plot, ("chunks", "/s"))):
             plot.hideButtons()
+            own_menus(plot, self)
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.getAxis("left").setLabel(label, units=units)

@@ -22,6 +22,7 @@ from .bridge import Bridge, LifetimeDelta, RunAlert, RunMark
 from .lanes import LaneLayout
 from .legend import Legend
 from .marks import MarksItem, classify_mark
+from .plotutil import own_menus
 from .timeline_item import TimelineItem
 
 DEFAULT_SPAN_S = 10.0  # window of the follow mode once the history is longer than this
@@ -72,6 +73,7 @@ class TimelineView(QWidget):
         self.plot.setObjectName("timelinePlot")
         pi = self.plot.getPlotItem()
         pi.hideButtons()
+        own_menus(pi, self)
         pi.setClipToView(False)
         vb = pi.getViewBox()
         vb.invertY(True)

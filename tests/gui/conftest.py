@@ -12,27 +12,18 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 import withscope.gui  # noqa: F401  (pins PySide6 before pyqtgraph/qasync are imported)
-from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
+from qt_helpers import flush_deletes, shutdown_window
 
 _IGNORED_TOPLEVEL = {"QTipLabel", "QWidgetWindow"}
-
-
-def _flush_deletes() -> None:
-    for _ in range(3):
-        gc.collect()  # pyqtgraph's parentless menus die with their (cyclic) Python owners
-        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        QApplication.processEvents()
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +38,7 @@ def _no_leaked_widgets_or_timers(qapp: QApplication, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(QTimer, "start", tracking_start)
     before = {id(w) for w in QApplication.topLevelWidgets()}
     yield
-    _flush_deletes()
+    flush_deletes()
     leaked = [
         w for w in QApplication.topLevelWidgets()
         if id(w) not in before and w.parent() is None and type(w).__name__ not in _IGNORED_TOPLEVEL
@@ -65,7 +56,7 @@ def _no_leaked_widgets_or_timers(qapp: QApplication, monkeypatch: pytest.MonkeyP
         w.deleteLater()
     for t in running:
         t.stop()
-    _flush_deletes()
+    flush_deletes()
     assert not leaked, f"test left top-level widgets behind: {[type(w).__name__ for w in leaked]}"
     assert not running, f"test left QTimers running: {[t.objectName() or repr(t) for t in running]}"
 
@@ -74,6 +65,7 @@ def _no_leaked_widgets_or_timers(qapp: QApplication, monkeypatch: pytest.MonkeyP
 def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     import qasync
 
+    qapp.setQuitOnLastWindowClosed(False)  # as gui.app does: closing the window must not stop the loop
     lp = qasync.QEventLoop(qapp)
     errors: list[dict[str, Any]] = []
     lp.set_exception_handler(lambda _l, ctx: errors.append(ctx))
@@ -89,15 +81,6 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         lp.close()
         asyncio.set_event_loop(None)
     assert not errors, f"the loop swallowed exceptions: {[e.get('exception') or e.get('message') for e in errors]}"
-
-
-async def until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
-    """Poll `predicate` on the running loop (Qt events keep flowing) until true or `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -123,18 +106,6 @@ def window(qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: P
         yield win
     finally:
         shutdown_window(loop, win)
-
-
-def shutdown_window(loop: asyncio.AbstractEventLoop, win: Any) -> None:
-    """Close `win` the way a user does and run the loop until its shutdown finished."""
-    if not win.shut_down:
-        async def close() -> None:
-            win.close()
-            await until(lambda: win.shut_down, 30, "window shutdown")
-
-        loop.run_until_complete(close())
-    win.deleteLater()
-    _flush_deletes()
 
 
 def _patterns() -> list[Any]:

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-
 from withscope.core import Alert, Recorder, Sample, Severity, track, track_stream
 from withscope.gui.bridge import Bridge, LifetimeStore
 from withscope.gui.lanes import LaneLayout
@@ -45,7 +44,7 @@ def test_tick_publishes_one_delta_per_tick_with_every_outcome() -> None:
             with track(CM()):
                 pass
         held = [track(io.BytesIO(b"x"), kind="file", label=f"buf{i}") for i in range(3)]
-        with pytest.raises(ValueError), track(CM(), kind="socket"):
+        with pytest.raises(ValueError, match="boom"), track(CM(), kind="socket"):
             raise ValueError("boom")
         with pytest.raises(RuntimeError), track(BadExit(), kind="lock"):
             pass
@@ -56,7 +55,10 @@ def test_tick_publishes_one_delta_per_tick_with_every_outcome() -> None:
     s = bridge.store
     assert s.n == 105
     codes = sorted(s.outcome[: s.n].tolist())
-    assert codes.count(0) == 100 and codes.count(-1) == 3 and codes.count(1) == 1 and codes.count(2) == 1
+    assert codes.count(0) == 100
+    assert codes.count(-1) == 3
+    assert codes.count(1) == 1
+    assert codes.count(2) == 1
     assert set(s.kinds) >= {"resource", "file", "socket", "lock"}
     assert np.isnan(s.end[: s.n][s.outcome[: s.n] == -1]).all()
     assert (s.end[: s.n][s.outcome[: s.n] == 0] >= s.start[: s.n][s.outcome[: s.n] == 0]).all()
@@ -82,7 +84,8 @@ def test_quiet_ticks_publish_no_lifetime_delta() -> None:
     bridge.tick()
     bridge.tick()
     assert deltas == []
-    assert len(stats) == 2 and stats[-1].lifetimes == 0
+    assert len(stats) == 2
+    assert stats[-1].lifetimes == 0
     bridge.close()
 
 
@@ -108,11 +111,14 @@ def test_alerts_samples_streams_and_marks_are_published_once() -> None:
     samples.extend([Sample(t, 50 * 1048576, 10, 2, 0, 1.5), Sample(t + 100, 51 * 1048576, 11, 2, 1, 2.0)])
     bridge.tick()
     bridge.tick()
-    assert len(got_alerts) == 1 and got_alerts[0][0].alert.rule == "unreleased"
+    assert len(got_alerts) == 1
+    assert got_alerts[0][0].alert.rule == "unreleased"
     assert got_alerts[0][0].row == bridge.store.row_of(key, int(lid))
-    assert len(got_samples) == 1 and len(got_samples[0]) == 2
+    assert len(got_samples) == 1
+    assert len(got_samples[0]) == 2
     assert got_samples[0].rss_mib.tolist() == [50.0, 51.0]
-    assert got_streams and got_streams[0][0].stats.bytes == 30
+    assert got_streams
+    assert got_streams[0][0].stats.bytes == 30
     assert [m.text for batch in got_marks for m in batch] == ["run start"]
     f.close()
     bridge.close()
@@ -125,9 +131,8 @@ def test_clear_forgets_finished_runs_and_keeps_running_ones() -> None:
     bridge.attach(live, "live")
     cleared: list[bool] = []
     bridge.cleared.connect(lambda: cleared.append(True))
-    with done:
-        with track(CM()):
-            pass
+    with done, track(CM()):
+        pass
     with live:
         h = track(io.BytesIO(), kind="file")
     bridge.tick()
@@ -158,11 +163,12 @@ def test_withdrawn_acquisition_is_hidden() -> None:
     with rec:
         handle = track(FailingEnter(), kind="file")
         bridge.tick()
-        with pytest.raises(OSError), handle:
+        with pytest.raises(OSError, match="cannot enter"), handle:
             pass
     bridge.tick()
     s = bridge.store
-    assert s.n == 1 and s.outcome[0] == -2  # withdrawn: hidden, never left open
+    assert s.n == 1
+    assert s.outcome[0] == -2
     bridge.close()
 
 
@@ -170,8 +176,11 @@ def test_store_maps_lifetime_ids_per_run() -> None:
     s = LifetimeStore()
     s.append(0, np.array([5, 7]), np.zeros(2), np.full(2, np.nan), np.full(2, -1, np.int8), np.zeros(2, np.int16))
     s.append(1, np.array([5]), np.zeros(1), np.zeros(1), np.zeros(1, np.int8), np.zeros(1, np.int16))
-    assert s.row_of(0, 5) == 0 and s.row_of(0, 7) == 1 and s.row_of(1, 5) == 2
-    assert s.row_of(0, 6) is None and s.row_of(2, 0) is None
+    assert s.row_of(0, 5) == 0
+    assert s.row_of(0, 7) == 1
+    assert s.row_of(1, 5) == 2
+    assert s.row_of(0, 6) is None
+    assert s.row_of(2, 0) is None
 
 
 def test_lanes_never_overlap_inside_a_group() -> None:

@@ -6,7 +6,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
-
 from withscope.gui import theme as th
 from withscope.gui.bridge import Bridge, LifetimeDelta
 from withscope.gui.timeline import TimelineView
@@ -65,7 +64,8 @@ def test_timeline_draws_every_bar_in_one_item_with_outcome_styles(qtbot) -> None
     assert view.layout_.n == 5
     # WHEN it is rendered
     image = view.grab().toImage()
-    assert view.item.last_visible == 5 and view.item.last_drawn == 5
+    assert view.item.last_visible == 5
+    assert view.item.last_drawn == 5
     file_colour = th.kind_colour("file")
     lay = view.layout_
     centre = {o: (float(bridge.store.start[i]) + 0.5, float(lay.y[i]) + 0.5) for i, o in enumerate([-1, 0, 1, 2, 3])}
@@ -82,7 +82,8 @@ def test_timeline_draws_every_bar_in_one_item_with_outcome_styles(qtbot) -> None
     assert len(gc_pixels) > 1
     # the error bar ends in its red accent cap
     end_err = pixel_of(view, image, 3.0 - 0.004, float(lay.y[2]) + 0.5)
-    assert end_err.red() > 180 and end_err.green() < 140
+    assert end_err.red() > 180
+    assert end_err.green() < 140
 
 
 def test_open_bars_grow_with_now(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +126,9 @@ def test_hover_text_click_selection_and_grouping(qtbot) -> None:  # type: ignore
     add_rows(bridge, 1, [0.2], [0.4], [3], ["file"])
     view.set_follow(False)
     text = view.describe(1)
-    assert "socket" in text and "released on error" in text and "1.50 s" in text
+    assert "socket" in text
+    assert "released on error" in text
+    assert "1.50 s" in text
     # lanes by kind: two groups; by run: one group per run name
     assert [g[0] for g in view.layout_.groups()] == ["file", "socket"]
     view.set_group_by("run")
@@ -145,7 +148,8 @@ def test_hover_text_click_selection_and_grouping(qtbot) -> None:  # type: ignore
     # highlight (from an alert) brings the bar into view and stops following
     view.set_follow(True)
     view.highlight(2)
-    assert not view.follow and view.item.selected == 2
+    assert not view.follow
+    assert view.item.selected == 2
     (x0, x1), _ = vb.viewRange()
     assert x0 <= 0.2 <= x1
 
@@ -159,7 +163,8 @@ def test_follow_keeps_the_newest_data_in_view_and_manual_pan_stops_it(qtbot) -> 
     (x0, x1), _ = view.plot.getViewBox().viewRange()
     assert x0 < 60 <= x1
     view.plot.getViewBox().sigRangeChangedManually.emit([True, True])
-    assert not view.follow and not view.follow_button.isChecked()
+    assert not view.follow
+    assert not view.follow_button.isChecked()
 
 
 def test_theme_switch_recolours_the_plot(qtbot) -> None:  # type: ignore[no-untyped-def]

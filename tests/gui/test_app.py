@@ -1,0 +1,220 @@
+"""The whole app on a qasync loop with the real runner: alerts and bars appear live, Stop and
+closing mid-run release everything, errors are messages, layout persists, the launcher works.
+
+Asyncio is driven from the synchronous tests with `loop.run_until_complete` (PITFALLS)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from qt_helpers import close_window, shutdown_window, until
+
+HERE = Path(__file__).resolve().parent
+TARGETS = HERE / "gui_targets.py"
+
+
+def target(name: str) -> str:
+    return f"{TARGETS}:{name}"
+
+
+def close_kept() -> None:
+    """Close what `leak_file` leaked (the runner loaded the file under a private module name)."""
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__file__", None) == str(TARGETS):
+            for f in mod.KEPT:
+                f.close()
+            mod.KEPT.clear()
+
+
+def open_fds() -> int:
+    return psutil.Process().num_fds()
+
+
+def test_binding_is_pyside6_for_pyqtgraph_and_qasync() -> None:
+    import pyqtgraph as pg
+    import qasync
+
+    assert pg.Qt.QT_LIB == "PySide6"
+    assert qasync.QtModuleName == "PySide6"
+
+
+def test_faulty_catalogue_workload_shows_alert_and_flagged_bar(window, loop) -> None:  # type: ignore[no-untyped-def]
+    if "class-cm/faulty" not in window.catalogue._workloads:
+        pytest.skip("the workload catalogue is not installed")
+
+    async def scenario() -> None:
+        window.catalogue.select(["class-cm/faulty"])
+        window.catalogue.request_run()
+        assert window.controller.running == ["class-cm/faulty"]
+        await until(lambda: not window.controller.is_running(), 30, "the run to end")
+        await until(lambda: window.alerts.model.rowCount() > 0, 5, "an alert")
+        await close_window(window)
+
+    loop.run_until_complete(scenario())
+    rules = {ra.alert.rule for ra in window.alerts.model.rows}
+    assert "unreleased" in rules
+    s = window.bridge.store
+    flagged = [r for r, sev in window.timeline.item.flags.items() if sev == "critical"]
+    assert flagged, "the leaked connection's bar is framed"
+    assert all(s.kinds[int(s.kind[r])] == "db.connection" for r in flagged)
+    assert "critical" in window.alerts.windowTitle()
+    assert "class-cm" in window.details.view.toPlainText() or "unreleased" in window.details.view.toPlainText()
+
+
+def test_leaked_file_stays_open_with_unreleased_alert(window, loop) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        assert window.controller.start(target("leak_file"))
+        await until(lambda: not window.controller.is_running(), 30, "the run to end")
+        await until(lambda: window.alerts.model.rowCount() > 0, 5, "an alert")
+        # selecting the alert highlights its bar and shows the stack and the source around the site
+        window.alerts.select_row(0)
+        seen["selected"] = window.timeline.item.selected
+        seen["details"] = window.details.view.toPlainText()
+        await close_window(window)
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        close_kept()
+    s = window.bridge.store
+    rows = np.flatnonzero(s.outcome[: s.n] == -1)
+    assert len(rows) == 1  # the leaked file: an open bar, still growing
+    assert s.kinds[int(s.kind[rows[0]])] == "file"
+    ra = window.alerts.model.rows[0]
+    assert ra.alert.rule == "unreleased"
+    assert ra.row == int(rows[0])
+    assert seen["selected"] == int(rows[0])
+    assert "gui_targets.py" in str(seen["details"])
+    assert "track(tempfile.TemporaryFile()" in str(seen["details"])  # the source line of the site
+
+
+def test_stop_releases_everything_and_says_so(window, loop) -> None:  # type: ignore[no-untyped-def]
+    baseline = open_fds()
+
+    async def scenario() -> None:
+        assert window.controller.start(target("hold_files"))
+        await until(lambda: window.bridge.store.n >= 3, 15, "three open files")
+        assert np.count_nonzero(window.bridge.store.outcome[: window.bridge.store.n] == -1) == 3
+        assert window.stop_action.isEnabled()
+        window.stop_action.trigger()
+        await until(lambda: not window.controller.is_running(), 15, "the run to stop")
+        await until(lambda: "released" in window.messages.text(), 5, "the confirmation")
+        await close_window(window)
+
+    loop.run_until_complete(scenario())
+    s = window.bridge.store
+    assert s.n == 3
+    assert not (s.outcome[: s.n] == -1).any()
+    assert "every resource was released" in window.messages.text()
+    assert window.messages.level == "info"
+    assert not window.stop_action.isEnabled()
+    assert open_fds() <= baseline + 1  # the sampler may hold one /proc handle
+
+
+def test_closing_mid_run_cancels_awaits_cleanup_and_releases(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
+    from withscope.gui.main_window import MainWindow
+    from withscope.gui.settings import Settings
+
+    baseline = open_fds()
+    win = MainWindow(settings=Settings(settings_path))
+    win.show()
+
+    async def scenario() -> None:
+        win.start()
+        assert win.controller.start(target("hold_files"))
+        await until(lambda: win.bridge.store.n >= 3, 15, "three open files")
+        win.close()  # the user closes the window mid-run
+        assert win.isVisible() or win.shut_down  # the close is deferred until cleanup is done
+        await until(lambda: win.shut_down, 30, "shutdown")
+
+    loop.run_until_complete(scenario())
+    entries_left = win.controller.entries
+    recorders = [win.bridge.recorder(k) for k, _n, _r in win.bridge.runs()]
+    assert not entries_left
+    assert all(r is not None and not r.open_lifetimes() for r in recorders)
+    assert not win.controller.tasks
+    assert not win.isVisible()
+    assert not win.bridge.active
+    shutdown_window(loop, win)
+    assert open_fds() <= baseline + 1
+
+
+def test_errors_are_messages_and_never_take_the_app_down(window, loop) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> None:
+        assert not window.controller.start("no_such_file.py:main")
+        assert window.messages.isVisible()
+        assert "Cannot run no_such_file.py:main" in window.messages.text()
+        assert not window.controller.start("no/such-workload")
+        assert window.controller.start(target("crash"))
+        await until(lambda: not window.controller.is_running(), 15, "the crash")
+        await until(lambda: "failed" in window.messages.text(), 5, "the error message")
+        await close_window(window)
+
+    loop.run_until_complete(scenario())
+    assert "the workload crashed" in window.messages.text()
+    assert window.messages.level == "error"
+    assert [name for name, _e in window.controller.errors][-1].endswith("crash")
+    s = window.bridge.store
+    assert s.n == 1
+    assert s.outcome[0] == 0
+
+
+def test_layout_theme_and_lanes_persist(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
+    from withscope.gui.main_window import MainWindow
+    from withscope.gui.settings import Settings
+
+    first = MainWindow(settings=Settings(settings_path))
+    first.show()
+    first.resize(700, 520)
+    first.throughput.hide()
+    first.set_theme_mode("dark")
+    first.timeline.set_group_by("run")
+    loop.run_until_complete(_started(first))
+    shutdown_window(loop, first)  # saves on close
+
+    second = MainWindow(settings=Settings(settings_path))
+    second.restore()
+    second.show()
+    try:
+        assert second.theme_mode == "dark"
+        assert second.theme_actions["dark"].isChecked()
+        assert second.timeline.group_by == "run"
+        assert second.throughput.isHidden()
+        assert (second.width(), second.height()) == (700, 520)
+    finally:
+        second.set_theme_mode("light", save=False)
+        loop.run_until_complete(_started(second))
+        shutdown_window(loop, second)
+
+
+async def _started(win) -> None:  # type: ignore[no-untyped-def]
+    win.start()
+
+
+@pytest.mark.slow
+def test_launcher_screenshot_and_quit_after(tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    code = "import sys; from withscope.gui.launcher import main; sys.exit(main())"
+    res = subprocess.run(
+        [sys.executable, "-c", code, "--run", "class-cm/faulty", "--screenshot", str(shot), "--quit-after", "1.5"],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert res.returncode == 0, res.stderr
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(shot))
+    assert not img.isNull()
+    assert img.width() >= 1200
+    assert img.height() >= 700
+    res0 = subprocess.run([sys.executable, "-c", code, "--quit-after", "0"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert res0.returncode == 0, res0.stderr
