@@ -1,0 +1,1 @@
+"""Data files shipped with withscope: tours, icons, the .desktop file, screenshots."""
