@@ -2,8 +2,8 @@
 
 paint() reads the bridge's numpy columns, culls to the visible range, and draws batched
 `QPainter.drawRects`/`drawLines` per (kind, outcome) style in device pixels - no item per bar,
-cosmetic 1 px pens. Beyond `AGGREGATE_OVER` visible bars, bars shorter than two pixels are merged
-per pixel column and pixel row, so a frame costs O(visible pixels), not O(lifetimes).
+cosmetic 1 px pens. Beyond `AGGREGATE_OVER` visible bars, bars shorter than two pixels are
+pre-aggregated per pixel into one image (see `raster.py`), so a frame draws O(pixels), not O(bars).
 
 Outcome styling (see `theme.OUTCOME_*`): kind colour everywhere; released bars muted; open bars
 solid with a cap at "now" (they grow); released-with-error, exit-raised and gc bars outlined and
@@ -25,8 +25,9 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from . import theme as th
 from .bridge import LifetimeStore
 from .lanes import LaneLayout
+from .raster import Raster, colour_table
 
-AGGREGATE_OVER = 100_000
+AGGREGATE_OVER = 20_000  # visible bars beyond which sub-pixel bars are rasterised per pixel
 BAR_FILL = 0.72  # fraction of a lane a bar covers
 MISSING = -2
 
@@ -114,6 +115,7 @@ class TimelineItem(pg.GraphicsObject):
         self.flags: dict[int, str] = {}  # row -> severity of the worst alert about it
         self._bounds = QRectF(0, 0, 1, 1)
         self._prims = _Prims()
+        self._raster = Raster()
         self.last_drawn = 0  # bars (or aggregated cells) drawn by the last paint, for tests/benchmarks
         self.last_visible = 0
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
@@ -223,40 +225,48 @@ class TimelineItem(pg.GraphicsObject):
         outcome = s.outcome[:n]
         ys = self.layout.y[:n]
         is_open = np.isnan(end)
-        endv = np.where(is_open, self.now, end)
-        vis = (start <= x_hi) & (endv >= x_lo) & (ys >= y_lo - 1.5) & (ys <= y_hi + 0.5) & (outcome != MISSING)
+        vis = start <= x_hi
+        vis &= (end >= x_lo) | is_open  # NaN (open) compares False: open bars reach "now"
+        if y_lo > -1.0 or y_hi < self.layout.total_height:
+            vis &= (ys >= y_lo - 1.5) & (ys <= y_hi + 0.5)
+        vis &= outcome != MISSING
         idx = np.flatnonzero(vis)
         self.last_visible = len(idx)
         if not len(idx):
             self.last_drawn = 0
+            self._paint_overlays(p, sx, dx, sy, dy, max(1.0, abs(sy) * BAR_FILL), x_lo, x_hi)
             return
+        sel: slice | np.ndarray = slice(0, n) if len(idx) == n else idx  # everything in view: no copies
         width = float(p.device().width()) if p.device() is not None else 1e4
         row_px = abs(sy)
         # device coordinates, clamped so huge zooms never overflow the raster engine
-        px0 = np.clip(sx * start[idx] + dx, -8.0, width + 8.0)
-        px1 = np.clip(sx * endv[idx] + dx, -8.0, width + 8.0)
+        px0 = np.clip(sx * start[sel] + dx, -8.0, width + 8.0)
+        px1 = np.clip(sx * np.where(is_open[sel], self.now, end[sel]) + dx, -8.0, width + 8.0)
         pad = (1 - BAR_FILL) / 2
-        top = sy * (ys[idx] + (pad if sy > 0 else 1 - pad)) + dy
+        top = sy * (ys[sel] + (pad if sy > 0 else 1 - pad)) + dy
         h = max(1.0, row_px * BAR_FILL)
-        kind = s.kind[idx].astype(np.int64)
-        out = outcome[idx].astype(np.int64)
+        kind = s.kind[:n][sel]
+        out = outcome[sel]
         w = np.maximum(px1 - px0, 1.0)
+        raster_cells = 0
         if len(idx) > AGGREGATE_OVER:
+            # Dense view: sub-pixel bars become pixels of one image; the others are drawn below.
             short = w < 2.0
             if short.any():
-                col = np.floor(px0[short]).astype(np.int64)
-                rowpix = np.floor(top[short]).astype(np.int64)
-                key = ((kind[short] * 8 + out[short] + 2) << 40) | ((rowpix + 65536) << 20) | (col + 65536)
-                key = np.unique(key)
-                long_ = ~short
-                px0 = np.concatenate([px0[long_], ((key & 0xFFFFF) - 65536).astype(np.float64)])
-                w = np.concatenate([w[long_], np.ones(len(key))])
-                top = np.concatenate([top[long_], (((key >> 20) & 0xFFFFF) - 65536).astype(np.float64)])
-                kind = np.concatenate([kind[long_], (key >> 40) // 8])
-                out = np.concatenate([out[long_], (key >> 40) % 8 - 2])
-                idx = np.concatenate([idx[long_], np.full(len(key), -1, np.int64)])
-        self.last_drawn = len(idx)
-        style = kind * 8 + out + 2
+                dev = p.device()
+                height = int(dev.height()) if dev is not None else 1
+                lut = colour_table(s.kinds, self.theme)
+                img = self._raster.rasterize(int(width), height, px0[short], top[short], h, kind[short],
+                                             out[short], lut)
+                p.drawImage(0, 0, img)
+                raster_cells = self._raster.cells
+                keep = ~short
+                px0, w, top, kind, out, idx = px0[keep], w[keep], top[keep], kind[keep], out[keep], idx[keep]
+        self.last_drawn = len(idx) + raster_cells
+        if not len(idx):
+            self._paint_overlays(p, sx, dx, sy, dy, h, x_lo, x_hi)
+            return
+        style = kind.astype(np.int64) * 8 + out + 2
         order = np.argsort(style, kind="stable")
         style = style[order]
         bounds = np.flatnonzero(np.diff(style)) + 1
@@ -291,18 +301,26 @@ class TimelineItem(pg.GraphicsObject):
                 p.setBrush(acc)
                 cap = np.minimum(ww, 2.0)
                 prims.draw_rects(p, x + ww - cap, yy, cap, h)
-        if self.flags:
-            self._paint_flags(p, sx, dx, sy, dy, endv, h, x_lo, x_hi)
-        if self.selected is not None and 0 <= self.selected < n:
-            self._paint_selection(p, sx, dx, sy, dy, endv, h)
+        self._paint_overlays(p, sx, dx, sy, dy, h, x_lo, x_hi)
 
-    def _paint_flags(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, endv: np.ndarray, h: float,
+    def _end_of(self, rows: np.ndarray) -> np.ndarray:
+        end = self.store.end[rows]
+        return np.where(np.isnan(end), self.now, end)
+
+    def _paint_overlays(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float,
+                        x_lo: float, x_hi: float) -> None:
+        if self.flags:
+            self._paint_flags(p, sx, dx, sy, dy, h, x_lo, x_hi)
+        if self.selected is not None and 0 <= self.selected < self.store.n:
+            self._paint_selection(p, sx, dx, sy, dy, h)
+
+    def _paint_flags(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float,
                      x_lo: float, x_hi: float) -> None:
         rows = np.fromiter(self.flags.keys(), np.int64, len(self.flags))
         rows = rows[rows < self.store.n]
         if not len(rows):
             return
-        rows = rows[(self.store.start[rows] <= x_hi) & (endv[rows] >= x_lo)]
+        rows = rows[(self.store.start[rows] <= x_hi) & (self._end_of(rows) >= x_lo)]
         pad = (1 - BAR_FILL) / 2
         p.setBrush(Qt.BrushStyle.NoBrush)
         sev = np.array([self.flags[r] for r in rows.tolist()], dtype=object)
@@ -314,17 +332,16 @@ class TimelineItem(pg.GraphicsObject):
             pen.setCosmetic(True)
             p.setPen(pen)
             x0 = sx * self.store.start[sel] + dx
-            x1 = sx * endv[sel] + dx
+            x1 = sx * self._end_of(sel) + dx
             y = sy * (self.layout.y[sel] + (pad if sy > 0 else 1 - pad)) + dy
             self._prims.draw_rects(p, x0, y, np.maximum(x1 - x0, 1.0), h)
 
-    def _paint_selection(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, endv: np.ndarray,
-                         h: float) -> None:
+    def _paint_selection(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float) -> None:
         r = self.selected
         assert r is not None
         pad = (1 - BAR_FILL) / 2
         x0 = sx * float(self.store.start[r]) + dx
-        x1 = sx * float(endv[r]) + dx
+        x1 = sx * float(self._end_of(np.array([r]))[0]) + dx
         y = sy * (float(self.layout.y[r]) + (pad if sy > 0 else 1 - pad)) + dy
         pen = QPen(QColor(self.theme.selection), 2)
         pen.setCosmetic(True)
