@@ -45,12 +45,16 @@ def source_html(site: str, theme: th.Theme) -> str:
     if ex is None:
         return f"<p style='color:{theme.muted}'>Source of {html.escape(site)} is not available.</p>"
     _path, line, lines = ex
-    rows = []
+    width = len(str(lines[-1][0]))
+    out = []
     for n, text in lines:
-        style = f"background:{theme.band};font-weight:600" if n == line else ""
-        rows.append(f"<tr style='{style}'><td style='color:{theme.muted};padding-right:8px' align='right'>{n}</td>"
-                    f"<td><pre style='margin:0'>{html.escape(text)}</pre></td></tr>")
-    return "<table cellspacing='0' style='font-family:monospace'>" + "".join(rows) + "</table>"
+        number = f"<span style='color:{theme.muted}'>{n:>{width}}</span>"
+        code = html.escape(text)
+        if n == line:
+            code = f"<span style='background:{theme.band};font-weight:600'>{code}</span>"
+            number = f"<span style='color:{theme.selection};font-weight:600'>{n:>{width}}</span>"
+        out.append(f"{number}  {code}")
+    return "<pre style='margin:0'>" + "\n".join(out) + "</pre>"
 
 
 class DetailsDock(QDockWidget):
@@ -97,8 +101,8 @@ class DetailsDock(QDockWidget):
             parts.append("<p><b>Acquisition stack</b> (innermost first)</p><pre>"
                          + html.escape("\n".join(stack)) + "</pre>")
         elif site:
-            parts.append(f"<p style='color:{t.muted}'>Only the call site is recorded; start the run with a deeper "
-                         "stack depth to see the whole stack.</p>")
+            parts.append(f"<p style='color:{t.muted}'>Only the acquisition site is recorded (deeper stacks are "
+                         "opt-in: <code>Recorder(stack_depth=N)</code>).</p>")
         if not parts:
             self.show_empty()
             return

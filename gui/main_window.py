@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.metrics = MetricsDock(self.bridge, self)
         self.throughput = ThroughputDock(self.bridge, self)
         self.metrics.link_x(self.timeline.plot.getViewBox())
+        self.throughput.link_x(self.timeline.plot.getViewBox())
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.catalogue)

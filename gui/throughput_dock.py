@@ -88,6 +88,7 @@ class ThroughputDock(QDockWidget):
         split.addWidget(self.table)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([560, 420])
         self.empty = QLabel(EMPTY_TEXT)
         self.empty.setObjectName("emptyState")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -100,6 +101,10 @@ class ThroughputDock(QDockWidget):
         bridge.cleared.connect(self.on_cleared)
         th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
+
+    def link_x(self, view_box: pg.ViewBox) -> None:
+        """Share the x range with the timeline."""
+        self.bytes_plot.setXLink(view_box)
 
     def on_streams(self, streams: list[RunStream]) -> None:
         for rs in streams:
