@@ -35,6 +35,7 @@ FPS = 30
 OUT_MISSING = -2
 OUT_OPEN = -1
 _RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
+WORKLOAD_END_MARK = "workload end"  # written by core.runner when the workload returned, raised or was cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +245,7 @@ class Bridge(QObject):
         self._next_key = 0
         self._last_sample_ns = -1
         self._rate = _Rate()
+        self._workload_end: dict[int, float] = {}  # run key -> seconds of its "workload end" mark
         self._sampled: list[Sample] = []  # from follow_sampler(), published at the next tick
         self._unfollow_sampler: Callable[[], None] = lambda: None
         self._timer = QTimer(self)
@@ -315,6 +317,16 @@ class Bridge(QObject):
         self.runsChanged.emit()
         self.tick()
 
+    def workload_end_s(self, key: int) -> float | None:
+        """When the workload of run `key` ended (before the run's own cleanup), if it has."""
+        return self._workload_end.get(key)
+
+    def released_by_cleanup(self, row: int) -> bool:
+        """True when a lifetime outlived its workload and was released by the run's cleanup."""
+        end = float(self.store.end[row])
+        w_end = self._workload_end.get(int(self.store.run[row]))
+        return w_end is not None and end == end and end > w_end
+
     def run_name(self, key: int) -> str:
         src = self._sources.get(key)
         return src.name if src is not None else f"run {key}"
@@ -338,6 +350,7 @@ class Bridge(QObject):
         self.store = LifetimeStore()
         self.origin_ns = None
         self._last_sample_ns = -1
+        self._workload_end.clear()
         for src in self._sources.values():
             if self.origin_ns is None:
                 self.origin_ns = src.recorder.t0_ns
@@ -517,6 +530,8 @@ class Bridge(QObject):
             streams[(src.key, st.lifetime_id)] = RunStream(src.key, st)
         for m in item.get("marks", ()):
             marks.append(RunMark(src.key, (m.t_ns - origin) / 1e9, m.text))
+            if m.text == WORKLOAD_END_MARK:
+                self._workload_end[src.key] = (m.t_ns - origin) / 1e9
 
     def _new_alerts(self, src: _Source) -> list[RunAlert]:
         try:

@@ -85,8 +85,11 @@ class DetailsDock(QDockWidget):
             s = self.bridge.store
             end = float(s.end[row])
             held = (end if not np.isnan(end) else self.bridge.now_s()) - float(s.start[row])
+            outcome = th.OUTCOME_TEXT.get(int(s.outcome[row]), "?")
+            if self.bridge.released_by_cleanup(row):
+                outcome += " — only by the run's cleanup, after the workload ended (leaked)"
             fields = [
-                ("Kind", lt.kind), ("Label", lt.label), ("Outcome", th.OUTCOME_TEXT.get(int(s.outcome[row]), "?")),
+                ("Kind", lt.kind), ("Label", lt.label), ("Outcome", outcome),
                 ("Held", format_duration(max(0.0, held))), ("Acquired at", f"{float(s.start[row]):.3f} s"),
                 ("Thread", lt.thread), ("Task", lt.task or "—"), ("Run", self.bridge.run_name(int(s.run[row]))),
             ]

@@ -315,6 +315,8 @@ class TimelineView(QWidget):
         end = float(s.end[row]) if not np.isnan(s.end[row]) else self.item.now
         dur = format_duration(max(0.0, end - float(s.start[row])))
         outcome = th.OUTCOME_TEXT.get(int(s.outcome[row]), "?")
+        if self.bridge.released_by_cleanup(row):
+            outcome += " by the run's cleanup (leaked)"
         label = html.escape(lt.label if lt else "")
         site = html.escape(lt.site or "unknown site") if lt else ""
         lines = [f"<b>{html.escape(kind)}</b> {label}", f"site: {site}", f"held: {dur} — {outcome}"]

@@ -63,6 +63,9 @@ def test_faulty_catalogue_workload_shows_alert_and_flagged_bar(window, loop) -> 
     flagged = [r for r, sev in window.timeline.item.flags.items() if sev == "critical"]
     assert flagged, "the leaked connection's bar is framed"
     assert all(s.kinds[int(s.kind[r])] == "db.connection" for r in flagged)
+    # the runner's cleanup closed them after the workload ended: shown as leaked, not as fine
+    assert all(window.bridge.released_by_cleanup(r) for r in flagged)
+    assert "(leaked)" in window.timeline.describe(flagged[0])
     assert "critical" in window.alerts.windowTitle()
     assert "class-cm" in window.details.view.toPlainText() or "unreleased" in window.details.view.toPlainText()
 
