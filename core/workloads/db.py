@@ -305,7 +305,9 @@ async def setup_async(ctx: WorkloadContext, table: str, columns: str, rows: Iter
         await conn.execute(_create_sql(table, columns))
         if rows:
             marks = ", ".join(f"${i + 1}" for i in range(len(rows[0])))
+            await conn.execute("BEGIN")  # one commit (one fsync on SQLite) for all the rows
             await conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            await conn.execute("COMMIT")
 
 
 async def teardown_async(ctx: WorkloadContext, *tables: str) -> None:
@@ -322,7 +324,9 @@ def setup_sync(ctx: WorkloadContext, table: str, columns: str, rows: Iterable[Se
         conn.execute(_create_sql(table, columns))
         if rows:
             marks = ", ".join(f"${i + 1}" for i in range(len(rows[0])))
+            conn.execute("BEGIN")
             conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            conn.execute("COMMIT")
 
 
 def teardown_sync(ctx: WorkloadContext, *tables: str) -> None:

@@ -38,7 +38,7 @@ def run_sqlite(_runs_dir: Path, _sqlite_cache: dict[str, wh.Evidence]) -> wh.Run
 
 
 @pytest.fixture(scope="session")
-def _pg_reason() -> str | None:
+def pg_unavailable() -> str | None:
     """Why PostgreSQL cannot be used (None when it answers)."""
 
     async def probe() -> None:
@@ -55,10 +55,10 @@ def _pg_reason() -> str | None:
 
 
 @pytest.fixture
-def run_pg(_runs_dir: Path, _pg_cache: dict[str, wh.Evidence], _pg_reason: str | None) -> wh.RunFn:
+def run_pg(_runs_dir: Path, _pg_cache: dict[str, wh.Evidence], pg_unavailable: str | None) -> wh.RunFn:
     """Like `run_sqlite`, against the PostgreSQL server (the test is skipped, with the reason, without one)."""
-    if _pg_reason is not None:
-        pytest.skip(_pg_reason)
+    if pg_unavailable is not None:
+        pytest.skip(pg_unavailable)
 
     def run(name: str) -> wh.Evidence:
         if name not in _pg_cache:

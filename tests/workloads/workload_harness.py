@@ -26,7 +26,7 @@ from withscope.core.workloads.base import DatabaseConfig, WorkloadContext
 _PROC = psutil.Process()
 SCALE = 0.2  # what the catalogue proof uses
 RunFn = Callable[[str], "Evidence"]
-PG_DSN = os.environ.get("WITHSCOPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DSN = os.environ.get("WITHSCOPE_TEST_DB", "postgresql://postgres@127.0.0.1:5432/test")
 LATE_S = 2.0
 
 
@@ -122,7 +122,7 @@ async def pg_backends(application_name: str) -> list[tuple[int, str]]:
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
-async def settled_backends(application_name: str, settle_s: float = 1.0) -> list[tuple[int, str]]:
+async def settled_backends(application_name: str, settle_s: float = 0.3) -> list[tuple[int, str]]:
     """This run's backends, waiting up to `settle_s` for ones that are closing to disappear."""
     deadline = time.monotonic() + settle_s
     while True:
@@ -175,7 +175,7 @@ def run(workload: Workload, tmp_path: Path, *, scale: float = SCALE, postgres: b
                 errors = await ctx.leftovers.close_all()
             ev.cleanup_errors = errors
             if postgres:
-                ev.backends_after_cleanup = await settled_backends(app)
+                ev.backends_after_cleanup = await settled_backends(app, settle_s=1.0)
         return ev
 
     gc.collect()
