@@ -110,6 +110,10 @@ class LifetimeStore:
 
     def __init__(self) -> None:
         self.n = 0
+        # Invariant: min_start / max_end bound every row's start / known end (0.0 when empty),
+        # kept up to date by append() and note_ends(), so views never rescan the columns.
+        self.min_start = 0.0
+        self.max_end = 0.0
         self.kinds: list[str] = []
         self._kind_ids: dict[str, int] = {}
         self._rows: dict[int, np.ndarray] = {}  # run -> lid -> row (-1 unknown)
@@ -153,6 +157,9 @@ class LifetimeStore:
         self.end[lo:hi] = end
         self.outcome[lo:hi] = outcome
         self.kind[lo:hi] = kind
+        if k:
+            self.min_start = float(start.min()) if lo == 0 else min(self.min_start, float(start.min()))
+            self.note_ends(end)
         self.n = hi
         rows = self._rows.get(run)
         top = int(lids.max()) + 1 if k else 0
@@ -163,6 +170,13 @@ class LifetimeStore:
             rows = self._rows[run] = grown
         rows[lids] = np.arange(lo, hi, dtype=np.int64)
         return lo, hi
+
+    def note_ends(self, ends: np.ndarray) -> None:
+        """Fold newly known end times into `max_end` (NaN = still open, ignored)."""
+        if len(ends):
+            top = np.nanmax(ends) if not np.isnan(ends).all() else np.nan
+            if top == top:
+                self.max_end = max(self.max_end, float(top))
 
     def rows_of(self, run: int, lids: np.ndarray) -> np.ndarray:
         """Store rows of `lids` of `run` (-1 where unknown)."""
@@ -523,8 +537,10 @@ class Bridge(QObject):
             if ok.any():
                 rows = rows[ok]
                 r = rel[ok]
-                store.end[rows] = np.where(r < 0, np.nan, (r - origin) / 1e9)
+                ends = np.where(r < 0, np.nan, (r - origin) / 1e9)
+                store.end[rows] = ends
                 store.outcome[rows] = out[ok]
+                store.note_ends(ends)
                 updated.append(rows)
         for st in item.get("streams", ()):
             streams[(src.key, st.lifetime_id)] = RunStream(src.key, st)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from . import theme as th
-from .bridge import Bridge, LifetimeDelta, RunAlert, RunMark
+from .bridge import Bridge, BridgeStats, LifetimeDelta, RunAlert, RunMark
 from .lanes import LaneLayout
 from .legend import Legend
 from .marks import MarksItem, classify_mark
@@ -27,6 +27,9 @@ from .timeline_item import TimelineItem
 
 DEFAULT_SPAN_S = 10.0  # window of the follow mode once the history is longer than this
 MIN_SPAN_S = 0.5
+IDLE_OPEN_EVERY = 10  # frames between repaints while only finished runs' resources stay open
+PAINT_BUDGET_MS = 10.0  # a paint costing k budgets skips k frames (at most MAX_SKIP)
+MAX_SKIP = 5
 EMPTY_TEXT = "Pick a workload in the catalogue and press Run (Ctrl+R)\nor open your own code with “Open target…”."
 
 
@@ -68,6 +71,10 @@ class TimelineView(QWidget):
         self.follow = True
         self._span = DEFAULT_SPAN_S
         self._unplaced_alerts: list[RunAlert] = []  # alerts whose lifetime row is not known yet
+        self._frame = 0
+        self._skip = 0  # frames to skip after a costly paint
+        self._dirty = False  # data changed since the last frame
+        self._was_running = False
 
         self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()}, enableMenu=False)
         self.plot.setObjectName("timelinePlot")
@@ -165,20 +172,36 @@ class TimelineView(QWidget):
         if self._unplaced_alerts and delta.hi > delta.lo:
             self._place_pending_alerts()
         self._update_empty()
+        self._dirty = True
         self.item.refresh()
 
-    def on_frame(self, _stats: object = None) -> None:
-        """Every bridge tick: open bars grow to "now"; follow the newest data."""
+    def on_frame(self, stats: BridgeStats | None = None) -> None:
+        """Every bridge tick: open bars grow to "now"; follow the newest data.
+
+        Repaints only when something moved: while runs go (30 Hz, fewer when a paint is costly:
+        the paint duty cycle stays under ~1/3 of the loop), and a few times a second while
+        resources of finished runs are still open (they keep growing)."""
         running = bool(self.bridge.running())
-        now = self.bridge.now_s()
-        if running or self.item.now < now:
-            self.item.set_now(now if running else max(self.item.data_bounds()[1], 0.0))
-            self.item.refresh()
+        self._frame += 1
+        if self._skip > 0 and not self._dirty:
+            self._skip -= 1
+            return
+        open_now = stats.open if stats is not None else 0
+        moved = running or self._was_running or (open_now > 0 and self._frame % IDLE_OPEN_EVERY == 0)
+        self._was_running = running
         self.now_line.setVisible(running)
-        if running:
-            self.now_line.setValue(now)
+        if not (moved or self._dirty):
+            return
+        self._dirty = False
+        if running or open_now:
+            now = self.bridge.now_s()
+            self.item.set_now(now)
+            if running:
+                self.now_line.setValue(now)
+        self.item.refresh()
         if self.follow and self.bridge.store.n:
             self._follow()
+        self._skip = min(MAX_SKIP, int(self.item.last_paint_ms // PAINT_BUDGET_MS))
 
     def on_marks(self, marks: list[RunMark]) -> None:
         self.marks.add(shown_marks(self.bridge, marks))

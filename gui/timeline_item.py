@@ -14,6 +14,7 @@ GUI thread only.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,7 @@ class TimelineItem(pg.GraphicsObject):
         self._raster = Raster()
         self.last_drawn = 0  # bars (or aggregated cells) drawn by the last paint, for tests/benchmarks
         self.last_visible = 0
+        self.last_paint_ms = 0.0  # cost of the last paint (the view throttles its frame rate with it)
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     # -------------------------------------------------------------- data
@@ -141,12 +143,10 @@ class TimelineItem(pg.GraphicsObject):
         self.update()
 
     def data_bounds(self) -> tuple[float, float]:
-        n = self.store.n
-        if not n:
+        s = self.store
+        if not s.n:
             return 0.0, max(self.now, 1.0)
-        end = self.store.end[:n]
-        hi = float(np.nanmax(end)) if np.isfinite(end).any() else 0.0
-        return float(self.store.start[:n].min()), max(hi, self.now)
+        return s.min_start, max(s.max_end, self.now)
 
     def refresh(self) -> None:
         """Data or `now` changed: recompute bounds and schedule a repaint."""
@@ -180,6 +180,13 @@ class TimelineItem(pg.GraphicsObject):
 
     # -------------------------------------------------------------- painting
     def paint(self, p: QPainter, opt: Any, widget: Any = None) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._paint(p)
+        finally:
+            self.last_paint_ms = (time.perf_counter() - t0) * 1e3
+
+    def _paint(self, p: QPainter) -> None:
         n = self.store.n
         vr = self.viewRect()
         if vr is None:
