@@ -26,8 +26,21 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
-from withscope.core.events import Alert, Lifetime, Mark, Sample, StreamStats
+from withscope.core.events import Alert, Lifetime, Mark, Sample
 from withscope.core.recorder import Batch, Recorder
+
+from .bridge_data import BridgeStats, LifetimeDelta, LifetimeStore, RunAlert, RunMark, RunStream, SampleBlock
+
+__all__ = [
+    "Bridge",
+    "BridgeStats",
+    "LifetimeDelta",
+    "LifetimeStore",
+    "RunAlert",
+    "RunMark",
+    "RunStream",
+    "SampleBlock",
+]
 
 log = logging.getLogger("withscope")
 
@@ -36,161 +49,6 @@ OUT_MISSING = -2
 OUT_OPEN = -1
 _RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
 WORKLOAD_END_MARK = "workload end"  # written by core.runner when the workload returned, raised or was cancelled
-
-
-@dataclass(frozen=True, slots=True)
-class LifetimeDelta:
-    """Rows `lo..hi-1` are new; `updated` rows changed end/outcome. `reset`: everything changed."""
-
-    lo: int
-    hi: int
-    updated: np.ndarray
-    reset: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RunAlert:
-    run: int
-    alert: Alert
-    row: int | None  # store row of the alert's lifetime, if known
-
-
-@dataclass(frozen=True, slots=True)
-class RunStream:
-    run: int
-    stats: StreamStats
-
-
-@dataclass(frozen=True, slots=True)
-class RunMark:
-    run: int
-    t_s: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SampleBlock:
-    """New process samples as columns (seconds since origin; MiB; counts; %)."""
-
-    t_s: np.ndarray
-    rss_mib: np.ndarray
-    fds: np.ndarray
-    threads: np.ndarray
-    connections: np.ndarray
-    cpu: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.t_s)
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeStats:
-    running: tuple[str, ...]
-    events_per_s: float
-    dropped: int
-    lifetimes: int
-    open: int
-
-
-class LifetimeStore:
-    """Columns of every lifetime the bridge has seen, one row per (run, lifetime id).
-
-    `end` is NaN while open. `outcome` uses the recorder codes (-1 open, 0 released, 1 error,
-    2 exit raised, 3 gc, -2 withdrawn). GUI thread only.
-    """
-
-    _COLS = (
-        ("run", np.int32),
-        ("lid", np.int64),
-        ("start", np.float64),
-        ("end", np.float64),
-        ("outcome", np.int8),
-        ("kind", np.int16),
-    )
-
-    def __init__(self) -> None:
-        self.n = 0
-        # Invariant: min_start / max_end bound every row's start / known end (0.0 when empty),
-        # kept up to date by append() and note_ends(), so views never rescan the columns.
-        self.min_start = 0.0
-        self.max_end = 0.0
-        self.kinds: list[str] = []
-        self._kind_ids: dict[str, int] = {}
-        self._rows: dict[int, np.ndarray] = {}  # run -> lid -> row (-1 unknown)
-        self.run = np.zeros(0, np.int32)
-        self.lid = np.zeros(0, np.int64)
-        self.start = np.zeros(0, np.float64)
-        self.end = np.zeros(0, np.float64)
-        self.outcome = np.zeros(0, np.int8)
-        self.kind = np.zeros(0, np.int16)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def kind_id(self, name: str) -> int:
-        k = self._kind_ids.get(name)
-        if k is None:
-            k = self._kind_ids[name] = len(self.kinds)
-            self.kinds.append(name)
-        return k
-
-    def _grow(self, need: int) -> None:
-        cap = len(self.run)
-        if need <= cap:
-            return
-        new = max(need, cap * 2, 4096)
-        for name, dtype in self._COLS:
-            arr = np.zeros(new, dtype)
-            arr[:cap] = getattr(self, name)
-            setattr(self, name, arr)
-
-    def append(
-        self, run: int, lids: np.ndarray, start: np.ndarray, end: np.ndarray, outcome: np.ndarray, kind: np.ndarray
-    ) -> tuple[int, int]:
-        k = len(lids)
-        lo = self.n
-        self._grow(lo + k)
-        hi = lo + k
-        self.run[lo:hi] = run
-        self.lid[lo:hi] = lids
-        self.start[lo:hi] = start
-        self.end[lo:hi] = end
-        self.outcome[lo:hi] = outcome
-        self.kind[lo:hi] = kind
-        if k:
-            self.min_start = float(start.min()) if lo == 0 else min(self.min_start, float(start.min()))
-            self.note_ends(end)
-        self.n = hi
-        rows = self._rows.get(run)
-        top = int(lids.max()) + 1 if k else 0
-        if rows is None or len(rows) < top:
-            grown = np.full(max(top, 2 * (0 if rows is None else len(rows)), 1024), -1, np.int64)
-            if rows is not None:
-                grown[: len(rows)] = rows
-            rows = self._rows[run] = grown
-        rows[lids] = np.arange(lo, hi, dtype=np.int64)
-        return lo, hi
-
-    def note_ends(self, ends: np.ndarray) -> None:
-        """Fold newly known end times into `max_end` (NaN = still open, ignored)."""
-        if len(ends):
-            top = np.nanmax(ends) if not np.isnan(ends).all() else np.nan
-            if top == top:
-                self.max_end = max(self.max_end, float(top))
-
-    def rows_of(self, run: int, lids: np.ndarray) -> np.ndarray:
-        """Store rows of `lids` of `run` (-1 where unknown)."""
-        rows = self._rows.get(run)
-        if rows is None:
-            return np.full(len(lids), -1, np.int64)
-        ok = (lids >= 0) & (lids < len(rows))
-        out = np.full(len(lids), -1, np.int64)
-        out[ok] = rows[lids[ok]]
-        return out
-
-    def row_of(self, run: int, lid: int) -> int | None:
-        r = int(self.rows_of(run, np.array([lid], np.int64))[0])
-        return None if r < 0 else r
 
 
 class _Source:
