@@ -46,6 +46,7 @@ class TypeInfo:
     releases_on_exit: bool
     sync_cm: bool
     async_cm: bool
+    static_label: str | None = None  # the label when it depends on the type only (saves a call)
 
 
 def _type_name(obj: Any) -> str:
@@ -194,6 +195,7 @@ def classify(tp: type) -> TypeInfo:
             releases_on_exit=qual not in NON_RELEASING_WITH,
             sync_cm=hasattr(tp, "__enter__") and hasattr(tp, "__exit__"),
             async_cm=hasattr(tp, "__aenter__") and hasattr(tp, "__aexit__"),
+            static_label=tp.__qualname__ if labeler is _type_name else None,
         )
         _CACHE[tp] = info
     return info

@@ -7,13 +7,17 @@ the block's exception if one passed through), or - if the consumer just drops it
 the stream object is garbage-collected (outcome `gc`: the faulty "consumer stops early"
 pattern).
 
-The stream object is its own iterator (`iter(s) is s`), so it lives exactly as long as someone
-iterates it, and its `__del__` is the garbage-collection detector. The `gc` outcome is recorded
-when the object dies (on CPython: at the `del`, or when the `async for` that held it is left);
-the *source* is then finalized as it would be bare: a sync generator at once by reference
-counting, an async generator by the event loop's async-generator hooks (plain asyncio schedules
-its `aclose()` on the loop; qasync installs no hooks, so it is closed synchronously when
-collected). Closing (`close()`/`aclose()`/`with`) closes the source iterator too when it has
+Garbage-collection detection, deterministic on CPython (reference counting):
+- sync: the counting generator is started ("primed") when the stream is created, so it is
+  always suspended inside its `try`; `iter(s)` hands out that generator itself (no per-chunk
+  wrapper call). When the last reference to it goes (the stream object and any loop holding
+  it), its `GeneratorExit` handler records `gc`; the source is then finalized by reference
+  counting, as it would be bare.
+- async: the stream object is its own async iterator (`aiter(s) is s`), and its `__del__`
+  records `gc` when it dies. The source async generator is then finalized as it would be bare:
+  plain asyncio's async-generator hooks schedule its `aclose()` on the loop (its `finally` runs
+  a few loop turns later); qasync installs no hooks, so it is closed synchronously when
+  collected. Closing (`close()`/`aclose()`/`with`) closes the source iterator too when it has
 `close()`/`aclose()`, like `contextlib.closing`/`aclosing`.
 
 Metrics are cumulative counters posted every `interval_s` (and at the end), so the per-chunk
@@ -23,7 +27,6 @@ recorder buffer (counted in `Recorder.dropped`); the end of a stream never is.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Generator, Iterable
 from time import perf_counter_ns
@@ -104,9 +107,10 @@ class _Base:
 
 
 class TrackedStream(_Base, Generic[T]):
-    """A sync iterator wrapper. Iterate it once; close it (or use `with`) when stopping early.
+    """A sync iterable wrapper. Iterate it once; close it (or use `with`) when stopping early.
 
-    Not thread-safe (like the generator it wraps): one consumer at a time.
+    `iter(s)` returns the counting generator itself. Not thread-safe (like the generator it
+    wraps): one consumer at a time.
     """
 
     __slots__ = ("_gen", "_source")
@@ -114,10 +118,11 @@ class TrackedStream(_Base, Generic[T]):
     def __init__(self, source: Iterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]):
         self._state = state
         self._source = source
-        self._gen = _sync_gen(source, state, interval_ns, size)
+        gen = self._gen = _sync_gen(source, state, interval_ns, size)
+        next(gen)  # prime: from now on closing or collecting it runs its GeneratorExit handler
 
-    def __iter__(self) -> TrackedStream[T]:
-        return self
+    def __iter__(self) -> Generator[T, None, None]:
+        return self._gen
 
     def __next__(self) -> T:
         return next(self._gen)
@@ -150,14 +155,6 @@ class TrackedStream(_Base, Generic[T]):
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self._close(ev)
-
-    def __del__(self) -> None:
-        state = getattr(self, "_state", None)
-        if state is None or state.done:
-            return
-        with contextlib.suppress(Exception):  # the source's own finally failed: not ours to report
-            self._gen.close()  # posts the last counters and records `gc` (if it had started)
-        state.finish(OUT_GC, None)  # never started: nothing else will end it
 
 
 class AsyncTrackedStream(_Base, Generic[T]):
@@ -230,6 +227,7 @@ def _sync_gen(
     next_post = 0
     t = 0
     try:
+        yield None  # type: ignore[misc]  # the priming step (see TrackedStream.__init__)
         for chunk in source:
             t = perf_counter_ns()
             chunks += 1

@@ -63,6 +63,7 @@ from .events import (
     OUT_RELEASED_WITH_ERROR,
     RELEASE,
 )
+from .kinds import _CACHE as _TYPE_INFO
 from .kinds import TypeInfo, classify, label_of
 from .recorder import Recorder, current_recorder, format_site
 
@@ -287,10 +288,9 @@ class Tracked:
     def _begin(self, t_ns: int, frame: FrameType | None) -> None:
         """Record one entry (context mode) or the resource (resource mode, from `track()`)."""
         try:
-            obj = self._obj
-            lid, owner = _acquire(
-                self._rec, self._kind or self._info.kind, self._label or label_of(obj, self._info), frame, t_ns
-            )
+            info = self._info
+            label = self._label or info.static_label or label_of(self._obj, info)
+            lid, owner = _acquire(self._rec, self._kind or info.kind, label, frame, t_ns)
         except Exception:
             log.exception("withscope: could not record an acquisition")
             lid, owner = -1, None
@@ -336,11 +336,9 @@ class Tracked:
             log.exception("withscope: could not record a release")
 
     def _exited(self, lid: int, et: type[BaseException] | None, ev: BaseException | None, ret: object) -> None:
-        if et is None:
-            self._end(lid, OUT_RELEASED, None, 0)
-        else:
-            code, flags = _exit_outcome(et, ev, ret, self._suppresses)
-            self._end(lid, code, ev, flags)
+        """Record the release by a `with` exit that an exception passed through (or not)."""
+        code, flags = _exit_outcome(et, ev, ret, self._suppresses)
+        self._end(lid, code, ev if et is not None else None, flags)
 
     def _withdraw(self) -> None:
         """The first `__enter__` of a resource failed: it was never usable, withdraw it."""
@@ -385,7 +383,13 @@ class Tracked:
             self._end(lid, OUT_RELEASED_WITH_ERROR if exc is ev else OUT_EXIT_RAISED, exc, 0)
             raise
         if lid >= 0:
-            self._exited(lid, et, ev, ret)
+            if et is None:  # the common case, inlined: `release(rec, lid, OUT_RELEASED, None, 0)`
+                try:
+                    self._rec._buf.append((RELEASE, lid, perf_counter_ns(), OUT_RELEASED, None, None, 0))
+                except Exception:
+                    log.exception("withscope: could not record a release")
+            else:
+                self._exited(lid, et, ev, ret)
         return ret
 
     # ------------------------------------------------------------------ async protocol
@@ -424,7 +428,13 @@ class Tracked:
             self._end(lid, OUT_RELEASED_WITH_ERROR if exc is ev else OUT_EXIT_RAISED, exc, 0)
             raise
         if lid >= 0:
-            self._exited(lid, et, ev, ret)
+            if et is None:  # the common case, inlined: `release(rec, lid, OUT_RELEASED, None, 0)`
+                try:
+                    self._rec._buf.append((RELEASE, lid, perf_counter_ns(), OUT_RELEASED, None, None, 0))
+                except Exception:
+                    log.exception("withscope: could not record a release")
+            else:
+                self._exited(lid, et, ev, ret)
         return ret
 
     # -------------------------------------------------------------- explicit release
@@ -511,9 +521,10 @@ def track(
     Records into `recorder`, else the active recorder (see `Recorder`). A handle is returned
     as is. Raises TypeError for an object that is neither a context manager nor closeable.
     """
-    if type(obj) is Tracked:
+    tp = type(obj)
+    if tp is Tracked:
         return obj
-    info = classify(type(obj))
+    info = _TYPE_INFO.get(tp) or classify(tp)
     if not (info.resource or info.sync_cm or info.async_cm):
         raise TypeError(
             f"track() needs a context manager or an object with close()/aclose(); "

@@ -185,16 +185,25 @@ def test_an_async_stream_dropped_midway_ends_with_gc_and_the_loop_finalizes_the_
 
 
 def test_a_stream_dropped_before_iterating_ends_with_gc(rec: Recorder) -> None:
-    s = track_stream([b"never"])
+    track_stream([b"never"], label="never iterated")
+    s = track_stream([b"never"], label="iterator taken")
     it = iter(s)
-    assert it is s  # its own iterator: nothing escapes that could outlive it
-    del s, it
+    del s
+    assert rec.lifetimes()[1].outcome is Outcome.OPEN  # the iterator still holds the stream
+    del it
     gc.collect()
-    (lt,) = rec.lifetimes()
-    assert lt.outcome is Outcome.GC
-    (st,) = rec.streams()
-    assert st.first_chunk_ns is None
-    assert st.ttfb_ns is None
+    assert [lt.outcome for lt in rec.lifetimes()] == [Outcome.GC, Outcome.GC]
+    for st in rec.streams():
+        assert st.first_chunk_ns is None
+        assert st.ttfb_ns is None
+
+
+def test_a_temporary_stream_object_in_a_for_loop_does_not_end_the_stream(rec: Recorder) -> None:
+    log: list[str] = []
+    got = [chunk for chunk in track_stream(iter_source(log))]
+    assert got == [b"1", b"2"]
+    assert rec.lifetimes()[0].outcome is Outcome.RELEASED
+    assert rec.streams()[0].chunks == 2
 
 
 def test_an_empty_stream_has_no_first_chunk(rec: Recorder) -> None:
