@@ -80,7 +80,7 @@ class LifetimeTable:
         self.kind = array("H")
         self.label = array("I")
         self.site = array("I")
-        self.thread = array("H")
+        self.thread = array("I")  # thread names: one per thread ever seen, may exceed 65,535
         self.task = array("I")
         self.errors: dict[int, tuple[str, str]] = {}
         self.stacks: dict[int, tuple[str, ...]] = {}

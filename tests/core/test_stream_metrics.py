@@ -198,6 +198,15 @@ def test_a_stream_dropped_before_iterating_ends_with_gc(rec: Recorder) -> None:
         assert st.ttfb_ns is None
 
 
+def test_an_async_stream_dropped_before_iterating_ends_with_gc(rec: Recorder) -> None:
+    async def main() -> Outcome:
+        s = track_stream(aslow_chunks())
+        del s
+        return rec.lifetimes()[0].outcome
+
+    assert asyncio.run(main()) is Outcome.GC
+
+
 def test_a_temporary_stream_object_in_a_for_loop_does_not_end_the_stream(rec: Recorder) -> None:
     log: list[str] = []
     got = [chunk for chunk in track_stream(iter_source(log))]
