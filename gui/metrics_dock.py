@@ -37,14 +37,35 @@ class MetricsDock(QDockWidget):
         self.setObjectName("metricsDock")
         self.bridge = bridge
         self.ring = Ring(1 + len(SERIES), HISTORY)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.ci.setContentsMargins(0, 4, 8, 0)
-        self.graphics.ci.setSpacing(0)
+        # The plots are built with the first samples (start-up shows the empty state at once).
+        self.graphics: pg.GraphicsLayoutWidget | None = None
         self.plots: list[pg.PlotItem] = []
         self.curves: list[pg.PlotDataItem] = []
         self.marks: list[MarksItem] = []
         self.value_labels: list[pg.TextItem] = []
         self.titles: list[pg.TextItem] = []
+        self._marks: list[tuple[float, str, bool]] = []
+        self._link: pg.ViewBox | None = None
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("emptyState")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.setWidget(self.stack)
+        self._dirty = False
+        bridge.samplesAdded.connect(self.on_samples)
+        bridge.marksAdded.connect(self.on_marks)
+        bridge.cleared.connect(self.on_cleared)
+        bridge.statsChanged.connect(self.flush)
+        th.notifier().changed.connect(self.set_theme)
+
+    def _build(self) -> None:
+        if self.graphics is not None:
+            return
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setContentsMargins(0, 4, 8, 0)
+        self.graphics.ci.setSpacing(0)
         for i, (_attr, name, units, _c) in enumerate(SERIES):
             last = i == len(SERIES) - 1
             plot = self.graphics.addPlot(row=i, col=0)
@@ -78,33 +99,27 @@ class MetricsDock(QDockWidget):
             self.titles.append(title)
             marks = MarksItem(labels=False)
             plot.addItem(marks, ignoreBounds=True)
+            marks.set_marks(self._marks)
             self.plots.append(plot)
             self.curves.append(curve)
             self.marks.append(marks)
             self.value_labels.append(label)
             vb.sigResized.connect(lambda v, lab=label: lab.setPos(v.width() - 4, 0))
-        self.plots[0].setXRange(0, 10, padding=0)
-        self.empty = QLabel(EMPTY_TEXT)
-        self.empty.setObjectName("emptyState")
-        self.empty.setWordWrap(True)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
+        if self._link is not None:
+            self.plots[0].setXLink(self._link)
+        else:
+            self.plots[0].setXRange(0, 10, padding=0)
         self.stack.addWidget(self.graphics)
-        self.setWidget(self.stack)
-        self._dirty = False
-        bridge.samplesAdded.connect(self.on_samples)
-        bridge.marksAdded.connect(self.on_marks)
-        bridge.cleared.connect(self.on_cleared)
-        bridge.statsChanged.connect(self.flush)
-        th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
 
     def link_x(self, view_box: pg.ViewBox) -> None:
         """Share the x range with the timeline."""
-        self.plots[0].setXLink(view_box)
+        self._link = view_box
+        if self.plots:
+            self.plots[0].setXLink(view_box)
 
     def on_samples(self, block: SampleBlock) -> None:
+        self._build()
         rows = np.column_stack([block.t_s, *(getattr(block, attr) for attr, *_ in SERIES)])
         self.ring.extend(rows)
         self._dirty = True
@@ -129,11 +144,13 @@ class MetricsDock(QDockWidget):
 
     def on_marks(self, marks: list[RunMark]) -> None:
         shown = shown_marks(self.bridge, marks)
+        self._marks.extend(shown)
         for m in self.marks:
             m.add(shown)
 
     def on_cleared(self) -> None:
         self.ring.clear()
+        self._marks.clear()
         for curve in self.curves:
             curve.setData([], [])
         for m in self.marks:
@@ -143,6 +160,8 @@ class MetricsDock(QDockWidget):
         self.stack.setCurrentIndex(0)
 
     def set_theme(self, theme: th.Theme) -> None:
+        if self.graphics is None:
+            return
         self.graphics.setBackground(theme.plot_background)
         for plot, curve, marks, label, (_a, _n, _u, colour) in zip(
             self.plots, self.curves, self.marks, self.value_labels, SERIES, strict=True

@@ -52,6 +52,24 @@ class ThroughputDock(QDockWidget):
         self.curves: dict[tuple[int, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._rows: dict[tuple[int, int], int] = {}
 
+        # Plots are built with the first stream (start-up shows the empty state at once).
+        self.graphics: pg.GraphicsLayoutWidget | None = None
+        self._link: pg.ViewBox | None = None
+
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("emptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.setWidget(self.stack)
+        bridge.streamsChanged.connect(self.on_streams)
+        bridge.cleared.connect(self.on_cleared)
+        th.notifier().changed.connect(self.set_theme)
+
+    def _build(self) -> None:
+        if self.graphics is not None:
+            return
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.setContentsMargins(0, 4, 8, 0)
         self.bytes_plot = self.graphics.addPlot(row=0, col=0)
@@ -72,7 +90,8 @@ class ThroughputDock(QDockWidget):
         self.ttfb = pg.ScatterPlotItem(symbol="t", size=9)
         self.ttfb.setZValue(10)
         self.bytes_plot.addItem(self.ttfb)
-
+        if self._link is not None:
+            self.bytes_plot.setXLink(self._link)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
@@ -82,31 +101,23 @@ class ThroughputDock(QDockWidget):
         self.table.setShowGrid(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.graphics)
         split.addWidget(self.table)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([560, 420])
-        self.empty = QLabel(EMPTY_TEXT)
-        self.empty.setObjectName("emptyState")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
         self.stack.addWidget(split)
-        self.setWidget(self.stack)
-        bridge.streamsChanged.connect(self.on_streams)
-        bridge.cleared.connect(self.on_cleared)
-        th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
 
     def link_x(self, view_box: pg.ViewBox) -> None:
         """Share the x range with the timeline."""
-        self.bytes_plot.setXLink(view_box)
+        self._link = view_box
+        if self.graphics is not None:
+            self.bytes_plot.setXLink(view_box)
 
     def on_streams(self, streams: list[RunStream]) -> None:
+        self._build()
         for rs in streams:
             key = (rs.run, rs.stats.lifetime_id)
             self.streams[key] = rs
@@ -186,6 +197,8 @@ class ThroughputDock(QDockWidget):
             self.ttfb.setData([], [])
 
     def on_cleared(self) -> None:
+        if self.graphics is None:
+            return
         for c0, c1 in self.curves.values():
             self.bytes_plot.removeItem(c0)
             self.chunks_plot.removeItem(c1)
@@ -198,6 +211,8 @@ class ThroughputDock(QDockWidget):
         self.stack.setCurrentIndex(0)
 
     def set_theme(self, theme: th.Theme) -> None:
+        if self.graphics is None:
+            return
         self.graphics.setBackground(theme.plot_background)
         for plot in (self.bytes_plot, self.chunks_plot):
             for name in ("left", "bottom"):
