@@ -35,10 +35,10 @@ class RuleConfig:
     late_release_s: float = 2.0
     # Kinds that are meant to live long (a pool for the whole program, a long stream).
     late_release_exclude: frozenset[str] = frozenset({"db.pool", "stream"})
-    decay_ratio: float = 2.5  # per-chunk cost, last quarter of the chunks vs the first
+    decay_ratio: float = 2.5  # fitted per-chunk cost at 7/8 of the stream vs at 1/8
+    decay_min_rising: float = 0.6  # share of segment pairs whose cost rises
     decay_min_segments: int = 4  # series segments needed (one per `interval_s` of the stream)
     decay_min_chunks: int = 16
-    decay_min_rank_corr: float = 0.4  # Spearman rho of binned per-chunk cost against position
     growth_min_repeats: int = 3
     memory_slope_bytes: int = 1 << 20  # RSS growth per repeat that counts as a leak
     disabled: frozenset[str] = frozenset()  # rule names not to evaluate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rules_helpers import CFG, ctx, lt, stream, stream_from_costs
 from withscope.core import Recorder, track_stream
-from withscope.core.rules.throughput import decay_stats, is_decaying, rank_correlation, throughput_decay
+from withscope.core.rules.throughput import decay_stats, is_decaying, theil_sen, throughput_decay
 
 
 def test_quadratic_accumulation_alerts_and_a_steady_slow_stream_does_not() -> None:
@@ -47,7 +47,7 @@ def test_a_quadratic_stream_under_heavy_cpu_contention_is_still_flagged() -> Non
     # THEN the robust quarter costs still show the growth
     stats = is_decaying(noisy, CFG)
     assert stats is not None
-    assert stats.ratio > 10
+    assert stats.ratio > 2.5
 
 
 def test_too_few_posts_or_chunks_are_not_judged() -> None:
@@ -64,10 +64,25 @@ def test_live_judges_only_ended_streams() -> None:
     assert len(throughput_decay(ctx(streams=(running,), final=True))) == 1
 
 
-def test_rank_correlation() -> None:
-    assert rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
-    assert rank_correlation([1, 2, 3, 4], [40, 30, 20, 10]) == -1.0
-    assert rank_correlation([1, 2, 3], [5, 5, 5]) == 0.0
+def test_theil_sen_ignores_a_minority_of_outliers() -> None:
+    xs = [float(x) for x in range(10)]
+    ys = [10.0 + 2 * x for x in xs]
+    ys[3] = 5000.0  # one preempted segment
+    a, b, rising = theil_sen(xs, ys)
+    assert b == 2.0
+    assert a == 10.0
+    assert rising > 0.8
+    assert theil_sen([0.0, 1.0, 2.0], [5.0, 5.0, 5.0]) == (5.0, 0.0, 0.5)
+
+
+def test_noise_without_a_trend_does_not_alarm() -> None:
+    import random
+
+    rng = random.Random(1)
+    for _ in range(20):
+        costs = [100 * rng.lognormvariate(0, 0.5) for _ in range(200)]
+        for every in (10, 25, 40):
+            assert is_decaying(stream_from_costs(0, costs, post_every=every), CFG) is None
 
 
 def _chunks(n: int, size: int):  # type: ignore[no-untyped-def]
