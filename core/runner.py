@@ -170,9 +170,11 @@ class Run:
         dsn = self.options.dsn()
         self.db = DatabaseConfig(dsn=dsn, application_name=f"withscope-{self.id}")
         self.context: WorkloadContext | None = None
-        self.meta: dict[str, str] = {}
-        self.t0_ns = time.perf_counter_ns()
-        self.wall_t0 = time.time()
+        # The zero of every time of this run: fixed here, so what subscribes before `start()`
+        # (a recording writer) and the final snapshot share it.
+        self.t0_ns = self.recorder.t0_ns
+        self.wall_t0 = self.recorder.wall_t0
+        self.meta: dict[str, str] = self._meta()
         self.end_ns: int | None = None
         self._subscribers: list[Callable[[RunChange], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -333,11 +335,8 @@ class Run:
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
         me = asyncio.current_task()
-        self.t0_ns = time.perf_counter_ns()
-        self.wall_t0 = time.time()
         tmpdir = Path(tempfile.mkdtemp(prefix=f"withscope-{self.id}-"))
         self.context = WorkloadContext(tmpdir=tmpdir, db=self.db, stop=self._stop, scale=self.options.scale)
-        self.meta = self._meta()
         if not self.sampler.running:
             self.sampler.start()
             self._owns_sampler = True
