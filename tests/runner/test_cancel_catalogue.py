@@ -5,19 +5,28 @@ a correct variant also leaves no lifetime open."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import psutil
 import pytest
+from withscope.core import cli
+from withscope.core.rules import gather_db_facts
 from withscope.core.runner import Run, RunOptions
 from withscope.core.sampler import Sampler
 from withscope.core.targets import catalogue
 
 NAMES = [w.name for w in catalogue()]
+DSN = os.environ.get("WITHSCOPE_TEST_DB", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.mark.skipif(not NAMES, reason="the workload catalogue is not installed")
-def test_cancel_every_catalogue_entry_mid_run_releases_everything() -> None:
+@pytest.mark.parametrize("db", [None, pytest.param(DSN, marks=pytest.mark.postgres)], ids=["sqlite", "postgresql"])
+def test_cancel_every_catalogue_entry_mid_run_releases_everything(db: str | None) -> None:
+    if db is not None:
+        why = asyncio.run(cli._server_answers(db))
+        if why is not None:
+            pytest.skip(f"no PostgreSQL server answers at {db}: {why}")
     proc = psutil.Process()
     problems: list[str] = []
     statuses: list[str] = []
@@ -26,10 +35,10 @@ def test_cancel_every_catalogue_entry_mid_run_releases_everything() -> None:
         sampler = Sampler()
         sampler.start()
         # warm up once (imports, sqlite, thread-local caches) so the baseline is the steady state
-        await Run(NAMES[0], RunOptions(scale=0.2), sampler=sampler).start().wait()
+        await Run(NAMES[0], RunOptions(scale=0.2, db=db), sampler=sampler).start().wait()
         for name in NAMES:
             before = proc.num_fds()
-            run = Run(name, RunOptions(scale=1.0), sampler=sampler).start()
+            run = Run(name, RunOptions(scale=1.0, db=db), sampler=sampler).start()
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:  # until its first event is recorded
                 if run.recorder.pending or run.recorder.table.count or run.done:
@@ -44,6 +53,10 @@ def test_cancel_every_catalogue_entry_mid_run_releases_everything() -> None:
             if name.endswith("/correct") and still_open:
                 problems.append(f"{name}: open after cancel: {[f'{lt.kind} {lt.site}' for lt in still_open]}")
             statuses.append(snap.status)
+            if db is not None:
+                facts = await gather_db_facts(db, run.db.application_name, 0)
+                if facts.backends or facts.error:
+                    problems.append(f"{name}: backends left {facts.backends} {facts.error or ''}")
             if snap.status not in ("cancelled", "ok"):
                 problems.append(f"{name}: status {snap.status}: {snap.error}")
         await sampler.stop()
