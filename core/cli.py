@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TextIO
 
-from .events import Outcome
 from .kinds import redact_dsn
 from .report import build_report, write_report
 from .rules.engine import RULE_NAMES
@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("withscope: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `withscope list | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 # ------------------------------------------------------------------------------ list
@@ -302,17 +307,24 @@ def format_summary(snap: RunSnapshot) -> str:
     if snap.dropped_events:
         lines.append(f"  warning: {snap.dropped_events} events were dropped (recorder buffer full)")
     lines.append("")
-    lines.append(f"Lifetimes ({len(snap.lifetimes)})")
+    lines.append(f"Lifetimes ({len(snap.lifetimes)}), as the workload left them")
     if snap.lifetimes:
-        outcomes = [o for o in Outcome]
-        by_kind: dict[str, Counter[Outcome]] = {}
+        end = next((m.t_ns for m in snap.marks if m.text == "workload end"), None)
+        columns = ["released", "released-with-error", "exit-raised", "gc", "open"]
+        by_kind: dict[str, Counter[str]] = {}
+        closed_by_cleanup = 0
         for lt in snap.lifetimes:
-            by_kind.setdefault(lt.kind, Counter())[lt.outcome] += 1
-        header = ["kind", "total", *[o.value for o in outcomes]]
-        rows = [header]
+            state = lt.outcome.value
+            if end is not None and lt.released_ns is not None and lt.released_ns > end:
+                state = "open"  # released only by the run's cleanup (or the GC it ran)
+                closed_by_cleanup += 1
+            by_kind.setdefault(lt.kind, Counter())[state] += 1
+        rows = [["kind", "total", *columns]]
         for kind, counts in by_kind.items():
-            rows.append([kind, str(sum(counts.values())), *[str(counts.get(o, 0) or "-") for o in outcomes]])
-        lines += _table(rows, right=set(range(1, len(header))))
+            rows.append([kind, str(sum(counts.values())), *[str(counts.get(c, 0) or "-") for c in columns]])
+        lines += _table(rows, right=set(range(1, len(columns) + 2)))
+        if closed_by_cleanup:
+            lines.append(f"  ({closed_by_cleanup} left open were released by the run's cleanup afterwards)")
     else:
         lines.append("  none tracked (use track() from withscope.core in the code you run)")
     lines.append("")
