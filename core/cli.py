@@ -203,7 +203,8 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
 
 
 class Progress:
-    """A progress indicator on stderr: a redrawn line on a TTY, else a line every few seconds."""
+    """A progress indicator on stderr: a redrawn line on a TTY, else a line at the start and then
+    every `every_s` seconds."""
 
     FRAMES = "|/-\\"
 
@@ -211,7 +212,7 @@ class Progress:
         self.stream = stream
         self.tty = tty
         self.every_s = every_s
-        self._last = 0.0
+        self._last = float("-inf")  # the first update prints at once
         self._i = 0
 
     def update(self, run: Run) -> None:
@@ -267,11 +268,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     progress = None if args.quiet else Progress(sys.stderr, sys.stderr.isatty())
     run = Run(target, options)
-    snap = asyncio.run(_run_with_progress(run, progress))
+    interrupted = False
+    try:
+        snap = asyncio.run(_run_with_progress(run, progress))
+    except KeyboardInterrupt:
+        if not run.done:
+            raise
+        snap, interrupted = run.snapshot(), True  # Ctrl-C: the run was cancelled and cleaned up
     if args.json:
         write_report(snap, args.json)
     if not args.quiet:
         print(format_summary(snap), file=sys.stdout if args.json != "-" else sys.stderr)
+    if interrupted:
+        print("withscope: interrupted", file=sys.stderr)
+        return 130
     return 1 if args.fail_on_leak and snap.alerts else 0
 
 

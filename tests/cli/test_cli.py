@@ -110,10 +110,12 @@ def test_progress_redraws_on_a_tty_and_prints_lines_otherwise() -> None:
     assert tty.getvalue().startswith("\r\x1b[K")
     assert "repeat 0/1" in tty.getvalue()
     plain = io.StringIO()
-    q = cli.Progress(plain, tty=False, every_s=0.0)
+    q = cli.Progress(plain, tty=False, every_s=60.0)
     q.update(run)
+    q.update(run)  # within every_s: nothing more
     assert plain.getvalue().startswith("withscope: running ")
     assert plain.getvalue().endswith("alerts\n")
+    assert plain.getvalue().count("\n") == 1
 
 
 def test_streams_appear_in_the_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -154,3 +156,28 @@ def test_the_cli_runs_headless_without_importing_qt(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("withscope: unknown target 'no-such-thing'")
     assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_cancels_cleans_up_reports_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        # (SIGINT restored: a shell running the suite in the background may pass it on ignored)
+        [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "from withscope.core.cli import main; sys.exit(main(sys.argv[1:]))",
+         "run", target("long_clean"), "--json", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 20
+    while "running" not in (proc.stderr.readline() if proc.stderr else "") and time.monotonic() < deadline:
+        pass
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.rstrip().endswith("withscope: interrupted")
+    assert ": cancelled in " in out
+    data = json.loads(report.read_text())
+    assert data["status"] == "cancelled"
+    assert all(lt["released_s"] is not None for lt in data["lifetimes"])
