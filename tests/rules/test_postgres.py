@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 
 import pytest
 from rules_helpers import ctx, lt
@@ -78,3 +79,23 @@ def test_probe_sees_a_backend_left_open_and_not_one_closed() -> None:
     assert after.backends == ()
     assert unreachable.error is not None
     assert unreachable.error.startswith("could not connect")
+
+
+@pytest.mark.postgres
+def test_probe_works_through_psycopg_when_asyncpg_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    async def main() -> DbFacts:
+        await _server_or_skip()
+        app = f"withscope-test-{secrets.token_hex(4)}"
+        kept = await psycopg.AsyncConnection.connect(DSN, application_name=app)
+        try:
+            monkeypatch.setitem(sys.modules, "asyncpg", None)  # `import asyncpg` now raises ImportError
+            return await gather_db_facts(DSN, app, expected_open=1)
+        finally:
+            monkeypatch.undo()
+            await kept.close()
+
+    facts = asyncio.run(main())
+    assert facts.error is None
+    assert [b.state for b in facts.backends] == ["idle"]

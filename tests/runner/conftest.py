@@ -10,6 +10,8 @@ import targets_sample
 @pytest.fixture(autouse=True)
 def _close_leaked() -> Iterator[None]:
     yield
+    targets_sample.HOARD.clear()
+    targets_sample.PARKED.set()
     while targets_sample.LEAKED:
         with contextlib.suppress(Exception):
             targets_sample.LEAKED.pop().close()

@@ -124,3 +124,19 @@ def gen() -> Any:
 
 
 NOT_A_FUNCTION = 42
+
+
+HOARD: list[bytes] = []
+PARKED = __import__("threading").Event()
+
+
+def hoard_memory() -> None:
+    """Keeps 8 MiB more on every call (a cache that never evicts)."""
+    HOARD.append(b"x" * (8 << 20))
+
+
+def park_a_thread() -> None:
+    """Starts a thread per call that waits forever (until the tests release it)."""
+    import threading
+
+    threading.Thread(target=PARKED.wait, daemon=True, name="parked").start()

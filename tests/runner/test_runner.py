@@ -302,3 +302,20 @@ def test_catalogue_style_target_gets_a_context_with_db_and_tmpdir() -> None:
 def test_resolve_then_run_by_module_name() -> None:
     assert resolve_target("targets_sample:clean_sync").is_async is False
     assert run("targets_sample:clean_async").status == "ok"
+
+
+def test_memory_and_thread_growth_across_repeats_from_real_samples() -> None:
+    assert rules(run(target("hoard_memory"), repeat=4)) == ["memory-growth"]
+    assert rules(run(target("park_a_thread"), repeat=3)) == ["thread-growth"]
+    assert rules(run(target("clean_sync"), repeat=4)) == []
+
+
+def test_db_option_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WITHSCOPE_DB", "postgresql://u:secret@h/db")
+    assert RunOptions().dsn() == "postgresql://u:secret@h/db"
+    assert RunOptions(db="postgresql://other/db").dsn() == "postgresql://other/db"
+    r = Run(target("clean_async"))
+    assert r.db.is_postgres
+    assert r.meta["db"] == "postgresql://u:***@h/db"
+    monkeypatch.delenv("WITHSCOPE_DB")
+    assert RunOptions().dsn() is None
