@@ -131,8 +131,9 @@ PARKED = __import__("threading").Event()
 
 
 def hoard_memory() -> None:
-    """Keeps 8 MiB more on every call (a cache that never evicts)."""
-    HOARD.append(b"x" * (8 << 20))
+    """Keeps 40 MiB more on every call (a cache that never evicts). Above glibc's largest mmap
+    threshold (32 MiB), so it is always fresh memory, whatever the process freed before."""
+    HOARD.append(b"x" * (40 << 20))
 
 
 def park_a_thread() -> None:
