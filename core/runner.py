@@ -58,7 +58,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .events import Alert, Lifetime, StreamStats
+from .events import (
+    FLAG_DECLARED,
+    FLAG_SUPPRESSED,
+    OUT_EXIT_RAISED,
+    OUT_GC,
+    OUT_OPEN,
+    Alert,
+    Lifetime,
+    StreamStats,
+)
 from .kinds import redact_dsn
 from .recorder import Batch, Recorder
 from .rules import (
@@ -76,6 +85,7 @@ from .rules import (
 from .sampler import Sampler
 from .snapshot import RunSnapshot
 from .targets import Target, resolve_target
+from .track import SKIP_FILES
 from .workloads.base import DatabaseConfig, WorkloadContext
 
 log = logging.getLogger("withscope")
@@ -126,12 +136,13 @@ _LIB_DIRS = tuple(
 
 def error_text(exc: BaseException) -> str:
     """'ValueError: boom (raised at app.py:12 in load)' - one line for a person. The site is the
-    innermost frame outside the standard library (else the innermost frame)."""
+    innermost frame outside the standard library and withscope's wrappers (else the innermost)."""
     msg = str(exc).strip()
     text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
     text = text.splitlines()[0]
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
-    own = [f for f in frames if not f.filename.startswith(_LIB_DIRS) and f.filename != __file__]
+    skip = SKIP_FILES | {__file__}  # withscope's own wrappers are never the culprit
+    own = [f for f in frames if not f.filename.startswith(_LIB_DIRS) and f.filename not in skip]
     pick = own[-1] if own else (frames[-1] if frames else None)
     if pick is not None:
         path = pick.filename
@@ -184,7 +195,8 @@ class Run:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pending_ids: list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = []
-        self._open: dict[int, Lifetime] = {}
+        self._open: dict[int, int] = {}  # open lifetime id -> acquired_ns (live rules)
+        self._late_seen: set[int] = set()  # open ids already handed to late-release
         self._final: RunSnapshot | None = None
         self._owns_sampler = False
         self._unsub_recorder = self.recorder.subscribe(self._on_batch)
@@ -282,40 +294,51 @@ class Run:
             (batch.acquired, batch.released, batch.streams, tuple(getattr(batch, "aborted", ())))
         )
 
-    def _fold_pending(self) -> tuple[list[Lifetime], list[StreamStats]]:
-        """Lifetimes released since the last call and streams touched since then; updates the
-        open set. Call outside any recorder subscriber."""
+    def _fold_pending(self, now_ns: int) -> tuple[list[Lifetime], list[StreamStats]]:
+        """What the live rules need since the last call, read from the recorder's columns so
+        only the few lifetimes a live rule could report are materialized: releases by the GC,
+        exits that raised or swallowed an error, holds longer than the late-release threshold,
+        and ended streams. Updates the open set (id -> acquired_ns). Call outside any recorder
+        subscriber (on the loop thread)."""
         pending, self._pending_ids = self._pending_ids, []
         rec = self.recorder
-        released: dict[int, Lifetime] = {}
+        table = rec.table
+        limit_ns = int(self.engine.config.late_release_s * 1e9)
+        picked: set[int] = set()
         touched: set[int] = set()
-        for acquired, rel, streams, aborted in pending:
+        for acquired, released, streams, aborted in pending:
             for lid in acquired:
-                lt = rec.lifetime(lid)
-                if lt is not None and lt.is_open:
-                    self._open[lid] = lt
-            for lid in rel:
+                if lid < len(table.outcome) and table.outcome[lid] == OUT_OPEN:
+                    self._open[lid] = table.acquired_ns[lid]
+            for lid in released:
                 self._open.pop(lid, None)
-                lt = rec.lifetime(lid)
-                if lt is not None:
-                    released[lid] = lt
+                if lid >= len(table.outcome):
+                    continue
+                code, flags = table.outcome[lid], table.flags[lid]
+                held = table.released_ns[lid] - table.acquired_ns[lid]
+                swallowed = flags & FLAG_SUPPRESSED and not flags & FLAG_DECLARED
+                if code in (OUT_GC, OUT_EXIT_RAISED) or swallowed or held > limit_ns:
+                    picked.add(lid)
             for lid in aborted:
                 self._open.pop(lid, None)
-                released.pop(lid, None)
+                picked.discard(lid)
             touched.update(streams)
+        for lid, acquired_ns in self._open.items():
+            if now_ns - acquired_ns > limit_ns and lid not in self._late_seen:
+                self._late_seen.add(lid)
+                picked.add(lid)
         stream_stats = [s for lid in sorted(touched) if (s := rec.stream(lid)) is not None]
-        return list(released.values()), stream_stats
+        picked.update(s.lifetime_id for s in stream_stats if s.ended)
+        lifetimes = [lt for lid in sorted(picked) if (lt := rec.lifetime(lid)) is not None]
+        return lifetimes, stream_stats
 
     def _live_update(self) -> None:
         self.recorder.drain()
-        released, streams = self._fold_pending()
-        ctx = RuleContext(
-            lifetimes=[*released, *self._open.values()],
-            streams=streams,
-            now_ns=time.perf_counter_ns(),
-            final=False,
-            t0_ns=self.t0_ns,
-        )
+        now = time.perf_counter_ns()
+        lifetimes, streams = self._fold_pending(now)
+        if not lifetimes and not streams:
+            return
+        ctx = RuleContext(lifetimes=lifetimes, streams=streams, now_ns=now, final=False, t0_ns=self.t0_ns)
         new = self.engine.update(ctx, final=False)
         if new:
             self._notify(tuple(new))
