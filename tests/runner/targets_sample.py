@@ -141,3 +141,30 @@ def park_a_thread() -> None:
     import threading
 
     threading.Thread(target=PARKED.wait, daemon=True, name="parked").start()
+
+
+class _SwallowAll:
+    def __enter__(self) -> _SwallowAll:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+class _BrokenExit:
+    def __enter__(self) -> _BrokenExit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        raise OSError("flush failed")
+
+
+async def swallow_and_fail_then_wait() -> None:
+    with track(_SwallowAll()):
+        raise ValueError("lost")
+    try:
+        with track(_BrokenExit()):
+            pass
+    except OSError:
+        pass
+    await asyncio.sleep(0.4)

@@ -325,3 +325,20 @@ def test_db_option_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch
     assert r.meta["db"] == "postgresql://u:***@h/db"
     monkeypatch.delenv("WITHSCOPE_DB")
     assert RunOptions().dsn() is None
+
+
+def test_exit_rules_alert_live_and_a_release_held_too_long_between_ticks_still_counts() -> None:
+    seen: list[str] = []
+
+    async def main(spec: str, **options: Any) -> RunSnapshot:
+        r = Run(spec, RunOptions(**options))
+        r.subscribe(lambda c: seen.extend(f"{a.rule}@{c.status}" for a in c.new_alerts))
+        return await r.start().wait()
+
+    asyncio.run(main(target("swallow_and_fail_then_wait"), drain_interval_s=0.02))
+    assert sorted(seen) == ["exit-raised@running", "suppressed-exception@running"]
+    seen.clear()
+    # held 0.3 s, threshold 0.05 s, but the drain timer only looks every 0.5 s: released before seen open
+    snap = asyncio.run(main(target("hold_a_while"), late_release_s=0.05, drain_interval_s=0.5))
+    assert rules(snap) == ["late-release"]
+    assert "was held for " in snap.alerts[0].message
