@@ -12,19 +12,24 @@ Lifecycle (all on the loop thread unless noted)::
 Status: "pending" -> "running" -> "ok" | "error" | "cancelled". `progress` is (repeat i, of N).
 
 What a run does, in order:
-1. A fresh `Recorder` (created in `__init__`, so a GUI can subscribe before `start`), a temp
-   dir (`WorkloadContext.tmpdir`) and `DatabaseConfig(dsn, application_name=f"withscope-{id}")`.
+1. A fresh `Recorder` (created in `__init__`, so a GUI can subscribe before `start`; its t0 is
+   the run's time zero), a temp dir (`WorkloadContext.tmpdir`) and
+   `DatabaseConfig(dsn, application_name=f"withscope-{id}")`. The psutil `Sampler` is the one
+   passed in (shared, e.g. the app's) or a private one; one that is not running is started for
+   the run and stopped after it.
 2. Each repeat runs the workload with the recorder active: an async workload as a task
    created inside the activation (it inherits the recorder's context variable); a blocking one
    (catalogue `blocking=True`, or a sync user function) in a fresh daemon thread through
    `contextvars.copy_context().run`, joined before the repeat ends. Marks `repeat i/N start`
    and `... end` are recorded, with a psutil sample (fresh connection count) after each end.
 3. A drain timer (`drain_interval_s`, 10 Hz) drains the recorder and feeds the live rules, so
-   gc-release, exit-raised, suppressed-exception and late-release alerts arrive while it runs.
+   gc-release, exit-raised, suppressed-exception and late-release alerts arrive while it runs
+   (others may drain the same recorder too, e.g. a GUI bridge: the run sees every batch).
 4. When the workload returns, raises (status error; everything it leaked is still reported),
    times out (error "timed out after S s") or is cancelled: stop flag set, blocking thread
    awaited (up to `stop_grace_s`), drain, then the final rules (unreleased, temp-file-left,
-   growth, db-backend-leak - asking pg_stat_activity) BEFORE cleanup.
+   growth, db-backend-leak - asking pg_stat_activity) BEFORE cleanup. Marks: "run start",
+   "workload end", "cleanup".
 5. Cleanup: `ctx.leftovers.close_all()`, `gc.collect()` (and a few loop turns so finalizers
    run), PostgreSQL backends of the run terminated, temp dir removed; then a last drain so the
    releases made by cleanup are recorded (they do not alert again).
@@ -32,8 +37,8 @@ What a run does, in order:
 Threading rules: a Run belongs to the loop it was started on. `cancel()` may be called from
 any thread. Callbacks (`subscribe`) run on the loop thread, must be quick and not block; one
 that raises is logged and ignored. Never cancel the run's task yourself: call `cancel()` and
-`await run.wait()` (cleanup survives an outside cancellation, which is then re-raised from
-`wait()`'s task). OS-level growth rules read process-wide psutil numbers: runs in parallel in
+`await run.wait()` (cleanup survives an outside cancellation of the run's task, which
+`wait()` then raises). OS-level growth rules read process-wide psutil numbers: runs in parallel in
 one process blur each other's fd/thread/RSS levels.
 """
 
