@@ -133,8 +133,8 @@ _KIND_WORDS: dict[str, tuple[str, str, str]] = {
 }
 _DEFAULT_WORDS = ("acquired", "released", "use it in a `with` statement, or release it in a `finally`")
 SQLITE_HINT = (
-    "`with sqlite3.connect(...)` only commits or rolls back; close the connection with "
-    "`with contextlib.closing(sqlite3.connect(...)) as conn:`"
+    "close it on every path: `with contextlib.closing(sqlite3.connect(...)) as conn:` or close() in a `finally` "
+    "(a bare `with sqlite3.connect(...)` only commits or rolls back; it does not close)"
 )
 
 
