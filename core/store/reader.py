@@ -1,0 +1,261 @@
+"""Reading recordings back: `open_recording`, `read_meta`, `snapshot_at`, `is_recording`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sqlite3
+import struct
+from pathlib import Path
+
+from ..events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats  # noqa: TID252
+from ..snapshot import RunSnapshot  # noqa: TID252
+from .schema import (
+    APPLICATION,
+    SCHEMA_VERSION,
+    RecordingError,
+    _is_recording_file,
+)
+
+log = logging.getLogger("withscope")
+
+
+# ------------------------------------------------------------------------------- reading
+def _check_header(path: Path) -> None:
+    """Clear errors for what SQLite would report vaguely (or not at all)."""
+    if not path.exists():
+        raise RecordingError(path, "no such file")
+    if path.is_dir():
+        raise RecordingError(path, "is a directory, not a recording file")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        raise RecordingError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    if size == 0:
+        raise RecordingError(path, "the file is empty (the recording was never written)")
+    if not head.startswith(b"SQLite format 3\0"):
+        raise RecordingError(path, "not a withscope recording (not an SQLite database)")
+    if len(head) < 100:
+        raise RecordingError(path, f"the file is truncated ({size} bytes, shorter than an SQLite header)")
+    page_size = struct.unpack(">H", head[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    pages = struct.unpack(">I", head[28:32])[0]
+    wal = Path(f"{path}-wal")
+    wal_size = wal.stat().st_size if wal.exists() else 0
+    # The header's page count is trustworthy when it was written together with the change counter.
+    valid_for = head[92:96] == head[24:28]
+    if valid_for and wal_size == 0 and pages and size < pages * page_size:
+        raise RecordingError(
+            path, f"the file is truncated ({size} bytes, but its header says {pages * page_size} bytes)"
+        )
+
+
+def _connect_for_reading(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri()
+    try:
+        # Read-write (never create): opening may need to replay the WAL left by a killed writer.
+        return sqlite3.connect(f"{uri}?mode=rw", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        pass
+    try:
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise RecordingError(path, f"cannot open the recording: {exc}") from None
+
+
+def _decode_stack(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    value = json.loads(text)
+    if not isinstance(value, list):
+        raise ValueError("a stack is not a JSON array")
+    return tuple(str(v) for v in value)
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The raw ``meta`` table of a recording (cheap: no other table is read)."""
+    p = Path(path)
+    _check_header(p)
+    conn = _connect_for_reading(p)
+    try:
+        return _read_meta(conn, p)
+    except sqlite3.Error as exc:
+        raise RecordingError(p, _describe(exc)) from None
+    finally:
+        conn.close()
+
+
+def _read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        raise RecordingError(path, "not a withscope recording (an SQLite database without a meta table)")
+    meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    if meta.get("application") != APPLICATION:
+        raise RecordingError(path, "not a withscope recording (its meta table does not say withscope.recording)")
+    version = meta.get("schema_version", "")
+    if not version.isdigit():
+        raise RecordingError(path, f"the recording has no valid schema version ({version!r})")
+    if int(version) > SCHEMA_VERSION:
+        raise RecordingError(
+            path,
+            f"the recording has schema version {version}, newer than this withscope reads ({SCHEMA_VERSION});"
+            " upgrade withscope",
+        )
+    if int(version) < 1:
+        raise RecordingError(path, f"unsupported schema version {version}")
+    missing = {"lifetimes", "alerts", "samples", "streams", "stream_points", "marks"} - tables
+    if missing:
+        raise RecordingError(path, f"the recording is incomplete: missing table(s) {', '.join(sorted(missing))}")
+    return meta
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return f"the recording is corrupt or truncated ({text})"
+    return f"cannot read the recording ({type(exc).__name__}: {text})"
+
+
+def open_recording(path: str | os.PathLike[str]) -> RunSnapshot:
+    """Read a recording (finished, still being written, or left by a killed process) as a snapshot.
+
+    `snapshot.meta` holds the run's options plus ``schema_version``, ``withscope_version`` and
+    ``recording`` (the path). A run whose writer never finished has status ``running`` and
+    ``end_ns`` None. Raises `RecordingError` - naming the file and the problem - for a missing,
+    empty, non-SQLite, foreign, corrupt, truncated or newer-version file; never a raw sqlite3 error.
+    """
+    p = Path(path)
+    _check_header(p)
+    conn = _connect_for_reading(p)
+    try:
+        conn.execute("BEGIN")  # one consistent read, even while a writer is appending
+        meta = _read_meta(conn, p)
+        check = conn.execute("PRAGMA quick_check(1)").fetchone()
+        if check is None or check[0] != "ok":
+            detail = " ".join(ln for ln in str(check and check[0]).splitlines() if not ln.startswith("***"))
+            raise RecordingError(p, f"the recording is corrupt or truncated (integrity check: {detail})")
+        snapshot = _read_snapshot(conn, meta, p)
+        conn.execute("COMMIT")
+        return snapshot
+    except sqlite3.Error as exc:
+        raise RecordingError(p, _describe(exc)) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RecordingError(p, f"the recording holds invalid data ({type(exc).__name__}: {exc})") from None
+    finally:
+        conn.close()
+
+
+def _read_snapshot(conn: sqlite3.Connection, meta: dict[str, str], path: Path) -> RunSnapshot:
+    lifetimes = tuple(
+        Lifetime(
+            id=r[0], kind=r[1], label=r[2], site=r[3], stack=_decode_stack(r[4]), thread=r[5], task=r[6],
+            acquired_ns=r[7], released_ns=r[8], outcome=Outcome(r[9]), error=r[10], error_type=r[11],
+            suppressed=bool(r[12]), suppression_declared=bool(r[13]), released_by_close=bool(r[14]),
+        )
+        for r in conn.execute("SELECT * FROM lifetimes ORDER BY id")
+    )  # fmt: skip
+    alerts = tuple(
+        Alert(
+            rule=r[0], severity=Severity(r[1]), message=r[2], hint=r[3], lifetime_id=r[4], site=r[5],
+            stack=_decode_stack(r[6]), t_ns=r[7],
+        )
+        for r in conn.execute(
+            "SELECT rule, severity, message, hint, lifetime_id, site, stack, t_ns FROM alerts ORDER BY seq"
+        )
+    )  # fmt: skip
+    samples = tuple(Sample(*r) for r in conn.execute("SELECT * FROM samples ORDER BY t_ns"))
+    series: dict[int, list[tuple[int, int, int]]] = {}
+    for lid, t, c, b in conn.execute("SELECT * FROM stream_points ORDER BY lifetime_id, t_ns"):
+        series.setdefault(lid, []).append((t, c, b))
+    streams = tuple(
+        StreamStats(
+            lifetime_id=r[0], label=r[1], started_ns=r[2], first_chunk_ns=r[3], last_ns=r[4], ended=bool(r[5]),
+            chunks=r[6], bytes=r[7], series=tuple(series.get(r[0], ())),
+        )
+        for r in conn.execute("SELECT * FROM streams ORDER BY lifetime_id")
+    )  # fmt: skip
+    marks = tuple(Mark(t, text) for t, text in conn.execute("SELECT t_ns, text FROM marks ORDER BY t_ns, seq"))
+    options = json.loads(meta.get("options", "{}"))
+    if not isinstance(options, dict):
+        raise ValueError("meta 'options' is not a JSON object")
+    extra = {str(k): str(v) for k, v in options.items()}
+    extra.update(
+        schema_version=meta["schema_version"],
+        withscope_version=meta.get("withscope_version", "unknown"),
+        recording=str(path),
+    )
+    end = meta.get("end_ns")
+    return RunSnapshot(
+        target=meta.get("target", ""),
+        status=meta.get("status", "running"),
+        error=meta.get("error"),
+        t0_ns=int(meta["t0_ns"]),
+        wall_t0=float(meta["wall_t0"]),
+        end_ns=int(end) if end else None,
+        lifetimes=lifetimes,
+        alerts=alerts,
+        streams=streams,
+        samples=samples,
+        marks=marks,
+        dropped_events=int(meta.get("dropped_events", "0")),
+        meta=extra,
+    )
+
+
+def snapshot_at(snapshot: RunSnapshot, t_ns: int) -> RunSnapshot:
+    """The run as it looked at `t_ns` (for replay's time slider): a pure function.
+
+    Lifetimes acquired later are left out, ones released later are open again; alerts, samples,
+    marks and stream points after `t_ns` are dropped (an alert without a time belongs to the
+    end). Before the run's end the status is ``running`` and `end_ns` None.
+    """
+    end = snapshot.end_ns
+    if end is not None and t_ns >= end:
+        return snapshot
+    lifetimes: list[Lifetime] = []
+    released_by: dict[int, int | None] = {}
+    for lt in snapshot.lifetimes:
+        if lt.acquired_ns > t_ns:
+            continue
+        if lt.released_ns is not None and lt.released_ns > t_ns:
+            lt = dataclasses.replace(
+                lt, released_ns=None, outcome=Outcome.OPEN, error=None, error_type=None, suppressed=False,
+                suppression_declared=False, released_by_close=False,
+            )  # fmt: skip
+        released_by[lt.id] = lt.released_ns
+        lifetimes.append(lt)
+    streams: list[StreamStats] = []
+    for st in snapshot.streams:
+        if st.started_ns > t_ns:
+            continue
+        series = tuple(p for p in st.series if p[0] <= t_ns)
+        last = series[-1] if series else (st.started_ns, 0, 0)
+        first = st.first_chunk_ns if st.first_chunk_ns is not None and st.first_chunk_ns <= t_ns else None
+        streams.append(
+            dataclasses.replace(
+                st, series=series, chunks=last[1], bytes=last[2], first_chunk_ns=first,
+                last_ns=max(st.started_ns, last[0]), ended=st.ended and released_by.get(st.lifetime_id) is not None,
+            )
+        )  # fmt: skip
+    return dataclasses.replace(
+        snapshot,
+        status="running",
+        error=None,
+        end_ns=None,
+        lifetimes=tuple(lifetimes),
+        alerts=tuple(a for a in snapshot.alerts if a.t_ns is not None and a.t_ns <= t_ns),
+        streams=tuple(streams),
+        samples=tuple(x for x in snapshot.samples if x.t_ns <= t_ns),
+        marks=tuple(m for m in snapshot.marks if m.t_ns <= t_ns),
+    )
+
+
+def is_recording(path: str | os.PathLike[str]) -> bool:
+    """Cheap sniff: an SQLite file whose header carries withscope's application id."""
+    p = Path(path)
+    return p.is_file() and p.stat().st_size > 0 and _is_recording_file(p)
+

@@ -1,0 +1,467 @@
+"""Writing recordings: the incremental `RecordingWriter`, `record_run` and one-shot `save_snapshot`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from ..events import OUT_MISSING, Alert, Mark, Sample, StreamStats  # noqa: TID252
+from ..recorder import Batch, Recorder  # noqa: TID252
+from ..snapshot import RunSnapshot  # noqa: TID252
+from .schema import (
+    _DELETE_LIFETIME,
+    _INSERT_ALERT,
+    _INSERT_MARK,
+    _INSERT_POINT,
+    _INSERT_SAMPLE,
+    _SET_META,
+    _UPSERT_LIFETIME,
+    _UPSERT_STREAM,
+    DEFAULT_FLUSH_INTERVAL_S,
+    RecordingError,
+    Row,
+    _create,
+    _is_recording_file,
+    _meta_rows,
+    _remove_db_files,
+    alert_row,
+    lifetime_row,
+    sample_row,
+    stream_row,
+)
+
+log = logging.getLogger("withscope")
+
+# ----------------------------------------------------------------------------- the writer
+_FLUSH = object()
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Op:
+    sql: str
+    rows: list[Row]
+
+
+class RecordingWriter:
+    """Writes one run to a recording file incrementally, from a background thread.
+
+    Lifecycle::
+
+        writer = RecordingWriter("run.db", target="class-cm/faulty", meta={"repeat": "1"})
+        writer.attach(recorder)          # before or during the run
+        ...                              # the recorder's drains are written as they happen
+        writer.add_alerts(alerts)        # any thread; repeated alerts are written once
+        writer.add_samples(samples)      # any thread; samples already written are skipped
+        writer.finish("ok", None, end_ns)
+
+    or ``with RecordingWriter(...) as writer:`` (exit finishes with ``ok``, ``error`` or
+    ``cancelled`` unless ``finish`` was called).
+
+    Why a thread: recorder subscribers run on the draining thread - the asyncio loop or the GUI
+    timer - so the callback only turns the batch into row tuples and puts them on a queue (a few
+    microseconds per lifetime); the writer thread owns the SQLite connection, applies the rows
+    with ``executemany`` inside one open transaction and commits at least every
+    ``flush_interval_s`` while rows arrive. Disk stalls never reach the loop.
+
+    Thread-safety: every public method may be called from any thread. Exceptions: the
+    constructor raises `RecordingError` when the file cannot be created; a write failure later
+    on is logged, stops the writing (the run itself goes on: observing never breaks the
+    observed) and is raised as `RecordingError` by `finish()`. Not reusable: one writer, one run.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        target: str,
+        meta: dict[str, str] | None = None,
+        *,
+        t0_ns: int | None = None,
+        wall_t0: float | None = None,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+    ) -> None:
+        self.path = Path(path)
+        self.target = target
+        self.flush_interval_s = flush_interval_s
+        self._t0_ns = t0_ns if t0_ns is not None else time.perf_counter_ns()
+        self._wall_t0 = wall_t0 if wall_t0 is not None else time.time()
+        self._t0_given = t0_ns is not None
+        conn = _create(self.path)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executemany(_SET_META, _meta_rows(target, "running", self._t0_ns, self._wall_t0, meta or {}))
+        except sqlite3.Error as exc:
+            conn.close()
+            raise RecordingError(self.path, f"cannot create the recording: {exc}") from None
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        # Guarded by _lock: what has been queued already (dedupe, stream series offsets).
+        self._alerts_seen: set[Alert] = set()
+        self._sample_times: set[int] = set()
+        self._marks_seen: set[Mark] = set()
+        self._points_queued: dict[int, int] = {}
+        self._written_ids: set[int] = set()  # lifetime ids queued (only the draining thread adds)
+        self._dropped = 0
+        self._recorder: Recorder | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._hooks: list[Callable[[], None]] = []  # more unsubscribes (record_run), called at the end
+        self._finished = False
+        self.commits = 0  # transactions committed so far (for tests and the status bar)
+        self.error: str | None = None  # the write failure that stopped the writer, if any
+        self._thread = threading.Thread(
+            target=self._run, args=(conn,), name=f"withscope-recording-{self.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    # ---------------------------------------------------------------------- producers
+    def attach(self, recorder: Recorder) -> None:
+        """Subscribe to `recorder`'s batches and write what it already holds.
+
+        Takes the run's zero time from the recorder unless `t0_ns` was given. One recorder per
+        writer; attaching a second one raises `RuntimeError`.
+        """
+        if self._recorder is not None:
+            raise RuntimeError("this RecordingWriter is already attached to a recorder")
+        if self._finished:
+            raise RuntimeError("this RecordingWriter is finished")
+        self._recorder = recorder
+        if not self._t0_given:
+            self._t0_ns, self._wall_t0 = recorder.t0_ns, recorder.wall_t0
+            self._put(_SET_META, [("t0_ns", str(self._t0_ns)), ("wall_t0", repr(self._wall_t0))])
+        self._unsubscribe = recorder.subscribe(self._on_batch)
+        # Catch up (reading drains; the batch reaches _on_batch too - upserts make that harmless).
+        lifetimes = recorder.lifetimes()
+        streams = recorder.streams()
+        marks = recorder.marks()
+        self._written_ids.update(lt.id for lt in lifetimes)
+        self._put(_UPSERT_LIFETIME, [lifetime_row(lt) for lt in lifetimes])
+        self._queue_streams(streams)
+        self.add_marks(marks)
+
+    def _on_batch(self, batch: Batch) -> None:
+        """Recorder subscriber (runs on the draining thread, under the recorder's lock)."""
+        rec = self._recorder
+        if rec is None or self._finished:
+            return
+        try:
+            # A lifetime acquired and released within one batch is read (and written) once.
+            ids = dict.fromkeys(batch.acquired + batch.released) if batch.released else batch.acquired
+            rows = [lifetime_row(lt) for lid in ids if (lt := rec.lifetime(lid)) is not None]
+            self._written_ids.update(batch.acquired)
+            self._put(_UPSERT_LIFETIME, rows)
+            if batch.streams:
+                self._queue_streams([st for lid in batch.streams if (st := rec.stream(lid)) is not None])
+            if batch.marks:
+                self.add_marks(batch.marks)
+            if batch.dropped_total != self._dropped:
+                self._dropped = batch.dropped_total
+                self._put(_SET_META, [("dropped_events", str(batch.dropped_total))])
+        except Exception:
+            log.exception("withscope: could not queue a batch for %s", self.path)
+
+    def _queue_streams(self, streams: Iterable[StreamStats]) -> None:
+        summaries: list[Row] = []
+        points: list[Row] = []
+        with self._lock:
+            for st in streams:
+                summaries.append(stream_row(st))
+                done = self._points_queued.get(st.lifetime_id, 0)
+                points.extend((st.lifetime_id, t, c, b) for t, c, b in st.series[done:])
+                self._points_queued[st.lifetime_id] = len(st.series)
+        self._put(_UPSERT_STREAM, summaries)
+        self._put(_INSERT_POINT, points)
+
+    def add_alerts(self, alerts: Iterable[Alert]) -> None:
+        """Write alerts not written before (an alert equal to a written one is skipped)."""
+        with self._lock:
+            new = [a for a in alerts if a not in self._alerts_seen]
+            self._alerts_seen.update(new)
+        self._put(_INSERT_ALERT, [alert_row(a) for a in new])
+
+    def add_samples(self, samples: Iterable[Sample]) -> None:
+        """Write samples not written before (same `t_ns`): pass the sampler's whole history freely."""
+        with self._lock:
+            seen = self._sample_times
+            new = [x for x in samples if x.t_ns not in seen]
+            seen.update(x.t_ns for x in new)
+        self._put(_INSERT_SAMPLE, [sample_row(x) for x in new])
+
+    def add_marks(self, marks: Iterable[Mark]) -> None:
+        """Write marks not written before (the attached recorder's marks are written already)."""
+        with self._lock:
+            new = [m for m in marks if m not in self._marks_seen]
+            self._marks_seen.update(new)
+        self._put(_INSERT_MARK, [(m.t_ns, m.text) for m in new])
+
+    def set_meta(self, options: dict[str, str]) -> None:
+        """Replace the run's options (meta key ``options``)."""
+        self._put(_SET_META, [("options", json.dumps({str(k): str(v) for k, v in options.items()}, sort_keys=True))])
+
+    def _put(self, sql: str, rows: list[Row]) -> None:
+        if rows and not self._finished:
+            self._queue.put(_Op(sql, rows))
+
+    # ------------------------------------------------------------------------ control
+    def flush(self, timeout: float | None = 5.0) -> bool:
+        """Commit everything queued so far. Returns False if that did not happen in `timeout`."""
+        if self._finished or not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.put((_FLUSH, done))
+        return done.wait(timeout)
+
+    def finish(
+        self, status: str = "ok", error: str | None = None, end_ns: int | None = None, *, timeout: float = 30.0
+    ) -> None:
+        """Write the last batch and the run's outcome, make the file self-contained, stop the thread.
+
+        Drains the attached recorder once more and unsubscribes. Idempotent: later calls do nothing.
+        Raises `RecordingError` when writing failed at any point of the run.
+        """
+        if self._finished:
+            return
+        rec = self._recorder
+        if rec is not None:
+            try:
+                # The last drain reaches _on_batch; then remove rows whose acquisition was withdrawn
+                # after they were written (a tracked resource whose `with` failed to enter).
+                rec.drain()
+                self._put(_DELETE_LIFETIME, [(lid,) for lid in self._withdrawn(rec)])
+            except Exception:
+                log.exception("withscope: final drain for %s failed", self.path)
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+        self._unhook()
+        end = end_ns if end_ns is not None else time.perf_counter_ns()
+        rows: list[Row] = [("status", status), ("end_ns", str(end))]
+        if error is not None:
+            rows.append(("error", error))
+        self._put(_SET_META, rows)
+        self._finished = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RecordingError(self.path, f"the writer did not finish within {timeout:g} s")
+        if self.error is not None:
+            raise RecordingError(self.path, f"writing the recording failed: {self.error}")
+
+    def _withdrawn(self, rec: Recorder) -> list[int]:
+        """Written ids whose acquisition the recorder has since withdrawn (read off its outcome column)."""
+        outcome = rec.table.outcome
+        n = len(outcome)
+        return [lid for lid in self._written_ids if lid < n and outcome[lid] == OUT_MISSING]
+
+    async def afinish(self, status: str = "ok", error: str | None = None, end_ns: int | None = None) -> None:
+        """`finish` for asyncio code: the final commit and checkpoint run in a worker thread, so the
+        loop is never blocked by disk I/O. Same errors as `finish`."""
+        import asyncio
+
+        end = end_ns if end_ns is not None else time.perf_counter_ns()
+        await asyncio.to_thread(self.finish, status, error, end)
+
+    def close(self) -> None:
+        """Stop without marking the run finished (status stays ``running``). Idempotent; never raises."""
+        if self._finished:
+            return
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unhook()
+        self._finished = True
+        self._queue.put(_STOP)
+        self._thread.join(30.0)
+
+    def _unhook(self) -> None:
+        hooks, self._hooks = self._hooks, []
+        for unhook in hooks:
+            try:
+                unhook()
+            except Exception:
+                log.exception("withscope: detaching a recording hook failed")
+
+    def finish_with(self, snapshot: RunSnapshot, *, timeout: float = 30.0) -> None:
+        """Finish from a run's final snapshot: its time zero, options, alerts and samples (any not
+        written yet), then `finish(snapshot.status, snapshot.error, snapshot.end_ns)`."""
+        self._put(
+            _SET_META,
+            [("t0_ns", str(snapshot.t0_ns)), ("wall_t0", repr(snapshot.wall_t0)),
+             ("dropped_events", str(snapshot.dropped_events))],
+        )  # fmt: skip
+        if snapshot.meta:
+            self.set_meta(snapshot.meta)
+        self.add_alerts(snapshot.alerts)
+        self.add_samples(snapshot.samples)
+        self.finish(snapshot.status, snapshot.error, snapshot.end_ns, timeout=timeout)
+
+    async def afinish_with(self, snapshot: RunSnapshot) -> None:
+        """`finish_with` for asyncio code (the final commit runs in a worker thread)."""
+        import asyncio
+
+        await asyncio.to_thread(self.finish_with, snapshot)
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if self._finished:
+            return
+        if ev is None:
+            self.finish("ok")
+        elif isinstance(ev, Exception):
+            self.finish("error", f"{type(ev).__name__}: {ev}")
+        else:  # CancelledError, KeyboardInterrupt, SystemExit
+            self.finish("cancelled", type(ev).__name__)
+
+    # ------------------------------------------------------------------ writer thread
+    def _run(self, conn: sqlite3.Connection) -> None:
+        q = self._queue
+        in_tx = False
+        deadline = 0.0
+        stopping = False
+        waiters: list[threading.Event] = []
+        try:
+            while not stopping:
+                timeout = max(0.0, deadline - time.monotonic()) if in_tx else None
+                try:
+                    item = q.get(timeout=timeout)
+                except queue.Empty:
+                    item = None
+                if isinstance(item, _Op):
+                    if self.error is None:
+                        if not in_tx:
+                            conn.execute("BEGIN")
+                            in_tx = True
+                            deadline = time.monotonic() + self.flush_interval_s
+                        conn.executemany(item.sql, item.rows)
+                    if time.monotonic() < deadline:
+                        continue
+                elif item is _STOP:
+                    stopping = True
+                elif isinstance(item, tuple):
+                    waiters.append(item[1])
+                if in_tx:
+                    conn.execute("COMMIT")
+                    in_tx = False
+                    self.commits += 1
+                for w in waiters:
+                    w.set()
+                waiters.clear()
+            if self.error is None:
+                self._make_self_contained(conn)
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("withscope: writing %s failed: %s", self.path, self.error)
+            if not stopping:
+                self._drain_after_failure(conn, in_tx)
+        finally:
+            for w in waiters:
+                w.set()
+            conn.close()
+
+    def _make_self_contained(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = DELETE")
+
+    def _drain_after_failure(self, conn: sqlite3.Connection, in_tx: bool) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if in_tx:
+                conn.execute("COMMIT")
+        # Keep consuming (and discarding) so flush() and finish() callers are released.
+        while True:
+            item = self._queue.get()
+            if isinstance(item, tuple):
+                item[1].set()
+            elif item is _STOP:
+                return
+
+
+class _Subscribable(Protocol):
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
+
+
+class RunLike(Protocol):
+    """What `record_run` needs of a `withscope.core.runner.Run` (the store never imports the runner)."""
+
+    @property
+    def recorder(self) -> Recorder: ...
+    @property
+    def sampler(self) -> _Subscribable: ...
+    @property
+    def target(self) -> Any: ...  # has .name
+    @property
+    def t0_ns(self) -> int: ...
+    @property
+    def wall_t0(self) -> float: ...
+    @property
+    def meta(self) -> dict[str, str]: ...
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
+
+
+def record_run(run: RunLike, path: str | os.PathLike[str], **options: Any) -> RecordingWriter:
+    """Record a `Run` live: a writer attached to its recorder, its live alerts and its samples.
+
+    Call before or right after ``run.start()``; when the run is over, ``await
+    writer.afinish_with(await run.wait())`` (or `finish_with` from sync code). Raises
+    `RecordingError` when the file cannot be created. `options` go to `RecordingWriter`.
+    """
+    writer = RecordingWriter(
+        path, str(getattr(run.target, "name", run.target)), dict(run.meta), t0_ns=run.t0_ns, wall_t0=run.wall_t0,
+        **options,
+    )  # fmt: skip
+    writer.attach(run.recorder)
+    writer._hooks.append(run.subscribe(lambda change: writer.add_alerts(getattr(change, "new_alerts", ()))))
+    writer._hooks.append(run.sampler.subscribe(lambda sample: writer.add_samples((sample,))))
+    return writer
+
+
+# ----------------------------------------------------------------------------- one-shot save
+def save_snapshot(snapshot: RunSnapshot, path: str | os.PathLike[str]) -> None:
+    """Write a whole run to a new recording in one transaction (atomic: temp file + rename).
+
+    An existing recording at `path` is replaced; any other existing file raises `RecordingError`.
+    """
+    dest = Path(path)
+    if dest.exists() and not dest.is_dir() and not _is_recording_file(dest):
+        raise RecordingError(dest, "exists and is not a withscope recording; refusing to overwrite it")
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    conn = _create(tmp)
+    try:
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(
+                _SET_META, _meta_rows(snapshot.target, snapshot.status, snapshot.t0_ns, snapshot.wall_t0, snapshot.meta)
+            )
+            extra: list[Row] = [("dropped_events", str(snapshot.dropped_events))]
+            if snapshot.end_ns is not None:
+                extra.append(("end_ns", str(snapshot.end_ns)))
+            if snapshot.error is not None:
+                extra.append(("error", snapshot.error))
+            conn.executemany(_SET_META, extra)
+            conn.executemany(_UPSERT_LIFETIME, [lifetime_row(lt) for lt in snapshot.lifetimes])
+            conn.executemany(_INSERT_ALERT, [alert_row(a) for a in snapshot.alerts])
+            conn.executemany(_INSERT_SAMPLE, [sample_row(s) for s in snapshot.samples])
+            conn.executemany(_UPSERT_STREAM, [stream_row(st) for st in snapshot.streams])
+            conn.executemany(
+                _INSERT_POINT, [(st.lifetime_id, t, c, b) for st in snapshot.streams for t, c, b in st.series]
+            )
+            conn.executemany(_INSERT_MARK, [(m.t_ns, m.text) for m in snapshot.marks])
+        conn.close()
+        os.replace(tmp, dest)
+    except (OSError, sqlite3.Error) as exc:
+        conn.close()
+        _remove_db_files(tmp)
+        raise RecordingError(dest, f"cannot save the recording: {exc}") from None
+
+
