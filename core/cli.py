@@ -1,9 +1,14 @@
 """The headless command line (never imports Qt; plain asyncio via `asyncio.run`).
 
     withscope list [--json]
-    withscope run TARGET [--repeat N] [--timeout S] [--db DSN] [--json FILE] [--fail-on-leak]
-                         [--scale F] [--late-release S] [--quiet]
+    withscope run TARGET [--repeat N] [--timeout S] [--db DSN] [--json FILE] [--record FILE]
+                         [--fail-on-leak] [--scale F] [--late-release S] [--quiet]
     withscope check [--db DSN] [--json] [--scale F] [--repeat N]
+    withscope export RECORDING --format chrome|csv|json|html|png|svg -o OUT [--what T] [--plot P]
+    withscope demo --check [NAME|FILE]
+
+`export` to png/svg and `demo` without `--check` need the app: `gui/launcher.py` sends them to
+the GUI layer (Qt offscreen for the images); here they fail with exit 2 and say so.
 
 Exit codes: 0 ran (alerts or not; a target that raised is reported with status error), 1
 alerts found with --fail-on-leak (or a catalogue mismatch for `check`), 2 bad usage or unknown
@@ -26,14 +31,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from . import tours
+from .exporters import GUI_FORMATS, ExportError, export
+from .exporters import command as export_command
 from .kinds import redact_dsn
 from .report import build_report, write_report
 from .rules.engine import RULE_NAMES
 from .runner import DB_ENV, Run, RunOptions
 from .sampler import Sampler
 from .snapshot import RunSnapshot
+from .store import RecordingError, RecordingWriter, open_recording, record_run
 from .targets import TargetError, catalogue, resolve_target
 from .workloads.base import DatabaseConfig, Workload
 
@@ -66,8 +76,26 @@ def is_headless(args: list[str]) -> bool:
     if not args:
         return False
     if args[0] == "demo":
-        return "--check" in args
+        return bool({"--check", "-h", "--help"} & set(args))
     return args[0] in HEADLESS or args[0] in _COMMANDS
+
+
+def gui_command(args: list[str]) -> str | None:
+    """The subcommand the GUI layer must handle, if any: ``"demo"`` (the app in tour mode) or
+    ``"export"`` to png/svg (plots rendered by Qt offscreen). None: `main` handles `args`.
+
+    Only sniffs the arguments (never imports Qt); the GUI layer parses them with `build_parser`.
+    """
+    if not args or {"-h", "--help"} & set(args):
+        return None
+    if args[0] == "demo":
+        return None if "--check" in args else "demo"
+    if args[0] == "export":
+        sniff = argparse.ArgumentParser(add_help=False)
+        sniff.add_argument("-f", "--format")
+        known, _ = sniff.parse_known_args(args[1:])
+        return "export" if known.format in GUI_FORMATS else None
+    return None
 
 
 class UsageError(Exception):
@@ -196,6 +224,8 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds")
     p.add_argument("--db", default=None, metavar="DSN", help=f"PostgreSQL DSN (default ${DB_ENV}, else SQLite)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the JSON report to FILE ('-': stdout)")
+    p.add_argument("--record", default=None, metavar="FILE",
+                   help="record the run to FILE (SQLite, written while it runs; open it with the app or `export`)")
     p.add_argument("--fail-on-leak", action="store_true", help="exit 1 when any alert was raised")
     p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F", help="workload size factor")
     p.add_argument("--late-release", type=_positive_float, default=2.0, metavar="S", help="late-release threshold")
@@ -268,21 +298,50 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     progress = None if args.quiet else Progress(sys.stderr, sys.stderr.isatty())
     run = Run(target, options)
+    writer: RecordingWriter | None = None
+    if args.record is not None:
+        try:
+            writer = record_run(run, args.record)  # before start: the file holds the run from t0
+        except RecordingError as exc:
+            raise UsageError(f"--record: {exc}") from None
     interrupted = False
     try:
-        snap = asyncio.run(_run_with_progress(run, progress))
-    except KeyboardInterrupt:
-        if not run.done:
-            raise
-        snap, interrupted = run.snapshot(), True  # Ctrl-C: the run was cancelled and cleaned up
+        try:
+            snap = asyncio.run(_run_with_progress(run, progress))
+        except KeyboardInterrupt:
+            if not run.done:
+                raise
+            snap, interrupted = run.snapshot(), True  # Ctrl-C: the run was cancelled and cleaned up
+    finally:
+        if writer is not None and not run.done:
+            writer.close()  # no outcome to write: the file keeps status "running" and what it holds
+    record_error = _finish_recording(writer, snap)
     if args.json:
         write_report(snap, args.json)
     if not args.quiet:
-        print(format_summary(snap), file=sys.stdout if args.json != "-" else sys.stderr)
+        out = sys.stdout if args.json != "-" else sys.stderr
+        print(format_summary(snap), file=out)
+        if writer is not None and record_error is None:
+            print(f"\nRecorded to {writer.path} (open it with `withscope`, or `withscope export`)", file=out)
+    if record_error is not None:
+        print(f"withscope: {record_error}", file=sys.stderr)
     if interrupted:
         print("withscope: interrupted", file=sys.stderr)
         return 130
+    if record_error is not None:
+        return 2
     return 1 if args.fail_on_leak and snap.alerts else 0
+
+
+def _finish_recording(writer: RecordingWriter | None, snap: RunSnapshot) -> str | None:
+    """Write the run's outcome and close the recording; the error text if that failed."""
+    if writer is None:
+        return None
+    try:
+        writer.finish_with(snap)
+    except RecordingError as exc:
+        return str(exc)
+    return None
 
 
 def _fmt_bytes(n: float) -> str:
@@ -509,10 +568,56 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+# ---------------------------------------------------------------------------- export
+IMAGE_PLOTS = ("timeline", "metrics", "throughput")
+
+
+def _setup_export(p: argparse.ArgumentParser) -> None:
+    export_command.setup(p)
+    p.add_argument("--plot", choices=IMAGE_PLOTS, default=None,
+                   help="png/svg only: which of the app's plots (default timeline)")
+    p.add_argument("--width", type=_positive_int, default=None, metavar="PX",
+                   help="png/svg only: image width in pixels (default 1600)")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Headless formats through `exporters.command`; png/svg with the options of the image writers
+    the GUI layer registers (without it: exit 2, saying why)."""
+    if args.format not in GUI_FORMATS:
+        if args.plot is not None or args.width is not None:
+            raise UsageError("--plot and --width apply to --format png or svg only")
+        return export_command.handler(args)
+    if args.what is not None:
+        raise UsageError("--what applies to --format csv only")
+    options = {k: v for k, v in (("plot", args.plot), ("width", args.width)) if v is not None}
+    try:
+        written = export(open_recording(args.recording), args.format, Path(args.output), **options)
+    except (RecordingError, ExportError) as exc:
+        return fail(str(exc))
+    for path in written:
+        print(path)
+    return 0
+
+
+# ------------------------------------------------------------------------------ demo
+def _setup_demo(p: argparse.ArgumentParser) -> None:
+    tours.setup_demo(p)
+    p.add_argument("--presenter", action="store_true", help="presenter mode: larger fonts for a projector")
+    p.add_argument("--autoplay", action="store_true", help="advance through the steps on their own")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.check:
+        return tours.demo_check(args.tour)
+    raise UsageError("`withscope demo` opens the app: run it as the `withscope` command (or add --check)")
+
+
 register("list", "list the workload catalogue", _setup_list, cmd_list)
 register("run", "run a workload or your own function and report its resources", _setup_run, cmd_run)
 register("check", "run every catalogue entry and compare the rules it triggers with its declaration",
          _setup_check, cmd_check)
+register("export", export_command.HELP, _setup_export, cmd_export)
+register("demo", tours.DEMO_HELP, _setup_demo, cmd_demo)
 
 __all__ = [
     "RULE_NAMES",
@@ -523,6 +628,7 @@ __all__ = [
     "build_report",
     "check_catalogue",
     "format_summary",
+    "gui_command",
     "is_headless",
     "main",
     "register",
