@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     from withscope.core import cli
 
+    command = cli.gui_command(args)
+    if command is not None:  # `demo` (the app in tour mode) or `export` to png/svg (Qt offscreen)
+        from .commands import main as command_main
+
+        return command_main(command, args)
     if cli.is_headless(args):
         return cli.main(args)
     ns = build_parser().parse_args(args)

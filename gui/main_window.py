@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self.bridge.alertsAdded.connect(self._on_new_alerts)
         self._details_pinned = False  # the user picked something: new alerts do not replace it
         th.notifier().changed.connect(self._sync_theme_actions)
+        from .features import install as install_features  # tours, recordings, compare, exports
+
+        self.features = install_features(self)
         self._default_state = self.saveState(STATE_VERSION)
 
     # ------------------------------------------------------------------ building
@@ -122,7 +125,7 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action("Stop", self.stop_all, "Ctrl+.", "Cancel every run and release its resources")
         self.stop_action.setEnabled(False)
         self.clear_action = self._action("Clear", self.clear, "Ctrl+L", "Forget finished runs and clear the views")
-        self.open_action = self._action("Open target…", self.open_target, QKeySequence.StandardKey.Open,
+        self.open_action = self._action("Open target…", self.open_target, "Ctrl+Shift+O",
                                         "Run your own file.py:function")
         self.fit_action = self._action("Fit timeline", self.timeline.fit, "Ctrl+0", "Show every lifetime")
         self.follow_action = self._action("Follow latest", self.timeline.set_follow, "Ctrl+F",
