@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QKeyEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
@@ -267,9 +268,10 @@ class TourPanel(QDockWidget):
 
     # ------------------------------------------------------------------ look
     def set_scale(self, scale: float) -> None:
-        """Fonts of the panel relative to the application font (presenter mode scales both)."""
+        """Fonts of the panel relative to the application font (presenter mode scales that font;
+        `scale` is what it was scaled by)."""
         self.scale = scale
-        base = QFont(self.body.font())
+        base = QFont(QApplication.font())
         size = base.pointSizeF() if base.pointSizeF() > 0 else 10.0
         title = QFont(base)
         title.setPointSizeF(size * 1.45)
