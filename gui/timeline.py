@@ -1,9 +1,13 @@
 """The lifetime timeline (centre of the window): bars from acquire to release, live.
 
 `TimelineView` wraps a pyqtgraph plot holding one `TimelineItem` (all bars) and one `MarksItem`
-(run starts/ends). It mirrors `Bridge.store`: `on_lifetimes(delta)` lays new bars out in lanes,
-`on_frame()` (every bridge tick) moves "now" so open bars grow, and keeps the newest data in view
-while "Follow" is on. Hover shows a tooltip; a click selects a bar (`selected(row)`).
+(run starts/ends). It mirrors `Bridge.store`: `on_lifetimes(delta)` lays new bars out in lanes
+(a huge batch - a million rows of a recording - in slices of at most `PLACE_SLICE_S` per loop
+turn, so the app stays responsive while it fills in), `on_frame()` (every bridge tick) moves
+"now" so open bars grow, and keeps the newest data in view while "Follow" is on: in steps of
+whole pixels while it scrolls and of a few percent while it grows, so the item's cached layers
+are shifted or extended instead of redrawn. Hover shows a tooltip; a click selects a bar
+(`selected(row)`).
 
 GUI thread only.
 """
@@ -11,10 +15,12 @@ GUI thread only.
 from __future__ import annotations
 
 import html
+import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from . import theme as th
@@ -30,7 +36,17 @@ MIN_SPAN_S = 0.5
 IDLE_OPEN_EVERY = 10  # frames between repaints while only finished runs' resources stay open
 PAINT_BUDGET_MS = 10.0  # a paint costing k budgets skips k frames (at most MAX_SKIP)
 MAX_SKIP = 5
+PLACE_CHUNK = 20_000  # rows laid out per call of LaneLayout.add while catching up
+PLACE_SLICE_S = 0.03  # lane layout time per loop turn while catching up with a huge batch
 EMPTY_TEXT = "Pick a workload in the catalogue and press Run (Ctrl+R)\nor open your own code with “Open target…”."
+
+
+def grow_step(span: float) -> float:
+    """`span` rounded up to a multiple of 1/8 of its power of two (steps of 6-12%)."""
+    if span <= 0:
+        return span
+    q = 2.0 ** math.floor(math.log2(span)) / 8
+    return math.ceil(span / q) * q
 
 
 def format_duration(seconds: float) -> str:
@@ -75,6 +91,7 @@ class TimelineView(QWidget):
         self._skip = 0  # frames to skip after a costly paint
         self._dirty = False  # data changed since the last frame
         self._was_running = False
+        self._placing = False  # a slice of lane layout is scheduled for the next loop turn
 
         self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()}, enableMenu=False)
         self.plot.setObjectName("timelinePlot")
@@ -90,8 +107,8 @@ class TimelineView(QWidget):
         self.left_axis = pi.getAxis("left")
         self.left_axis.setWidth(120)
         self.left_axis.setStyle(tickLength=0)
-        pi.showGrid(x=True, y=False, alpha=0.25)
         self.item = TimelineItem(bridge.store, self.layout_)
+        self.item.grid_axis = pi.getAxis("bottom")  # the item draws the time grid (cheaper)
         self.marks = MarksItem()
         pi.addItem(self.item)
         pi.addItem(self.marks, ignoreBounds=True)
@@ -150,30 +167,62 @@ class TimelineView(QWidget):
         self._update_empty()
 
     # ---------------------------------------------------------------- model -> view
-    def _group_names(self, lo: int, hi: int) -> list[str]:
+    def _group_ids(self, lo: int, hi: int) -> np.ndarray:
         s = self.bridge.store
         if self.group_by == "run":
-            names = {int(r): self.bridge.run_name(int(r)) for r in np.unique(s.run[lo:hi])}
-            return [names[int(r)] for r in s.run[lo:hi]]
-        kinds = s.kinds
-        return [kinds[k] for k in s.kind[lo:hi].tolist()]
+            runs = s.run[lo:hi]
+            names = [self.bridge.run_name(k) for k in range(int(runs.max()) + 1)] if len(runs) else []
+            return self.layout_.group_ids(runs, names)
+        return self.layout_.group_ids(s.kind[lo:hi], s.kinds)
 
     def on_lifetimes(self, delta: LifetimeDelta) -> None:
         s = self.bridge.store
         if self.item.store is not s:
             self.item.set_store(s, self.layout_)
-        if delta.hi > delta.lo:
-            self.layout_.add(delta.lo, s.start[delta.lo : delta.hi], s.end[delta.lo : delta.hi],
-                             self._group_names(delta.lo, delta.hi))
-            self._update_axis()
+        self.item.on_delta(delta.lo, delta.hi, delta.updated)
         if len(delta.updated):
-            rows = delta.updated[delta.updated < delta.lo]
+            # Rows laid out before: free their lanes. Rows not laid out yet read their end later.
+            rows = delta.updated[delta.updated < self.layout_.n]
             self.layout_.close(rows, s.end[rows])
-        if self._unplaced_alerts and delta.hi > delta.lo:
-            self._place_pending_alerts()
+        self._place()
         self._update_empty()
         self._dirty = True
         self.item.refresh()
+
+    def _place(self) -> None:
+        """Lay out store rows not placed yet, for at most `PLACE_SLICE_S`; the rest on the next
+        loop turns (the item draws placed rows only)."""
+        s, lay = self.bridge.store, self.layout_
+        if lay.n >= s.n:
+            return
+        deadline = time.perf_counter() + PLACE_SLICE_S
+        while lay.n < s.n:
+            lo, hi = lay.n, min(s.n, lay.n + PLACE_CHUNK)
+            lay.add(lo, s.start[lo:hi], s.end[lo:hi], self._group_ids(lo, hi))
+            if time.perf_counter() > deadline:
+                break
+        self._update_axis()
+        if self._unplaced_alerts:
+            self._place_pending_alerts()
+        if lay.n < s.n and not self._placing:
+            self._placing = True
+            QTimer.singleShot(0, self, self._place_more)
+
+    def _place_more(self) -> None:
+        self._placing = False
+        self._place()
+        self._dirty = True
+        self.item.refresh()
+
+    def finish_layout(self) -> None:
+        """Lay out every row now (tests, benchmarks, exports that need the whole picture)."""
+        s, lay = self.bridge.store, self.layout_
+        if lay.n < s.n:
+            lay.add(lay.n, s.start[lay.n : s.n], s.end[lay.n : s.n], self._group_ids(lay.n, s.n))
+            self._update_axis()
+            if self._unplaced_alerts:
+                self._place_pending_alerts()
+            self.item.refresh()
 
     def on_frame(self, stats: BridgeStats | None = None) -> None:
         """Every bridge tick: open bars grow to "now"; follow the newest data.
@@ -241,8 +290,8 @@ class TimelineView(QWidget):
             return
         self.group_by = mode
         self.group_combo.setCurrentIndex(1 if mode == "run" else 0)
-        s = self.bridge.store
-        self.layout_.rebuild(s.start[: s.n], s.end[: s.n], self._group_names(0, s.n))
+        self.layout_.clear()
+        self._place()
         self._update_axis()
         self.item.refresh()
         self._fit_y()
@@ -266,18 +315,25 @@ class TimelineView(QWidget):
 
     def _fit_y(self) -> None:
         h = max(self.layout_.total_height, 4.0)
-        self.plot.getViewBox().setYRange(-0.5, h + 0.2, padding=0)
+        vb = self.plot.getViewBox()
+        if vb.viewRange()[1] != [-0.5, h + 0.2]:
+            vb.setYRange(-0.5, h + 0.2, padding=0)
 
     def _follow(self) -> None:
-        """Short histories are shown whole (from 0); longer ones scroll with a `_span` window."""
+        """Short histories are shown whole (from 0), the range growing in steps of ~6-12%; longer
+        ones scroll with a `_span` window that moves by whole pixels. Both keep the item's cached
+        layers valid (they are extended or shifted, not redrawn) between steps."""
         vb = self.plot.getViewBox()
         lo, hi = self.item.data_bounds()
         lo = min(0.0, lo)
         if hi - lo <= self._span:
-            rng = (lo, lo + max(MIN_SPAN_S, (hi - lo) * 1.04))
+            rng = (lo, lo + min(self._span, grow_step(max(MIN_SPAN_S, (hi - lo) * 1.04))))
         else:
-            rng = (hi - self._span * 0.97, hi + self._span * 0.03)
-        vb.setRange(xRange=rng, padding=0, update=False)
+            px = self._span / max(1.0, float(vb.width()))  # seconds per pixel
+            x0 = math.floor((hi - self._span * 0.97) / px) * px
+            rng = (x0, x0 + self._span)
+        if vb.viewRange()[0] != list(rng):
+            vb.setRange(xRange=rng, padding=0, update=False)
         self._fit_y()
 
     def _on_manual_range(self, *_args: object) -> None:

@@ -1,13 +1,18 @@
-"""`TimelineItem`: ONE pyqtgraph graphics item that paints every lifetime bar.
+"""`TimelineItem`: ONE pyqtgraph graphics item that paints every lifetime bar, from a cache.
 
-paint() reads the bridge's numpy columns, culls to the visible range, and draws batched
-`QPainter.drawRects`/`drawLines` per (kind, outcome) style in device pixels - no item per bar,
-cosmetic 1 px pens. Beyond `AGGREGATE_OVER` visible bars, bars shorter than two pixels are
-pre-aggregated per pixel into one image (see `raster.py`), so a frame draws O(pixels), not O(bars).
+A closed bar never changes, so closed bars are rendered once into two device-sized layers that
+every paint blits:
 
-Outcome styling (see `theme.OUTCOME_*`): kind colour everywhere; released bars muted; open bars
-solid with a cap at "now" (they grow); released-with-error, exit-raised and gc bars outlined and
-capped in their accent colour, gc bars hatched.
+- a `Raster` (raster.py): bars narrower than two pixels, pre-aggregated per pixel with numpy
+  (O(pixels) to draw, a few ms to build for a million bars);
+- a vector `QImage`: wider bars, painted with batched `drawRects`/`drawLines` per (kind, outcome)
+  style in device pixels (cosmetic 1 px pens, see bar_style.py).
+
+The layers are rebuilt only when the scale, the device, the lane layout or the theme changes.
+New closed bars (appended, or released since) are drawn into them incrementally; a pan by whole
+pixels (the follow mode scrolls that way) shifts them and renders only the uncovered columns.
+Open bars (they grow to "now" every frame), alert frames and the selection are painted over the
+layers on every paint. Devices that are not pixel buffers (SVG export) get plain vector drawing.
 
 GUI thread only.
 """
@@ -20,17 +25,24 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import internals
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QWidget
 
 from . import theme as th
-from .bridge import LifetimeStore
+from .bar_style import outcome_accent, outcome_brushes, paint_swatch
+from .bridge_data import LifetimeStore
 from .lanes import LaneLayout
-from .raster import Raster, colour_table
+from .raster import KIND_BITS, PRIORITY, Raster, bar_codes, colour_table
 
-AGGREGATE_OVER = 20_000  # visible bars beyond which sub-pixel bars are rasterised per pixel
+__all__ = ["BAR_FILL", "OPEN_REDUCE_OVER", "TimelineItem", "outcome_accent", "outcome_brushes", "paint_swatch"]
+
 BAR_FILL = 0.72  # fraction of a lane a bar covers
 MISSING = -2
+OPEN_REDUCE_OVER = 2000  # visible open bars beyond which those sharing a pixel row are merged
+_OPEN_CODE = PRIORITY[th.OUT_OPEN] << KIND_BITS
+_CLAMP = 8.0  # device px beyond the edges that bar ends are clamped to (no raster overflow)
+GRID_ALPHA = 0.25  # opacity of the vertical grid lines at the time axis' ticks
 
 
 class _Prims:
@@ -65,46 +77,72 @@ class _Prims:
         p.drawLines(*self.lines.drawargs())
 
 
-def outcome_brushes(colour: QColor, outcome: int) -> list[QBrush]:
-    """The fill brushes of a bar of `colour` with `outcome` (drawn in order)."""
-    c = QColor(colour)
-    if outcome == th.OUT_OPEN:
-        return [QBrush(c)]
-    if outcome == th.OUT_GC:
-        faint = QColor(c)
-        faint.setAlpha(70)
-        hatch = QBrush(QColor(c).darker(115), Qt.BrushStyle.BDiagPattern)
-        return [QBrush(faint), hatch]
-    c.setAlpha(150)
-    return [QBrush(c)]
+class _Geometry:
+    """Where bars land on a device: x = sx * t + dx, bar top = sy * y + top0, in device pixels."""
+
+    __slots__ = ("bar_h", "dpr", "dx", "height", "sx", "sy", "thin", "top0", "width")
+
+    def __init__(self, width: int, height: int, dpr: float, sx: float, dx: float, sy: float, dy: float) -> None:
+        self.width, self.height, self.dpr = width, height, dpr
+        self.sx, self.dx, self.sy = sx, dx, sy
+        pad = (1 - BAR_FILL) / 2
+        self.top0 = sy * (pad if sy > 0 else 1 - pad) + dy
+        row_px = abs(sy)
+        self.bar_h = max(1, round(row_px * BAR_FILL))
+        self.thin = row_px < 3.0 * dpr
+
+    def same_but_dx(self, o: _Geometry) -> bool:
+        return (
+            self.width == o.width
+            and self.height == o.height
+            and self.dpr == o.dpr
+            and abs(self.sx - o.sx) <= 1e-9 * abs(o.sx)
+            and abs(self.sy - o.sy) <= 1e-9 * abs(o.sy)
+            and abs(self.top0 - o.top0) <= 1e-6
+        )
 
 
-def outcome_accent(outcome: int, theme: th.Theme) -> QColor | None:
-    if outcome == th.OUT_OPEN:
-        return QColor(theme.foreground)
-    acc = th.OUTCOME_ACCENT.get(outcome)
-    return None if acc is None else QColor(acc)
+class _Layers:
+    """The cached rendering of closed bars for one geometry (see the module docstring)."""
 
+    def __init__(self, geo: _Geometry, token: tuple[Any, ...], old: _Layers | None = None) -> None:
+        self.geo = geo
+        self.token = token  # (store, layout version, theme): anything else changing = rebuild
+        # Buffers of the layers this one replaces are reused (no allocation, no page faults).
+        self.raster = old.raster if old is not None else Raster()
+        self.raster.reset(geo.width, geo.height, geo.bar_h)
+        if old is not None and old.vector.size() == QSize(geo.width, geo.height):
+            self.vector = old.vector
+        else:
+            self.vector = QImage(geo.width, geo.height, QImage.Format.Format_ARGB32_Premultiplied)
+        self.vector.fill(0)
+        self.upto = 0  # store rows below this have been considered (closed ones are drawn)
+        self.lut = np.zeros(1, np.uint32)
+        self.lut_kinds = -1
+        self.visible = 0
+        self.drawn = 0
 
-def paint_swatch(p: QPainter, rect: QRectF, colour: QColor, outcome: int, theme: th.Theme) -> None:
-    """One bar drawn exactly as the timeline draws it (for the legend)."""
-    p.setPen(Qt.PenStyle.NoPen)
-    for b in outcome_brushes(colour, outcome):
-        p.setBrush(b)
-        p.drawRect(rect)
-    acc = outcome_accent(outcome, theme)
-    if acc is not None:
-        if outcome != th.OUT_OPEN:
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.setPen(QPen(acc, 0))
-            p.drawRect(rect)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(acc)
-        p.drawRect(QRectF(rect.right() - 2, rect.top(), 2, rect.height()))
+    def shift(self, k: int) -> None:
+        self.raster.shift(k)
+        px = np.frombuffer(self.vector.bits(), np.uint32).reshape(self.geo.height, self.geo.width)
+        if abs(k) >= self.geo.width:
+            px.fill(0)
+        elif k > 0:
+            px[:, k:] = px[:, :-k]
+            px[:, :k] = 0
+        elif k < 0:
+            px[:, :k] = px[:, -k:]
+            px[:, k:] = 0
+        self.geo.dx += k
 
 
 class TimelineItem(pg.GraphicsObject):
-    """Paints `store` rows at `layout.y`, x from start to end (or to `now` while open)."""
+    """Paints `store` rows at `layout.y`, x from start to end (or to `now` while open).
+
+    Only rows the layout has placed (`layout.n`) are drawn. The owner calls `on_delta()` for
+    every store change (the view does, from `Bridge.lifetimesChanged`) and `refresh()` when data
+    or "now" moved.
+    """
 
     def __init__(self, store: LifetimeStore, layout: LaneLayout) -> None:
         super().__init__()
@@ -114,13 +152,26 @@ class TimelineItem(pg.GraphicsObject):
         self.theme = th.current()
         self.selected: int | None = None
         self.flags: dict[int, str] = {}  # row -> severity of the worst alert about it
+        # Vertical grid lines at this axis' ticks, drawn here behind the bars: the axis' own
+        # grid is a full-height picture replayed on every paint (2-8 ms).
+        self.grid_axis: pg.AxisItem | None = None
         self._bounds = QRectF(0, 0, 1, 1)
         self._prims = _Prims()
-        self._raster = Raster()
-        self.last_drawn = 0  # bars (or aggregated cells) drawn by the last paint, for tests/benchmarks
+        self._colours: dict[str, QColor] = {}
+        self._reset_rows()
+        self.last_drawn = 0  # bars (or aggregated cells) drawn by the last full render, for tests/benchmarks
         self.last_visible = 0
         self.last_paint_ms = 0.0  # cost of the last paint (the view throttles its frame rate with it)
+        self.renders = 0  # full renders of the cached layers (for tests/benchmarks)
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def _reset_rows(self) -> None:
+        self._code = np.zeros(0, np.int32)  # raster code per store row (bar_codes)
+        self._dur = np.zeros(0, np.float64)  # end - start per store row; NaN: open or withdrawn
+        self._known = 0  # rows whose code is known
+        self._open = np.zeros(0, np.int64)  # rows open now (sorted)
+        self._pending: list[np.ndarray] = []  # rows closed since they were appended open
+        self._layers: _Layers | None = None
 
     # -------------------------------------------------------------- data
     def flag(self, row: int, severity: str) -> None:
@@ -133,7 +184,51 @@ class TimelineItem(pg.GraphicsObject):
     def set_store(self, store: LifetimeStore, layout: LaneLayout) -> None:
         self.store = store
         self.layout = layout
+        self._reset_rows()
         self.refresh()
+
+    def on_delta(self, lo: int, hi: int, updated: np.ndarray) -> None:
+        """Store rows `lo..hi-1` were appended, `updated` rows changed end/outcome."""
+        self._catch_up(hi)
+        if len(updated):
+            s = self.store
+            rows = updated[(updated >= 0) & (updated < self._known)]
+            self._code[rows] = bar_codes(s.kind[rows], s.outcome[rows])
+            self._dur[rows] = self._durations(rows)
+            closed = rows[s.outcome[rows] != th.OUT_OPEN]
+            if len(closed) and len(self._open):
+                self._open = self._open[~np.isin(self._open, closed)]
+            self._pending.append(closed[s.outcome[closed] != MISSING])
+
+    def _catch_up(self, n: int) -> None:
+        """Codes and open rows of store rows appended since the last call."""
+        lo = self._known
+        if n <= lo:
+            return
+        s = self.store
+        if len(self._code) < n:
+            cap = max(n, 2 * len(self._code), 4096)
+            code, dur = np.zeros(cap, np.int32), np.zeros(cap, np.float64)
+            code[:lo], dur[:lo] = self._code[:lo], self._dur[:lo]
+            self._code, self._dur = code, dur
+        self._code[lo:n] = bar_codes(s.kind[lo:n], s.outcome[lo:n])
+        self._dur[lo:n] = self._durations(slice(lo, n))
+        opened = np.flatnonzero(s.outcome[lo:n] == th.OUT_OPEN)
+        if len(opened):
+            self._open = np.concatenate([self._open, opened + lo])
+        self._known = n
+
+    def _durations(self, rows: slice | np.ndarray) -> np.ndarray:
+        s = self.store
+        dur = s.end[rows] - s.start[rows]
+        dur[(s.outcome[rows] == th.OUT_OPEN) | (s.outcome[rows] == MISSING)] = np.nan
+        return dur
+
+    def invalidate(self) -> None:
+        """Drop the cached layers: the next paint renders every bar afresh."""
+        self._layers = None
+        self._pending.clear()
+        self.update()
 
     def set_now(self, now: float) -> None:
         self.now = now
@@ -160,10 +255,13 @@ class TimelineItem(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:
         return QRectF(self._bounds)
 
+    def _placed(self) -> int:
+        return min(self.store.n, self.layout.n)
+
     # -------------------------------------------------------------- picking
     def pick(self, x: float, y: float, tol_x: float) -> int | None:
         """Store row of the bar under (x, y) in data coordinates, within `tol_x` seconds."""
-        n = self.store.n
+        n = self._placed()
         if not n:
             return None
         ys = self.layout.y[:n]
@@ -187,7 +285,6 @@ class TimelineItem(pg.GraphicsObject):
             self.last_paint_ms = (time.perf_counter() - t0) * 1e3
 
     def _paint(self, p: QPainter) -> None:
-        n = self.store.n
         vr = self.viewRect()
         if vr is None:
             return
@@ -195,15 +292,28 @@ class TimelineItem(pg.GraphicsObject):
         sx, dx, sy, dy = tr.m11(), tr.dx(), tr.m22(), tr.dy()
         if sx == 0 or sy == 0:
             return
-        x_lo, x_hi = vr.left(), vr.right()
+        n = self._placed()
+        self._catch_up(self.store.n)
         y_lo, y_hi = min(vr.top(), vr.bottom()), max(vr.top(), vr.bottom())
+        view = (vr.left(), vr.right(), y_lo, y_hi)
+        dev = p.device()
         p.save()
         try:
             p.resetTransform()  # draw in device pixels from here on
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            self._paint_bands(p, sx, dx, sy, dy, x_lo, x_hi)
+            self._paint_bands(p, sx, dx, sy, dy, vr.left(), vr.right())
+            self._paint_grid(p, sx, dx, sy * y_lo + dy, sy * y_hi + dy, vr.left(), vr.right())
+            visible = drawn = 0
             if n:
-                self._paint_bars(p, sx, dx, sy, dy, x_lo, x_hi, y_lo, y_hi)
+                if isinstance(dev, QWidget | QImage | QPixmap):
+                    visible, drawn = self._paint_cached(p, dev, sx, dx, sy, dy, view, n)
+                else:  # e.g. an SVG generator: real vector shapes, nothing cached
+                    visible, drawn = self._paint_direct(p, dev, sx, dx, sy, dy, view, n)
+                v_open, d_open = self._paint_open(p, sx, dx, sy, dy, view, n)
+                visible, drawn = visible + v_open, drawn + d_open
+            self.last_visible, self.last_drawn = visible, drawn
+            h = max(1.0, abs(sy) * BAR_FILL)
+            self._paint_overlays(p, sx, dx, sy, dy, h, vr.left(), vr.right())
         finally:
             p.restore()
 
@@ -221,95 +331,262 @@ class TimelineItem(pg.GraphicsObject):
             if i:
                 p.drawLine(QPointF(left, ysep), QPointF(right, ysep))
 
-    def _paint_bars(
-        self, p: QPainter, sx: float, dx: float, sy: float, dy: float,
-        x_lo: float, x_hi: float, y_lo: float, y_hi: float,
-    ) -> None:
+    def _paint_grid(self, p: QPainter, sx: float, dx: float, top: float, bottom: float,
+                    x_lo: float, x_hi: float) -> None:
+        """Vertical lines at the ticks of `grid_axis`, fading by tick level (as pyqtgraph's grid)."""
+        ax = self.grid_axis
+        length = abs(sx * (x_hi - x_lo))
+        if ax is None or length <= 0:
+            return
+        base = QColor(self.theme.grid)
+        for i, (_spacing, values) in enumerate(ax.tickValues(x_lo, x_hi, length)):
+            colour = QColor(base)
+            colour.setAlpha(int(255 / (i + 1) * GRID_ALPHA * min(1.0, max(0.0, 0.05 * length / (len(values) + 1)))))
+            p.setPen(QPen(colour, 0))
+            for v in values:
+                x = sx * v + dx
+                p.drawLine(QPointF(x, top), QPointF(x, bottom))
+
+    # ---- closed bars: cached layers
+    def _paint_cached(self, p: QPainter, dev: Any, sx: float, dx: float, sy: float, dy: float,
+                      view: tuple[float, float, float, float], n: int) -> tuple[int, int]:
+        """Blit the cached layers of closed bars (brought up to date first); (visible, drawn)."""
+        dpr = float(dev.devicePixelRatioF())
+        if isinstance(dev, QWidget):
+            w_log, h_log = dev.width(), dev.height()
+        else:
+            size = dev.deviceIndependentSize()
+            w_log, h_log = size.width(), size.height()
+        geo = _Geometry(max(1, round(w_log * dpr)), max(1, round(h_log * dpr)), dpr,
+                        sx * dpr, dx * dpr, sy * dpr, dy * dpr)
+        token = (id(self.store), self.layout.version, self.theme.name)
+        # What the layers hold is decided by device columns, never by the view's x range (the two
+        # differ by a fraction of a pixel at the edges): a shifted layer equals a fresh one.
+        view = (-geo.dx / geo.sx, (geo.width - geo.dx) / geo.sx, view[2], view[3])
+        lay = old = self._layers
+        if lay is not None and lay.token == token and lay.geo.same_but_dx(geo):
+            shift = geo.dx - lay.geo.dx
+            k = round(shift)
+            if abs(shift - k) > 1e-6 or abs(k) >= geo.width:
+                lay = None
+            elif k:
+                lay.shift(k)
+                c0, c1 = (0, k) if k > 0 else (geo.width + k, geo.width)
+                self._render(lay, self._strip_rows(lay, c0, c1, view[2:], lay.upto), c0, c1)
+        else:
+            lay = None
+        if lay is None:
+            lay = self._layers = _Layers(geo, token, old)
+            self._pending.clear()
+            self._render(lay, None, 0, geo.width, view=view, upto=n)
+            self.renders += 1
+        else:
+            self._render_new(lay, view, n)
+        img = lay.raster.image()
+        vec = lay.vector
+        vec.setDevicePixelRatio(dpr)
+        img.setDevicePixelRatio(dpr)
+        # Long bars under the per-pixel layer: a sub-pixel error bar stays visible next to them.
+        p.drawImage(QPointF(0, 0), vec)
+        p.drawImage(QPointF(0, 0), img)
+        vec.setDevicePixelRatio(1.0)
+        return lay.visible, lay.drawn
+
+    def _render_new(self, lay: _Layers, view: tuple[float, float, float, float], n: int) -> None:
+        """Draw closed bars the layers have not seen: appended rows and rows released since."""
+        parts = []
+        if n > lay.upto:
+            parts.append(np.arange(lay.upto, n, dtype=np.int64))
+        for rows in self._pending:
+            parts.append(rows[rows < lay.upto])
+        self._pending.clear()
+        lay.upto = max(lay.upto, n)
+        if not parts:
+            return
+        rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(rows):
+            self._render(lay, self._cull(rows, view), 0, lay.geo.width)
+
+    def _cull(self, rows: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
+        """Closed, drawable rows among `rows` that intersect the view."""
         s = self.store
-        n = s.n
-        start = s.start[:n]
-        end = s.end[:n]
-        outcome = s.outcome[:n]
-        ys = self.layout.y[:n]
-        is_open = np.isnan(end)
-        vis = start <= x_hi
-        vis &= (end >= x_lo) | is_open  # NaN (open) compares False: open bars reach "now"
-        if y_lo > -1.0 or y_hi < self.layout.total_height:
-            vis &= (ys >= y_lo - 1.5) & (ys <= y_hi + 0.5)
-        vis &= outcome != MISSING
-        idx = np.flatnonzero(vis)
-        self.last_visible = len(idx)
-        if not len(idx):
-            self.last_drawn = 0
-            self._paint_overlays(p, sx, dx, sy, dy, max(1.0, abs(sy) * BAR_FILL), x_lo, x_hi)
-            return
-        sel: slice | np.ndarray = slice(0, n) if len(idx) == n else idx  # everything in view: no copies
-        width = float(p.device().width()) if p.device() is not None else 1e4
-        row_px = abs(sy)
-        # device coordinates, clamped so huge zooms never overflow the raster engine
-        px0 = np.clip(sx * start[sel] + dx, -8.0, width + 8.0)
-        px1 = np.clip(sx * np.where(is_open[sel], self.now, end[sel]) + dx, -8.0, width + 8.0)
+        x_lo, x_hi, y_lo, y_hi = view
+        code = self._code[rows]
+        ys = self.layout.y[rows]
+        keep = (code > 0) & (code < _OPEN_CODE) & (s.start[rows] <= x_hi) & (s.end[rows] >= x_lo)
+        keep &= (ys >= y_lo - 1.5) & (ys <= y_hi + 0.5)
+        return rows[keep]
+
+    def _strip_rows(self, lay: _Layers, c0: int, c1: int, y_range: tuple[float, float], n: int) -> np.ndarray:
+        """Rows that may show in device columns [c0, c1) after a shift."""
+        geo = lay.geo
+        t0 = (c0 - 2 - geo.dx) / geo.sx
+        t1 = (c1 + 1 - geo.dx) / geo.sx
+        if geo.sx < 0:
+            t0, t1 = t1, t0
+        s = self.store
+        cand = np.flatnonzero((s.start[:n] <= t1) & (s.end[:n] >= t0))
+        return self._cull(cand, (t0, t1, *y_range))
+
+    def _render(self, lay: _Layers, rows: np.ndarray | None, c0: int, c1: int, *,
+                view: tuple[float, float, float, float] | None = None, upto: int = 0) -> None:
+        """Draw closed bars into the layers, device columns [c0, c1) only: `rows` (already culled
+        to the view), or - `rows` None - every placed row below `upto` (a full render of `view`).
+
+        Bars shorter than 2 px go to the raster (those outside the device fall off its edges, no
+        culling pass needed), the others are painted as shapes. x is never inverted (sx > 0)."""
+        s, geo = self.store, lay.geo
+        thr = 2.0 / abs(geo.sx)  # duration of 2 px
+        where = None
+        if rows is None:
+            assert view is not None
+            lay.upto = upto
+            lay.visible = lay.drawn = 0
+            dur = self._dur[:upto]
+            short = dur < thr  # NaN (open, withdrawn) is neither short nor wide
+            wide_rows = self._cull(np.flatnonzero(dur >= thr), view)
+            if np.count_nonzero(short) * 2 > upto:  # mostly short: no copies, a mask
+                sc = lay.raster.scratch
+                px0 = np.multiply(s.start[:upto], geo.sx, out=sc.get("px0", upto, np.float64))
+                top = np.multiply(self.layout.y[:upto], geo.sy, out=sc.get("top", upto, np.float64))
+                code, where = self._code[:upto], short
+            else:
+                px0 = s.start[:upto][short] * geo.sx
+                top = self.layout.y[:upto][short] * geo.sy
+                code = self._code[:upto][short]
+        else:
+            dur = self._dur[rows]
+            short_rows = rows[dur < thr]
+            px0 = s.start[short_rows] * geo.sx
+            top = self.layout.y[short_rows] * geo.sy
+            code = self._code[short_rows]
+            wide_rows = rows[dur >= thr]
+        if len(px0):
+            px0 += geo.dx
+            top += geo.top0
+            kept, lo, hi = lay.raster.add(px0, top, code, c0, c1, where)
+            lay.visible += kept
+            if lo < hi:
+                if lay.lut_kinds != len(s.kinds):
+                    lay.lut = colour_table(s.kinds, self.theme)
+                    lay.lut_kinds = len(s.kinds)
+                lay.raster.expand(lay.lut, lo, hi)
+        if len(wide_rows):
+            lay.visible += len(wide_rows)
+            lay.drawn += len(wide_rows)
+            x0 = np.clip(s.start[wide_rows] * geo.sx + geo.dx, -_CLAMP, geo.width + _CLAMP)
+            x1 = np.clip(s.end[wide_rows] * geo.sx + geo.dx, -_CLAMP, geo.width + _CLAMP)
+            top_w = np.floor(self.layout.y[wide_rows] * geo.sy + geo.top0)
+            vp = QPainter(lay.vector)
+            try:
+                vp.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+                vp.setClipRect(QRectF(c0, 0, c1 - c0, geo.height))
+                # Hatches are anchored at t = 0, so they move with the bars when the view scrolls.
+                vp.setBrushOrigin(QPointF(round(geo.dx) % 8, 0))
+                self._draw_bars(vp, x0, np.maximum(x1 - x0, 1.0), top_w, float(geo.bar_h),
+                                s.kind[wide_rows], s.outcome[wide_rows], geo.thin)
+            finally:
+                vp.end()
+        if rows is None:
+            lay.drawn += int(np.count_nonzero(lay.raster.grid))
+
+    def _paint_direct(self, p: QPainter, dev: Any, sx: float, dx: float, sy: float, dy: float,
+                      view: tuple[float, float, float, float], n: int) -> tuple[int, int]:
+        """Every visible closed bar as a vector shape (devices that are not pixel buffers)."""
+        rows = self._cull(np.arange(n, dtype=np.int64), view)
+        if not len(rows):
+            return 0, 0
+        s = self.store
+        width = float(dev.width()) if dev is not None else 1e4
+        x0 = np.clip(sx * s.start[rows] + dx, -_CLAMP, width + _CLAMP)
+        x1 = np.clip(sx * s.end[rows] + dx, -_CLAMP, width + _CLAMP)
         pad = (1 - BAR_FILL) / 2
-        top = sy * (ys[sel] + (pad if sy > 0 else 1 - pad)) + dy
-        h = max(1.0, row_px * BAR_FILL)
-        kind = s.kind[:n][sel]
-        out = outcome[sel]
-        w = np.maximum(px1 - px0, 1.0)
-        raster_cells = 0
-        if len(idx) > AGGREGATE_OVER:
-            # Dense view: sub-pixel bars become pixels of one image; the others are drawn below.
-            short = w < 2.0
-            if short.any():
-                dev = p.device()
-                height = int(dev.height()) if dev is not None else 1
-                lut = colour_table(s.kinds, self.theme)
-                img = self._raster.rasterize(int(width), height, px0[short], top[short], h, kind[short],
-                                             out[short], lut)
-                p.drawImage(0, 0, img)
-                raster_cells = self._raster.cells
-                keep = ~short
-                px0, w, top, kind, out, idx = px0[keep], w[keep], top[keep], kind[keep], out[keep], idx[keep]
-        self.last_drawn = len(idx) + raster_cells
-        if not len(idx):
-            self._paint_overlays(p, sx, dx, sy, dy, h, x_lo, x_hi)
-            return
+        top = sy * (self.layout.y[rows] + (pad if sy > 0 else 1 - pad)) + dy
+        self._draw_bars(p, x0, np.maximum(x1 - x0, 1.0), top, max(1.0, abs(sy) * BAR_FILL),
+                        s.kind[rows], s.outcome[rows], abs(sy) < 3.0)
+        return len(rows), len(rows)
+
+    # ---- open bars: every paint
+    def _paint_open(self, p: QPainter, sx: float, dx: float, sy: float, dy: float,
+                    view: tuple[float, float, float, float], n: int) -> tuple[int, int]:
+        """Open bars, grown to "now"; (visible, drawn)."""
+        rows = self._open[self._open < n]
+        if not len(rows):
+            return 0, 0
+        s = self.store
+        x_lo, x_hi, y_lo, y_hi = view
+        ys = self.layout.y[rows]
+        rows = rows[(s.start[rows] <= x_hi) & (self.now >= x_lo) & (ys >= y_lo - 1.5) & (ys <= y_hi + 0.5)]
+        if not len(rows):
+            return 0, 0
+        visible = len(rows)
+        dev = p.device()
+        dpr = float(dev.devicePixelRatioF()) if dev is not None else 1.0
+        width = float(dev.width()) if dev is not None else 1e4
+        x0 = np.clip(sx * s.start[rows] + dx, -_CLAMP, width + _CLAMP)
+        x1 = np.full(len(rows), min(max(sx * self.now + dx, -_CLAMP), width + _CLAMP))
+        # Same pixel rows as the cached layers (whole device pixels), in logical coordinates.
+        geo = _Geometry(1, 1, dpr, sx * dpr, dx * dpr, sy * dpr, dy * dpr)
+        top = np.floor(self.layout.y[rows] * geo.sy + geo.top0) / dpr
+        h = geo.bar_h / dpr
+        kind = s.kind[rows]
+        out = np.full(len(rows), th.OUT_OPEN, np.int8)
+        if len(rows) > OPEN_REDUCE_OVER:
+            # Thousands of open bars (a leak): all end at "now", so the bars of one kind whose top
+            # falls in the same pixel row merge into one from the earliest start.
+            key = np.floor(top * dpr).astype(np.int64) * (int(kind.max()) + 1) + kind
+            uniq, inv = np.unique(key, return_inverse=True)
+            first = np.full(len(uniq), np.inf)
+            np.minimum.at(first, inv, x0)
+            pick = np.unique(inv, return_index=True)[1]
+            x0, x1, top, kind, out = first, x1[pick], top[pick], kind[pick], out[pick]
+        self._draw_bars(p, x0, np.maximum(x1 - x0, 1.0), top, h, kind, out, geo.thin)
+        return visible, len(x0)
+
+    # ---- shapes
+    def _colour(self, kind: str) -> QColor:
+        c = self._colours.get(kind)
+        if c is None:
+            c = self._colours[kind] = th.kind_colour(kind)
+        return c
+
+    def _draw_bars(self, p: QPainter, x: np.ndarray, w: np.ndarray, top: np.ndarray, h: float,
+                   kind: np.ndarray, out: np.ndarray, thin: bool) -> None:
+        """Bars as batched shapes, one batch per (kind, outcome) style."""
         style = kind.astype(np.int64) * 8 + out + 2
         order = np.argsort(style, kind="stable")
         style = style[order]
         bounds = np.flatnonzero(np.diff(style)) + 1
-        starts = np.concatenate([[0], bounds])
-        stops = np.concatenate([bounds, [len(style)]])
-        kinds = s.kinds
-        thin = row_px < 3.0
+        kinds = self.store.kinds
         prims = self._prims
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(style)], strict=True):
             sel = order[a:b]
             st = int(style[a])
             k, o = st // 8, st % 8 - 2
-            colour = th.kind_colour(kinds[k] if k < len(kinds) else "?")
-            x, ww, yy = px0[sel], w[sel], top[sel]
+            colour = self._colour(kinds[k] if k < len(kinds) else "?")
+            xx, ww, yy = x[sel], w[sel], top[sel]
             acc = outcome_accent(o, self.theme)
             if thin:
                 pen_colour = acc if (acc is not None and o != th.OUT_OPEN) else colour
                 p.setPen(QPen(pen_colour, 0))
                 yc = yy + h / 2
-                prims.draw_lines(p, x, yc, x + ww, yc)
+                prims.draw_lines(p, xx, yc, xx + ww, yc)
                 continue
             p.setPen(Qt.PenStyle.NoPen)
             for brush in outcome_brushes(colour, o):
                 p.setBrush(brush)
-                prims.draw_rects(p, x, yy, ww, h)
+                prims.draw_rects(p, xx, yy, ww, h)
             if acc is not None:
                 if o != th.OUT_OPEN:
                     p.setBrush(Qt.BrushStyle.NoBrush)
                     p.setPen(QPen(acc, 0))
-                    prims.draw_rects(p, x, yy, np.maximum(ww - 1, 0.0), h - 1)
+                    prims.draw_rects(p, xx, yy, np.maximum(ww - 1, 0.0), h - 1)
                     p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(acc)
                 cap = np.minimum(ww, 2.0)
-                prims.draw_rects(p, x + ww - cap, yy, cap, h)
-        self._paint_overlays(p, sx, dx, sy, dy, h, x_lo, x_hi)
+                prims.draw_rects(p, xx + ww - cap, yy, cap, h)
 
+    # ---- overlays
     def _end_of(self, rows: np.ndarray) -> np.ndarray:
         end = self.store.end[rows]
         return np.where(np.isnan(end), self.now, end)
@@ -318,13 +595,13 @@ class TimelineItem(pg.GraphicsObject):
                         x_lo: float, x_hi: float) -> None:
         if self.flags:
             self._paint_flags(p, sx, dx, sy, dy, h, x_lo, x_hi)
-        if self.selected is not None and 0 <= self.selected < self.store.n:
+        if self.selected is not None and 0 <= self.selected < self._placed():
             self._paint_selection(p, sx, dx, sy, dy, h)
 
     def _paint_flags(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float,
                      x_lo: float, x_hi: float) -> None:
         rows = np.fromiter(self.flags.keys(), np.int64, len(self.flags))
-        rows = rows[rows < self.store.n]
+        rows = rows[rows < self._placed()]
         if not len(rows):
             return
         rows = rows[(self.store.start[rows] <= x_hi) & (self._end_of(rows) >= x_lo)]

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QImage
 from withscope.gui import theme as th
 from withscope.gui.bridge import Bridge, LifetimeDelta
 from withscope.gui.timeline import TimelineView
-from withscope.gui.timeline_item import AGGREGATE_OVER, TimelineItem
+from withscope.gui.timeline_item import TimelineItem
 
 
 def add_rows(bridge: Bridge, run: int, starts: list[float], ends: list[float], outcomes: list[int],
@@ -102,7 +102,7 @@ def test_open_bars_grow_with_now(qtbot) -> None:  # type: ignore[no-untyped-def]
 def test_many_bars_are_culled_and_aggregated(qtbot) -> None:  # type: ignore[no-untyped-def]
     bridge = Bridge()
     view = make_view(qtbot, bridge)
-    n = AGGREGATE_OVER + 20_000
+    n = 40_000
     starts = np.linspace(0, 10, n)
     ends = starts + 1e-5  # far narrower than a pixel
     add_rows(bridge, 0, starts.tolist(), ends.tolist(), [0] * n, ["file"] * n)
