@@ -27,6 +27,7 @@ def main(command: str, args: list[str]) -> int:
 def export_images(args: list[str]) -> int:
     """`withscope export ... --format png|svg`: the app's plots rendered offscreen."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen plugin's chatter
     from withscope.core import cli
 
     from . import theme as th

@@ -57,6 +57,12 @@ class RunDiff:
         return next(((a, b) for k, a, b in self.kinds if k == kind), (KindCounts(), KindCounts()))
 
 
+def short(label: str) -> str:
+    """"A: class-cm/correct" -> "A" (column headers); a label without a colon stays whole."""
+    head = label.split(":", 1)[0].strip()
+    return head if head and len(head) <= 12 else label
+
+
 def describe(snap: RunSnapshot) -> str:
     return f"{snap.target} — {snap.status}, {snap.duration_s:.2f} s, {len(snap.lifetimes)} lifetimes, " \
            f"{len(snap.alerts)} alerts"
@@ -110,7 +116,7 @@ class RunPane(QWidget):
         box.addWidget(self.timeline, 1)
         rec = feed.recorder_at(feed.end_ns, snapshot.target)
         end = feed.end_ns
-        key = self.bridge.attach(rec, f"{label}: {snapshot.target}", alerts=lambda: feed.alerts_until(end),
+        key = self.bridge.attach(rec, snapshot.target, alerts=lambda: feed.alerts_until(end),
                                  samples=lambda: feed.samples_until(end))
         self.bridge.finish(key)
         self.timeline.set_follow(False)
@@ -142,7 +148,7 @@ def _table(headers: list[str]) -> QTableWidget:
     t.setAlternatingRowColors(True)
     t.setShowGrid(False)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
+    t.horizontalHeader().setStretchLastSection(False)
     return t
 
 
@@ -167,9 +173,13 @@ class CompareWindow(QWidget):
         panes = QSplitter(Qt.Orientation.Horizontal)
         panes.addWidget(self.pane_a)
         panes.addWidget(self.pane_b)
-        self.alerts_table = _table(["Alerts by rule", a_label, b_label])
-        self.kinds_table = _table(["Resources by kind", f"{a_label} count", f"{a_label} left open", f"{a_label} gc",
-                                   f"{b_label} count", f"{b_label} left open", f"{b_label} gc"])
+        sa, sb = short(a_label), short(b_label)
+        self.alerts_table = _table(["Alerts by rule", sa, sb])
+        self.kinds_table = _table(["Resources by kind", f"{sa} count", f"{sa} left open", f"{sa} gc",
+                                   f"{sb} count", f"{sb} left open", f"{sb} gc"])
+        for t in (self.alerts_table, self.kinds_table):
+            t.setToolTip(f"{sa} = {a_label}\n{sb} = {b_label}\n"
+                         "left open: still open at the end, or released only by the run's cleanup")
         self._fill()
         self.summary = QLabel(self.summary_text())
         self.summary.setWordWrap(True)
@@ -183,12 +193,13 @@ class CompareWindow(QWidget):
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(self.summary)
-        bl.addWidget(tables, 1)
+        bl.addWidget(tables)
+        bl.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(panes)
         split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 6, 6, 6)
         box.addWidget(split)
@@ -224,6 +235,10 @@ class CompareWindow(QWidget):
             for j, (v, warn) in enumerate(((a.count, False), (a.left_open, True), (a.gc, True),
                                            (b.count, False), (b.left_open, True), (b.gc, True))):
                 self.kinds_table.setItem(i, 1 + j, _item(str(v), right=True, colour=bad if warn and v else None))
+        for t in (self.alerts_table, self.kinds_table):  # as tall as their rows (up to 8), no taller
+            rows = min(max(t.rowCount(), 1), 8)
+            t.setMaximumHeight(t.horizontalHeader().sizeHint().height() + rows * t.verticalHeader().defaultSectionSize()
+                               + 2 * t.frameWidth() + 2)
 
     def table_text(self) -> list[list[str]]:
         """Both tables as text rows (for tests and copy/paste)."""

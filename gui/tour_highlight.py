@@ -165,10 +165,10 @@ class Highlighter(QObject):
         if self.band is None:
             colour = QColor(ACCENT)
             fill = QColor(colour)
-            fill.setAlpha(45 if th.current().dark else 38)
+            fill.setAlpha(40 if th.current().dark else 30)
             self.band = pg.LinearRegionItem(values=rng, orientation="horizontal", movable=False,
                                             brush=pg.mkBrush(fill), pen=pg.mkPen(colour, width=1))
-            self.band.setZValue(-5)
+            self.band.setZValue(5)  # over the lane bands and bars (translucent), under the "now" line
             self.win.timeline.plot.addItem(self.band, ignoreBounds=True)
         else:
             self.band.setRegion(rng)

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 from . import theme as th
 
 NEXT_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_PageDown)
+TITLE_SCALE = 1.45  # step title and narration, relative to the application font
+NARRATION_SCALE = 1.15
 BACK_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_PageUp)
 FOCUS_TEXT = {
     "timeline": "the timeline",
@@ -120,6 +122,8 @@ class TourPanel(QDockWidget):
         self.chooser = QComboBox()
         self.chooser.setToolTip("Choose a tour (built in, or from $WITHSCOPE_TOURS)")
         self.chooser.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.chooser.setMinimumContentsLength(14)
         self.chooser.activated.connect(self._on_chosen)
         self.open_button = QPushButton("Open tour file…")
         self.open_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -274,11 +278,11 @@ class TourPanel(QDockWidget):
         base = QFont(QApplication.font())
         size = base.pointSizeF() if base.pointSizeF() > 0 else 10.0
         title = QFont(base)
-        title.setPointSizeF(size * 1.45)
+        title.setPointSizeF(size * TITLE_SCALE)
         title.setBold(True)
         self.step_title.setFont(title)
         text = QFont(base)
-        text.setPointSizeF(size * 1.15)
+        text.setPointSizeF(size * NARRATION_SCALE)
         self.narration.document().setDefaultFont(text)
         self._render_narration()
 

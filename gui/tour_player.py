@@ -30,11 +30,13 @@ from PySide6.QtWidgets import QApplication
 from withscope.core.tours import Tour, TourError, find_tour, tour_paths
 
 from .tour_highlight import Highlighter
-from .tour_panel import TourPanel, focus_text
+from .tour_panel import NARRATION_SCALE, TITLE_SCALE, TourPanel, focus_text
 
 log = logging.getLogger("withscope")
 
 PRESENTER_MIN_SCALE = 1.4
+AXIS_SHARE = 0.5  # plot time axes grow by this share of the presenter scale
+PRESENTER_MARK = "/* withscope presenter mode */"
 STOP_WAIT_S = 20.0
 
 
@@ -102,12 +104,15 @@ class TourPlayer(QObject):
         self._token = 0
         self._task: asyncio.Task[None] | None = None
         self._base_font: QFont | None = None
-        self._axis_fonts: list[tuple[Any, QFont]] = []
+        self._axis_fonts: list[tuple[Any, QFont | None]] = []
         self._advance = QTimer(self)
         self._advance.setSingleShot(True)
         self._advance.timeout.connect(self._auto_next)
         self.advance_due: float | None = None  # monotonic time of the next auto-play step
         win.controller.runFinished.connect(self._on_run_finished)
+        from . import theme as th
+
+        th.notifier().changed.connect(self._apply_presenter_sheet)
 
     # ------------------------------------------------------------------ panel
     def ensure_panel(self) -> TourPanel:
@@ -311,20 +316,41 @@ class TourPlayer(QObject):
             if self._base_font is None:
                 self._base_font = QFont(app.font())
             scale = self.presenter_scale()
+            self._scale_axes(1 + (scale - 1) * AXIS_SHARE)
             big = QFont(self._base_font)
             size = big.pointSizeF() if big.pointSizeF() > 0 else 10.0
             big.setPointSizeF(size * scale)
             app.setFont(big)
-            self._scale_axes(scale)
+            self.presenter = True
+            self._apply_presenter_sheet()
         else:
             if self._base_font is not None:
                 app.setFont(self._base_font)
                 self._base_font = None
+            self.presenter = False
+            self._apply_presenter_sheet()
             self._restore_axes()
         self.presenter = on
         if self.panel is not None:
             self.panel.set_presenter(on)
             self.panel.set_scale(self.presenter_scale() if on else 1.0)
+
+    def _apply_presenter_sheet(self, _theme: object = None) -> None:
+        """The app has a style sheet (the theme), and then `QApplication.setFont` does not reach
+        the widgets: a font-size rule appended to the sheet does. Re-applied after a theme change."""
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            return
+        sheet = app.styleSheet().split(PRESENTER_MARK, 1)[0].rstrip()
+        if self.presenter:
+            size = app.font().pointSizeF()
+            sheet += (
+                f"\n{PRESENTER_MARK}\nQWidget {{ font-size: {size:.1f}pt; }}\n"
+                f"QLabel#tourStepTitle {{ font-size: {size * TITLE_SCALE:.1f}pt; font-weight: bold; }}\n"
+                f"QTextBrowser#tourNarration {{ font-size: {size * NARRATION_SCALE:.1f}pt; }}\n"
+            )
+        if sheet != app.styleSheet():
+            app.setStyleSheet(sheet)
 
     def _plot_axes(self) -> list[Any]:
         import pyqtgraph as pg
@@ -337,13 +363,17 @@ class TourPlayer(QObject):
         return axes
 
     def _scale_axes(self, scale: float) -> None:
+        """Time axes grow by `scale`; the others keep today's size (lane names and metric values
+        sit in fixed-width axes, where a larger font would not fit and pyqtgraph hides it).
+        Call before the application font changes. `_restore_axes` puts back what each had."""
         self._restore_axes()
         for ax in self._plot_axes():
-            old = QFont(ax.style.get("tickFont") or ax.font())
-            self._axis_fonts.append((ax, old))
-            f = QFont(old)
+            original = ax.style.get("tickFont")
+            self._axis_fonts.append((ax, original))
+            f = QFont(original or ax.font())
             size = f.pointSizeF() if f.pointSizeF() > 0 else 9.0
-            f.setPointSizeF(size * scale)
+            # set the size explicitly: an inherited font would follow the new application font
+            f.setPointSizeF(size * scale if ax.orientation == "bottom" else size)
             ax.setStyle(tickFont=f)
 
     def _restore_axes(self) -> None:

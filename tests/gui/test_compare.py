@@ -57,6 +57,7 @@ def test_diff_counts_alerts_by_rule_and_resources_by_kind(correct: RunSnapshot, 
 
 def test_compare_window_shows_both_runs_linked_and_the_diff(qtbot, correct: RunSnapshot, faulty: RunSnapshot) -> None:  # type: ignore[no-untyped-def]
     w = CompareWindow(correct, faulty, a_label="A: correct", b_label="B: faulty")
+    assert w.kinds_table.horizontalHeaderItem(2).text() == "A left open"
     qtbot.addWidget(w)
     w.show()
     assert "A: correct" in w.pane_a.title.text()

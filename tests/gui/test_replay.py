@@ -189,11 +189,16 @@ def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(window, l
     path = tmp_path / "saved.withscope.db"
     seen: dict[str, Any] = {}
 
+    folder = tmp_path / "recorded"
+
     async def scenario() -> None:
+        window.features.record_to(folder)  # File > Record runs to a folder
         window.run_workloads(["class-cm/faulty"])
         seen["refused"] = await window.features.open_recording(path)  # while a run goes
         seen["refused_text"] = window.messages.text()
         await until(lambda: not window.controller.is_running(), 30, "the run to end")
+        await until(lambda: not window.features.history._tasks, 10, "the folder recording to be finished")
+        seen["recorded"] = sorted(folder.iterdir())
         seen["live"] = _shown(window)
         assert await window.features.save_recording(path)  # File > Save recording (latest run)
         replay = window.features.replay
@@ -208,6 +213,13 @@ def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(window, l
     assert seen["refused"] is False
     assert "Stop the running workloads" in seen["refused_text"]
     assert seen["replayed"] == seen["live"]
+    [recorded] = seen["recorded"]
+    assert recorded.name.startswith("class-cm-faulty-")
+    assert recorded.name.endswith(".withscope.db")
+    folder_snap = open_recording(recorded)
+    assert folder_snap.status == "ok"
+    assert len(folder_snap.lifetimes) == seen["live"][0]
+    assert {a.rule for a in folder_snap.alerts} == {"unreleased"}
     assert seen["after_run"] == (False, ["class-cm/correct"])
     names = {window.bridge.run_name(int(k)) for k in np.unique(window.bridge.store.run[: window.bridge.store.n])}
     assert names == {"class-cm/correct"}
