@@ -7,17 +7,23 @@
   Median of rounds. The detail also gives the repaint when nothing changed (cached), and the time
   to load the lifetimes into the timeline (lane packing).
 - `loop_lag_p99_ms`: the whole app (`MainWindow`, every dock) on its qasync loop, running a target
-  that produces ~10,000 events/s (tracked blocks at a steady rate); a probe coroutine measures
-  how late `asyncio.sleep(0.001)` wakes up. p99 of the overshoots.
+  that produces ~10,000 events/s (tracked blocks at a steady rate, a few held longer, one tracked
+  stream); after a warm-up, a probe coroutine measures how late `asyncio.sleep(0.001)` wakes up.
+  p99 of the overshoots; the detail gives the event rate the bridge saw.
 - `startup_ratio`: `withscope --quit-after 0 --no-settings` (offscreen) until the process ends, vs
   `python -c "import PySide6.QtWidgets"`, both as subprocesses, interleaved; median of the ratios.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,9 +125,148 @@ def bench_timeline(n: int, rounds: int, key: str, target: str) -> Result:
     return Result(key, value, "ms", target, detail, {"load_ms": load_s * 1e3, "cached_ms": statistics.median(cached)})
 
 
+# ---------------------------------------------------------------------------- loop lag
+_WORKLOAD = r"""
+import asyncio, time
+from withscope.core import track, track_stream
+
+RATE = {rate}  # tracked blocks per second: 2 events each (acquire, release)
+
+
+class Conn:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+async def chunks():
+    while True:
+        await asyncio.sleep(0.01)
+        yield b"x" * 4096
+
+
+async def steady():
+    # RATE blocks per second, produced in small steps between loop turns; every 100th is held
+    # for ~0.2 s (visible bars, a few open at any time); a stream feeds the throughput dock.
+    async def stream():
+        async for _ in track_stream(chunks(), "feed"):
+            pass
+
+    feeder = asyncio.ensure_future(stream())
+    held = []
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        while True:  # until the run is cancelled
+            due = int((time.perf_counter() - t0) * RATE)
+            while done < due:
+                done += 1
+                if done % 100 == 0:
+                    h = track(Conn(), kind="db.connection").__enter__()
+                    held.append((time.perf_counter() + 0.2, h))
+                else:
+                    with track(Conn(), kind="lock"):
+                        pass
+            now = time.perf_counter()
+            while held and held[0][0] <= now:
+                held.pop(0)[1].__exit__(None, None, None)
+            await asyncio.sleep(0.001)
+    finally:
+        feeder.cancel()
+        for _t, h in held:
+            h.__exit__(None, None, None)
+"""
+
+
+def bench_loop_lag(seconds: float, warmup_s: float, events_per_s: int) -> Result:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+    from withscope.gui import theme as th
+    from withscope.gui.app import SCREENSHOT_SIZE, load_patterns
+    from withscope.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    app.setQuitOnLastWindowClosed(False)
+    th.apply(th.LIGHT)
+    tmp = Path(tempfile.mkdtemp(prefix="withscope-bench-"))
+    target = tmp / "steady_workload.py"
+    target.write_text(_WORKLOAD.format(rate=events_per_s // 2))
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    win = MainWindow(patterns=load_patterns(), settings=None)
+    win.resize(*SCREENSHOT_SIZE)
+    win.show()
+    rates: list[float] = []
+    win.bridge.statsChanged.connect(lambda st: rates.append(st.events_per_s))
+
+    async def scenario() -> list[float]:
+        win.start()
+        win.run_workloads([f"{target}:steady"])
+        await asyncio.sleep(warmup_s)  # docks built, history of a few seconds on screen
+        rates.clear()
+        overs: list[float] = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.001)
+            overs.append((time.perf_counter() - t0 - 0.001) * 1e3)
+        closed = asyncio.Event()
+        win.closed.connect(closed.set)
+        win.close()
+        await closed.wait()
+        return overs
+
+    try:
+        overs = loop.run_until_complete(scenario())
+    finally:
+        win.deleteLater()
+        app.processEvents()
+        loop.close()
+        asyncio.set_event_loop(None)
+    overs.sort()
+    p99 = overs[min(len(overs) - 1, int(0.99 * len(overs)))]
+    eps = statistics.median(rates) if rates else 0.0
+    errors = win.controller.errors
+    detail = (f"{eps:,.0f} events/s recorded, {len(overs):,} sleeps over {seconds:g} s; median "
+              f"{overs[len(overs) // 2]:.2f} ms, max {overs[-1]:.1f} ms")
+    if errors:
+        detail += f"; run errors: {errors}"
+    return Result("loop_lag_p99_ms", p99, "ms", "<= 10", detail, {"events_per_s": eps})
+
+
+# ---------------------------------------------------------------------------- start-up
+def _cmd_time(argv: list[str]) -> float:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def bench_startup(rounds: int) -> Result:
+    exe = Path(sys.executable).with_name("withscope")
+    app_cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "withscope.gui.launcher"]
+    app_cmd += ["--quit-after", "0", "--no-settings"]
+    base_cmd = [sys.executable, "-c", "import PySide6.QtWidgets"]
+    _cmd_time(app_cmd)  # warm the OS caches and .pyc files
+    _cmd_time(base_cmd)
+    ratios, apps, bases = [], [], []
+    for _ in range(rounds):
+        b = _cmd_time(base_cmd)
+        a = _cmd_time(app_cmd)
+        ratios.append(a / b)
+        apps.append(a)
+        bases.append(b)
+    detail = (f"withscope --quit-after 0 {statistics.median(apps) * 1e3:.0f} ms vs import PySide6.QtWidgets "
+              f"{statistics.median(bases) * 1e3:.0f} ms (whole processes)")
+    return Result("startup_ratio", statistics.median(ratios), "x", "<= 3.0", detail)
+
+
 def run_all(quick: bool) -> list[Result]:
-    out = [
+    return [
         bench_timeline(10_000 if quick else 100_000, 3 if quick else 15, "timeline_frame_ms_100k", "<= 33"),
         bench_timeline(50_000 if quick else 1_000_000, 3 if quick else 11, "timeline_frame_ms_1m", "<= 50"),
+        bench_loop_lag(2.0 if quick else 10.0, 1.0 if quick else 3.0, 10_000),
+        bench_startup(3 if quick else 11),
     ]
-    return out

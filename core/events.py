@@ -40,20 +40,26 @@ class Severity(enum.StrEnum):
 
 
 # Raw event codes (first item of each hot-path tuple). Layouts:
-#   (ACQUIRE, lid, t_ns, kind, label, code, lineno, stack, thread_name, task_name)
+#   (ACQUIRE, lid, t_ns, spec, code, lasti, thread, task)
+#   (RELEASE, lid, t_ns)                             -- a clean release (outcome `released`, no flags)
 #   (RELEASE, lid, t_ns, outcome_code, error_repr, error_type, flags)
 #   (ABORT,   lid)                                   -- a failed __enter__ withdraws an acquisition
 #   (STREAM,  lid, t_ns, chunks, nbytes, first_ns)   -- cumulative stream counters
 #   (MARK,    t_ns, text)                            -- run markers (start/end of a run or repeat)
-# `code` is the site's code object (formatted lazily, once per (code, line)); `stack` is None or
-# a tuple of "path:line in function" strings, innermost first.
-# Invariant: RELEASE/ABORT of a lid always follow its ACQUIRE in the buffer (same producer, or a
-# later one that got the id from it), and the recorder keeps only the first RELEASE of a lid.
+#   (STACK,   lid, stack)                            -- deeper frames of an acquisition (stack_depth > 1)
+# `spec` is a `Spec` tuple (kind, label, suppresses, shared); `code`/`lasti` are the site's code
+# object and byte offset (or None/0): the line and the "path:line" text are worked out when the
+# recorder folds the event, once per (code, offset). `thread` is the producing thread's token, a
+# 1-tuple (thread name,); `task` is the asyncio task's name or None. `stack` is a tuple of
+# "path:line in function" strings, innermost first.
+# Invariant: RELEASE/ABORT/STACK of a lid always follow its ACQUIRE in the buffer (same producer,
+# or a later one that got the id from it), and the recorder keeps only the first RELEASE of a lid.
 ACQUIRE = 0
 RELEASE = 1
 ABORT = 2
 STREAM = 3
 MARK = 4
+STACK = 5
 
 # Outcome codes stored in the columnar table (int8).
 OUT_MISSING = -2  # id issued but its acquire event was never seen (dropped or aborted)

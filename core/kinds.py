@@ -1,6 +1,13 @@
 """Default kind and label of a tracked object, and how its `with` behaves.
 
 Classification is by type and cached, so the hot path pays one dict lookup per `track()`.
+
+A lifetime's kind, label and declared suppressions travel to the recorder as one `Spec` tuple
+`(kind, label, suppresses, shared)`. A type whose label does not depend on the instance has one
+*shared* spec (`TypeInfo.spec`), made once: the hot path passes that object along and the
+recorder resolves its kind and label once per spec object, not once per lifetime. Any other
+lifetime (an explicit kind or label, a path, a peer address) gets its own spec (`shared` False),
+which the recorder never caches.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 Labeler = Callable[[Any], str]
+# (kind, label, exception types the manager declares it suppresses, shared by every instance)
+Spec = tuple[str, str, tuple[type[BaseException], ...], bool]
 
 # Types whose `with` block does NOT release the resource: sqlite3's `with conn:` only commits or
 # rolls back, the connection stays open. Keyed by "module.QualName" so no driver must be imported.
@@ -47,6 +56,7 @@ class TypeInfo:
     sync_cm: bool
     async_cm: bool
     static_label: str | None = None  # the label when it depends on the type only (saves a call)
+    spec: Spec | None = None  # the shared spec (kind, static_label), when the label is static
 
 
 def _type_name(obj: Any) -> str:
@@ -188,6 +198,7 @@ def classify(tp: type) -> TypeInfo:
         kind, labeler = _kind_and_labeler(tp)
         qual = f"{tp.__module__}.{tp.__qualname__}"
         resource = callable(getattr(tp, "close", None)) or callable(getattr(tp, "aclose", None))
+        static_label = tp.__qualname__ if labeler is _type_name else None
         info = TypeInfo(
             kind=kind,
             labeler=labeler,
@@ -195,7 +206,8 @@ def classify(tp: type) -> TypeInfo:
             releases_on_exit=qual not in NON_RELEASING_WITH,
             sync_cm=hasattr(tp, "__enter__") and hasattr(tp, "__exit__"),
             async_cm=hasattr(tp, "__aenter__") and hasattr(tp, "__aexit__"),
-            static_label=tp.__qualname__ if labeler is _type_name else None,
+            static_label=static_label,
+            spec=(kind, static_label, (), True) if static_label is not None else None,
         )
         _CACHE[tp] = info
     return info
@@ -207,3 +219,12 @@ def label_of(obj: Any, info: TypeInfo) -> str:
         return info.labeler(obj)
     except Exception:
         return type(obj).__qualname__
+
+
+def spec_of(
+    obj: Any, info: TypeInfo, kind: str | None, label: str | None, suppresses: tuple[type[BaseException], ...]
+) -> Spec:
+    """The spec of one tracked object: the type's shared one when nothing overrides it."""
+    if not (kind or label or suppresses) and info.spec is not None:
+        return info.spec
+    return (kind or info.kind, label or info.static_label or label_of(obj, info), suppresses, False)

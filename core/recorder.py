@@ -11,6 +11,17 @@ only while it holds fewer than `capacity` events; each refused event is counted 
 ever recorded for it. Releases and withdrawals (ABORT) of *admitted* acquisitions are always
 admitted - a full buffer never turns a released resource into a fake leak - so the buffer
 holds at most `capacity` + (lifetimes open at that moment) events.
+
+Folding (issue 6: >= 1M events/s ingested while 4 producer threads run). A drain pops its
+events in one C-level call, splits acquisitions from the rest in C (`filter` on the event
+code), and folds the acquisitions column by column: ids, kinds/labels (once per shared spec
+object), sites (once per code object and instruction offset), thread and task names each
+resolve through a dict, and each column is written with one slice assignment when the ids of
+the batch are contiguous (the usual case; otherwise one store per id). Releases, withdrawals,
+stream counters and marks then follow one by one, in buffer order. Acquisitions are folded
+before the rest of their batch, which keeps the invariant of `events.py` (a release follows its
+acquisition). If the column fold fails, every acquisition of the batch is folded on its own so
+that one bad event costs only itself (each failure is logged).
 """
 
 from __future__ import annotations
@@ -25,12 +36,13 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import filterfalse, repeat, starmap
+from operator import itemgetter
 from types import CodeType
 from typing import Any
 
 from .events import (
     ABORT,
-    ACQUIRE,
     FLAG_CLOSE,
     FLAG_DECLARED,
     FLAG_SUPPRESSED,
@@ -39,6 +51,7 @@ from .events import (
     OUT_OPEN,
     OUTCOME_BY_CODE,
     RELEASE,
+    STACK,
     STREAM,
     Lifetime,
     Mark,
@@ -48,6 +61,9 @@ from .events import (
 log = logging.getLogger("withscope")
 
 DEFAULT_CAPACITY = 1 << 20  # pending events before new ones are dropped (and counted)
+
+_CODE = itemgetter(0)
+_LID = itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +107,16 @@ class LifetimeTable:
         self.threads: list[str] = []
         self._thread_ids: dict[str, int] = {}
         self.count = 0  # rows with a seen acquire
+        # Fold caches (see the module docstring). Shared specs and code objects are pinned here
+        # so that their ids are never reused while they key a cache entry.
+        self._spec_kind: dict[int, int] = {}  # id(shared spec) -> kind id
+        self._spec_label: dict[int, int] = {}  # id(shared spec) -> label string id
+        self._spec_pin: list[object] = []
+        self._stream_specs: set[int] = set()  # ids of pinned specs of kind "stream"
+        self._site_ids: dict[tuple[int, int], int] = {(id(None), 0): 0}  # (id(code), lasti) -> string id
+        self._code_pin: dict[int, CodeType] = {}
+        self._thread_tokens: dict[object, int] = {}  # thread token (name,) -> thread id
+        self._task_ids: dict[str | None, int] = {None: 0}  # task name -> string id
 
     def __len__(self) -> int:
         return len(self.outcome)
@@ -120,11 +146,107 @@ class LifetimeTable:
         extra = n - len(self.outcome)
         if extra <= 0:
             return
-        self.acquired_ns.extend(itertools.repeat(0, extra))
-        self.released_ns.extend(itertools.repeat(-1, extra))
-        self.outcome.extend(itertools.repeat(OUT_MISSING, extra))
+        # Repeated one-item arrays: a memcpy, not a conversion per item.
+        self.acquired_ns.extend(array("q", [0]) * extra)
+        self.released_ns.extend(array("q", [-1]) * extra)
+        self.outcome.extend(array("b", [OUT_MISSING]) * extra)
         for col in (self.flags, self.kind, self.label, self.site, self.thread, self.task):
-            col.extend(itertools.repeat(0, extra))
+            col.extend(array(col.typecode, [0]) * extra)
+
+    # ----------------------------------------------------------------- folding (drain only)
+    def _resolve(
+        self, specs: tuple[Any, ...], codes: tuple[Any, ...], lastis: tuple[int, ...], threads: tuple[Any, ...],
+        tasks: tuple[Any, ...],
+    ) -> tuple[list[int], list[tuple[int, int]], list[int], bool]:
+        """Make sure every spec, site, thread and task of a batch has its ids in the caches.
+
+        Returns (spec keys, site keys, ids of the specs that were added for this batch only,
+        whether any lifetime of the batch is a stream)."""
+        spec_keys = list(map(id, specs))
+        kinds = self._spec_kind
+        temporary: list[int] = []
+        has_stream = bool(self._stream_specs) and not self._stream_specs.isdisjoint(spec_keys)
+        missing = set(spec_keys).difference(kinds)
+        if missing:
+            by_id = dict(zip(spec_keys, specs, strict=True))
+            for key in missing:
+                spec = by_id[key]
+                kinds[key] = self.kind_id(spec[0])
+                self._spec_label[key] = self.intern(spec[1])
+                if spec[0] == "stream":
+                    has_stream = True
+                if spec[3]:
+                    self._spec_pin.append(spec)
+                    if spec[0] == "stream":
+                        self._stream_specs.add(key)
+                else:
+                    temporary.append(key)
+        site_keys = list(zip(map(id, codes), lastis, strict=True))
+        sites = self._site_ids
+        missing_sites = set(site_keys).difference(sites)
+        if missing_sites:
+            code_by_id = {id(c): c for c in codes}
+            for site_key in missing_sites:
+                code = code_by_id[site_key[0]]
+                self._code_pin[site_key[0]] = code
+                sites[site_key] = self.intern(format_site(code, line_of(code, site_key[1])))
+        tokens = self._thread_tokens
+        for token in set(threads).difference(tokens):
+            tokens[token] = self.thread_id(token[0])
+        task_ids = self._task_ids
+        for name in set(tasks).difference(task_ids):
+            task_ids[name] = self.intern(name)
+        return spec_keys, site_keys, temporary, has_stream
+
+    def fold_acquires(self, acqs: list[tuple[Any, ...]]) -> tuple[tuple[int, ...], bool]:
+        """Fold ACQUIRE events (sorted by id in place) column by column; returns their ids and
+        whether any of them is a stream."""
+        acqs.sort(key=_LID)
+        _, lids, times, specs, codes, lastis, threads, tasks = zip(*acqs, strict=True)
+        spec_keys, site_keys, temporary, has_stream = self._resolve(specs, codes, lastis, threads, tasks)
+        lo, hi, n = lids[0], lids[-1], len(lids)
+        if hi >= len(self.outcome):
+            self.grow(max(hi + 1, len(self.outcome) * 2, 1024))
+        # `outcome` last: a row is seen (not OUT_MISSING) only once all its columns are written.
+        columns: list[tuple[array[Any], array[Any]]] = [
+            (self.acquired_ns, array("q", times)),
+            (self.kind, array("H", map(self._spec_kind.__getitem__, spec_keys))),
+            (self.label, array("I", map(self._spec_label.__getitem__, spec_keys))),
+            (self.site, array("I", map(self._site_ids.__getitem__, site_keys))),
+            (self.thread, array("I", map(self._thread_tokens.__getitem__, threads))),
+            (self.task, array("I", map(self._task_ids.__getitem__, tasks))),
+            (self.outcome, array("b", [OUT_OPEN]) * n),
+        ]
+        for key in temporary:
+            del self._spec_kind[key], self._spec_label[key]
+        if hi - lo + 1 == n:  # contiguous ids (ids are unique): one slice per column
+            for col, values in columns:
+                col[lo : hi + 1] = values
+        else:
+            for col, values in columns:
+                for lid, v in zip(lids, values, strict=True):
+                    col[lid] = v
+        self.count += n
+        return lids, has_stream
+
+    def fold_acquire(self, ev: tuple[Any, ...]) -> None:
+        """Fold one ACQUIRE event (the careful path, when a batch could not be folded at once)."""
+        _, lid, t_ns, spec, code, lasti, thread, task = ev
+        kind, label = self.kind_id(spec[0]), self.intern(spec[1])
+        site = self.intern(format_site(code, line_of(code, lasti))) if code is not None else 0
+        thread_id, task_id = self.thread_id(thread[0]), self.intern(task) if task else 0
+        if lid >= len(self.outcome):
+            self.grow(max(lid + 1, len(self.outcome) * 2, 1024))
+        if self.outcome[lid] != OUT_MISSING:
+            return  # already folded
+        self.acquired_ns[lid] = t_ns
+        self.kind[lid] = kind
+        self.label[lid] = label
+        self.site[lid] = site
+        self.thread[lid] = thread_id
+        self.task[lid] = task_id
+        self.outcome[lid] = OUT_OPEN
+        self.count += 1
 
     def get(self, lid: int) -> Lifetime | None:
         if lid < 0 or lid >= len(self.outcome) or self.outcome[lid] == OUT_MISSING:
@@ -178,6 +300,14 @@ _site_cache: dict[tuple[CodeType, int], str] = {}
 _cwd = os.getcwd()
 
 
+def line_of(code: CodeType, lasti: int) -> int:
+    """The line of byte offset `lasti` in `code` (what `frame.f_lineno` gives for that offset)."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end:
+            return line if line is not None else code.co_firstlineno
+    return code.co_firstlineno
+
+
 def format_site(code: CodeType, lineno: int) -> str:
     """`relative/path.py:42` (relative to the working directory when under it)."""
     key = (code, lineno)
@@ -217,11 +347,15 @@ class Recorder:
         if stack_depth < 1:
             raise ValueError("stack_depth must be at least 1")
         self.name = name
-        self.capacity = capacity
-        self.stack_depth = stack_depth
+        # Hot-path state (read by core.track / core.streams without method calls):
+        self._capacity = capacity
+        self._stack_depth = stack_depth
+        # Invariant: `_limit` is `capacity` when `stack_depth` is 1, else 0. The inlined
+        # `__enter__` records only while the buffer holds fewer than `_limit` events; at 0 every
+        # acquisition takes the general path (which checks `capacity` and captures the stack).
+        self._limit = capacity if stack_depth == 1 else 0
         self.t0_ns = time.perf_counter_ns()
         self.wall_t0 = time.time()  # Unix time at t0_ns, to put perf_counter times on a date axis
-        # Hot-path state (read by core.track / core.streams without method calls):
         self._buf: deque[tuple[Any, ...]] = deque()
         self._ids = itertools.count()
         # Drop accounting: `next()` on a C counter is atomic under the GIL and takes no lock, so
@@ -237,6 +371,30 @@ class Recorder:
         self._tokens: list[contextvars.Token[Recorder | None]] = []
         self._draining = False  # a drain is folding/notifying (guarded by _lock)
         self.events_total = 0
+
+    @property
+    def capacity(self) -> int:
+        """Pending events before new acquisitions, stream updates and marks are refused."""
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = value
+        self._limit = value if self._stack_depth == 1 else 0
+
+    @property
+    def stack_depth(self) -> int:
+        """Frames recorded per acquisition (1: the site only)."""
+        return self._stack_depth
+
+    @stack_depth.setter
+    def stack_depth(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("stack_depth must be at least 1")
+        self._stack_depth = value
+        self._limit = self._capacity if value == 1 else 0
 
     # ----------------------------------------------------------------- producers (hot path)
     def next_id(self) -> int:
@@ -328,45 +486,47 @@ class Recorder:
 
     def _fold(self, max_events: int | None) -> Batch:
         buf = self._buf
-        popleft = buf.popleft
+        n = len(buf)  # producers only append: at least n events are there to pop
+        if max_events is not None and max_events < n:
+            n = max(0, max_events)
+        events = list(starmap(buf.popleft, repeat((), n)))
+        self.events_total += n
         table = self.table
+        acqs = list(filterfalse(_CODE, events))  # ACQUIRE is code 0
+        acquired: tuple[int, ...] | list[int] = ()
+        if acqs:
+            acquired = self._fold_acquires(acqs)
         streams = self._streams
-        acquired: list[int] = []
         released: list[int] = []
         aborted: list[int] = []
         touched: set[int] = set()
         marks: list[Mark] = []
-        n = 0
-        limit = max_events if max_events is not None else len(buf)
         outcome = table.outcome
-        while n < limit:
-            try:
-                ev = popleft()
-            except IndexError:
-                break
-            n += 1
+        released_ns = table.released_ns
+        size = len(outcome)
+        for ev in filter(_CODE, events) if len(acqs) < n else ():
             try:
                 code = ev[0]
-                if code == ACQUIRE:
-                    self._fold_acquire(ev)
-                    acquired.append(ev[1])
-                elif code == RELEASE:
+                if code == RELEASE:
                     lid = ev[1]
-                    if not 0 <= lid < len(outcome) or outcome[lid] != OUT_OPEN:
+                    if lid >= size or outcome[lid] != OUT_OPEN:
                         continue  # unknown id, or already released: at most one release per acquire
-                    outcome[lid] = ev[3]
-                    table.released_ns[lid] = ev[2]
-                    table.flags[lid] = ev[6]
-                    if ev[4] is not None:
-                        table.errors[lid] = (ev[4], ev[5] or "")
+                    released_ns[lid] = ev[2]
+                    if len(ev) == 3:  # a clean release
+                        outcome[lid] = 0
+                    else:
+                        outcome[lid] = ev[3]
+                        table.flags[lid] = ev[6]
+                        if ev[4] is not None:
+                            table.errors[lid] = (ev[4], ev[5] or "")
                     released.append(lid)
-                    acc = streams.get(lid)
-                    if acc is not None:
+                    if streams and lid in streams:
+                        acc = streams[lid]
                         acc.ended = True
                         acc.last_ns = max(acc.last_ns, ev[2])
                         touched.add(lid)
                 elif code == STREAM:
-                    acc = streams.get(ev[1])
+                    acc = streams.get(ev[1])  # type: ignore[assignment]
                     if acc is None:
                         continue
                     # A stream's last counters may arrive after its release (finalized late).
@@ -379,42 +539,53 @@ class Recorder:
                     touched.add(ev[1])
                 elif code == ABORT:
                     lid = ev[1]
-                    if 0 <= lid < len(outcome) and outcome[lid] == OUT_OPEN:
+                    if lid < size and outcome[lid] == OUT_OPEN:
                         outcome[lid] = OUT_MISSING
                         table.count -= 1
                         streams.pop(lid, None)
                         touched.discard(lid)
                         aborted.append(lid)
+                elif code == STACK:
+                    table.stacks[ev[1]] = ev[2]
                 elif code == MARK:
                     m = Mark(ev[1], ev[2])
                     self._marks.append(m)
                     marks.append(m)
             except Exception:
                 log.exception("withscope: could not fold event %r", ev[:2])
-        self.events_total += n
         if aborted:
             acquired = [lid for lid in acquired if outcome[lid] != OUT_MISSING]
         return Batch(
             n, tuple(acquired), tuple(released), tuple(sorted(touched)), tuple(marks), self.dropped, tuple(aborted)
         )
 
-    def _fold_acquire(self, ev: tuple[Any, ...]) -> None:
-        _, lid, t_ns, kind, label, code, lineno, stack, thread, task = ev
-        table = self.table
-        if lid >= len(table.outcome):
-            table.grow(max(lid + 1, len(table.outcome) * 2, 1024))
-        table.acquired_ns[lid] = t_ns
-        table.outcome[lid] = OUT_OPEN
-        table.kind[lid] = table.kind_id(kind)
-        table.label[lid] = table.intern(label)
-        table.site[lid] = table.intern(format_site(code, lineno)) if code is not None else 0
-        table.thread[lid] = table.thread_id(thread)
-        table.task[lid] = table.intern(task) if task else 0
-        if stack:
-            table.stacks[lid] = stack
-        table.count += 1
-        if kind == "stream":
-            self._streams[lid] = _StreamAcc(label, t_ns)
+    def _fold_acquires(self, acqs: list[tuple[Any, ...]]) -> tuple[int, ...] | list[int]:
+        """Fold a batch's ACQUIRE events; returns the ids folded."""
+        try:
+            return self._fold_acquire(acqs)
+        except Exception:
+            log.exception("withscope: could not fold a batch of %d acquisitions; folding them one by one", len(acqs))
+        lids: list[int] = []
+        for ev in acqs:
+            try:
+                self.table.fold_acquire(ev)
+                self._add_stream(ev)
+                lids.append(ev[1])
+            except Exception:
+                log.exception("withscope: could not fold event %r", ev[:2])
+        return lids
+
+    def _fold_acquire(self, acqs: list[tuple[Any, ...]]) -> tuple[int, ...]:
+        lids, has_stream = self.table.fold_acquires(acqs)
+        if has_stream:
+            for ev in acqs:
+                self._add_stream(ev)
+        return lids
+
+    def _add_stream(self, ev: tuple[Any, ...]) -> None:
+        spec = ev[3]
+        if spec[0] == "stream" and ev[1] not in self._streams:
+            self._streams[ev[1]] = _StreamAcc(spec[1], ev[2])
 
     # -------------------------------------------------------------------------- queries
     def lifetimes(self) -> list[Lifetime]:

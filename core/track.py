@@ -1,4 +1,4 @@
-"""`track()` and `tracked()`: instrument a context manager or a closeable resource.
+"""`track()`: instrument a context manager or a closeable resource (`tracked()`: see `decorate`).
 
 Contract (what instrumentation preserves, see shared/PITFALLS.md):
 - the value bound by `with ... as x`, every exception, its chaining (`__context__`,
@@ -34,22 +34,45 @@ A handle entered concurrently from several *threads* is recorded best-effort (it
 is not locked - the hot path takes no lock): prefer `track(x)` at each `with` line, or
 `@tracked` on the class.
 
-Cost: a tracked `with` is a `__slots__` handle, one caller frame and one deque append on enter
-and on exit; `__del__` reads one attribute when the handle is already released.
+Design of the hot path (issue 6: a tracked `with` within 4x a bare one). Measured on CPython
+3.11, every Python-level call costs ~60-100 ns and every attribute read on a class that defines
+`__getattr__` ~25 ns (it disables the interpreter's attribute specialisation), so:
+- `track()` of a context manager whose label depends on its type only is one dict lookup
+  (`_FAST`, filled by the first, slow `_track()` of that type), one handle allocation and one
+  list; anything else (explicit kind/label/suppresses, resources, handles) takes `_track()`.
+- A handle keeps its state in one list (`_s`, indices documented on `Tracked`): the hot methods
+  read one attribute and then index a list, since `Tracked.__getattr__` (pass-through to the
+  wrapped object) makes each attribute read slow.
+- `__enter__`/`__exit__` (and the async twins) inline the common case - first entry, caller not
+  in SKIP_FILES, room in the buffer, one frame - and leave every other case to helpers.
+- The site is the caller's code object and instruction offset (`f_lasti`); the recorder turns
+  them into "path:line" when it folds, once per site (`f_lineno` costs ~4x as much).
+- GC-release detection: a handle entered by a `with`/`async with` statement cannot be
+  collected before that statement calls its exit, so context handles have no `__del__`
+  (calling one costs ~40-80 ns per handle). An entry made any other way (`__enter__()` by hand,
+  `ExitStack.enter_context`) switches the handle to a subclass with `__del__` ("arming" it),
+  which records `gc` if the handle dies while an entry is open. The `with` statement is
+  recognised by the caller's current instruction (`BEFORE_WITH`, or the `SEND` after
+  `GET_AWAITABLE 1` of an `async with`); any other bytecode arms, so an unknown interpreter
+  version only costs speed. Resource handles always have `__del__` (acquired at `track()`).
+  Caveat: a `with` over some other manager whose `__enter__` is a C callable that calls this
+  handle's `__enter__` would be taken for a `with` on the handle.
+- Thread names come from a per-thread token (`_tls.me`, a 1-tuple made once per thread) and
+  task names from `asyncio.current_task`; both are recorded at entry (a later rename is not seen).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import dis
 import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from types import FrameType, TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from .events import (
     ABORT,
@@ -62,25 +85,38 @@ from .events import (
     OUT_RELEASED,
     OUT_RELEASED_WITH_ERROR,
     RELEASE,
+    STACK,
 )
 from .kinds import _CACHE as _TYPE_INFO
-from .kinds import TypeInfo, classify, label_of
-from .recorder import Recorder, current_recorder, format_site
+from .kinds import Spec, classify, spec_of
+from .recorder import Recorder, _active, current_recorder, format_site
 
 log = logging.getLogger("withscope")
 
+_getframe = sys._getframe
 _get_running_loop = asyncio._get_running_loop
 _current_task = asyncio.current_task
 
 # Frames in these files are never a user's acquisition site.
 SKIP_FILES: set[str] = {__file__, contextlib.__file__}
 
-T = TypeVar("T")
+# Opcodes that show a `with` / `async with` statement calling the handle (-1: never matches).
+_BEFORE_WITH = dis.opmap.get("BEFORE_WITH", -1)
+_SEND = dis.opmap.get("SEND", -1)
+_GET_AWAITABLE = dis.opmap.get("GET_AWAITABLE", -1)
 
 # Per-thread identity: a 1-tuple (thread name,) created once per thread. The tuple object is the
 # thread's "owner" token (unique while the thread lives); its item is recorded as the thread name
 # (a thread renamed after its first acquisition keeps its first name).
 _tls = threading.local()
+
+# Entry states in a handle's `_s[3]` (values >= 0 are the id of the one open entry).
+_NONE = -1  # nothing open
+_UNRECORDED = -2  # one entry open whose acquisition was not recorded (buffer full, recorder error)
+_MULTI = -3  # two or more entries open: `_s[4]` lists them as (owner, id), outermost first
+# The inlined hot paths spell these as literals (a constant load is cheaper than a global's).
+if (ACQUIRE, RELEASE, _NONE) != (0, 1, -1):  # pragma: no cover
+    raise ImportError("core.track's inlined event codes are out of date")
 
 
 def _thread_me() -> tuple[str]:
@@ -101,17 +137,21 @@ def _owner_now() -> object:
     return _thread_me()
 
 
-def _user_frame(depth: int) -> FrameType | None:
-    """The first frame above `depth` (0 = the caller of `_user_frame`) that is not withscope's
-    own nor contextlib's."""
-    try:
-        f: FrameType | None = sys._getframe(depth + 1)
-    except ValueError:  # the stack is not that deep
-        return None
+def _skip(f: FrameType | None) -> FrameType | None:
+    """`f` or the first frame below it that is not withscope's own nor contextlib's."""
     skip = SKIP_FILES
     while f is not None and f.f_code.co_filename in skip:
         f = f.f_back
     return f
+
+
+def _user_frame(depth: int) -> FrameType | None:
+    """The first frame above `depth` (0 = the caller of `_user_frame`) that is not withscope's
+    own nor contextlib's."""
+    try:
+        return _skip(_getframe(depth + 1))
+    except ValueError:  # the stack is not that deep
+        return None
 
 
 def _stack(frame: FrameType | None, depth: int) -> tuple[str, ...]:
@@ -123,9 +163,11 @@ def _stack(frame: FrameType | None, depth: int) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _acquire(rec: Recorder, kind: str, label: str, frame: FrameType | None, t_ns: int) -> tuple[int, object]:
-    """Record an acquisition (hot path). Returns (lifetime id, owner); id -1 when the buffer was
-    full (the acquisition is counted in `rec.dropped`, and no release must be recorded)."""
+def _record(rec: Recorder, spec: Spec, frame: FrameType | None, t_ns: int) -> tuple[int, object]:
+    """Record an acquisition (the general path; `_Ctx*.__enter__` inline the common case).
+
+    Returns (lifetime id, owner); id -1 when the buffer was full (the acquisition is counted in
+    `rec.dropped`, and no release must be recorded)."""
     buf = rec._buf
     if len(buf) >= rec.capacity:
         rec.note_dropped()
@@ -144,17 +186,18 @@ def _acquire(rec: Recorder, kind: str, label: str, frame: FrameType | None, t_ns
             owner = task
             task_name = task.get_name()
     if frame is None:
-        buf.append((ACQUIRE, lid, t_ns, kind, label, None, 0, None, me[0], task_name))
+        buf.append((ACQUIRE, lid, t_ns, spec, None, 0, me, task_name))
     else:
-        stack = _stack(frame, rec.stack_depth) if rec.stack_depth > 1 else None
-        buf.append((ACQUIRE, lid, t_ns, kind, label, frame.f_code, frame.f_lineno, stack, me[0], task_name))
+        buf.append((ACQUIRE, lid, t_ns, spec, frame.f_code, frame.f_lasti, me, task_name))
+        if rec.stack_depth > 1:
+            buf.append((STACK, lid, _stack(frame, rec.stack_depth)))
     return lid, owner
 
 
 def acquire(rec: Recorder, kind: str, label: str, frame: FrameType | None, t_ns: int) -> int:
-    """Record an acquisition (hot path). Returns the new lifetime id, or -1 when the buffer was
-    full: the drop is counted, and the caller must not record a release for -1."""
-    return _acquire(rec, kind, label, frame, t_ns)[0]
+    """Record an acquisition of `kind`/`label` at `frame`. Returns the new lifetime id, or -1
+    when the buffer was full: the drop is counted, and the caller must not record a release."""
+    return _record(rec, (kind, label, (), False), frame, t_ns)[0]
 
 
 def error_text(exc: BaseException) -> str:
@@ -163,9 +206,12 @@ def error_text(exc: BaseException) -> str:
 
 
 def release(rec: Recorder, lid: int, code: int, exc: BaseException | None, flags: int) -> None:
-    """Record the release of lifetime `lid` >= 0 (hot path). Never refused by a full buffer."""
+    """Record the release of lifetime `lid` >= 0. Never refused by a full buffer."""
     if exc is None:
-        rec._buf.append((RELEASE, lid, perf_counter_ns(), code, None, None, flags))
+        if code == OUT_RELEASED and not flags:
+            rec._buf.append((RELEASE, lid, perf_counter_ns()))
+        else:
+            rec._buf.append((RELEASE, lid, perf_counter_ns(), code, None, None, flags))
     else:
         tp = type(exc)
         rec._buf.append(
@@ -204,9 +250,25 @@ def _no_protocol(obj: Any, is_async: bool) -> TypeError:
     return TypeError(f"'{name}' object does not support the {what} protocol")
 
 
-_SLOTS = frozenset(
-    {"_entered", "_info", "_kind", "_label", "_lid", "_obj", "_outer", "_owner", "_rec", "_suppresses"}
-)
+def _release_open(s: list[Any], code: int) -> None:
+    """Release every open entry of a handle's state `s` with outcome `code` (for `__del__`)."""
+    cur = s[3]
+    lids = [cur] if cur >= 0 else [lid for _owner, lid in s[4]] if cur == _MULTI else []
+    s[3] = _NONE
+    s[4] = None
+    for lid in lids:
+        if lid >= 0:
+            release(s[1], lid, code, None, 0)
+
+
+def _del_open(self: Tracked) -> None:
+    # Acts only while an entry is open; the interpreter may be shutting down: say nothing.
+    try:
+        s = self._s
+        if s[3] != _NONE:
+            _release_open(s, OUT_GC)
+    except Exception:
+        pass
 
 
 class Tracked:
@@ -214,223 +276,176 @@ class Tracked:
 
     Attribute access passes through to the wrapped object (special methods other than the
     context-manager, iterator and close protocols do not). Thread-safety and re-entry: see the
-    module docstring.
+    module docstring. Handles are made by `track()`; the class tells them apart from the
+    wrapped objects (`isinstance(h, Tracked)`).
     """
 
-    __slots__ = ("_entered", "_info", "_kind", "_label", "_lid", "_obj", "_outer", "_owner", "_rec", "_suppresses")
+    __slots__ = ("_s",)
 
-    # Invariant: the open lifetimes of this handle are `_outer` (outermost first, as (owner, id)
-    # pairs) followed by (`_owner`, `_lid`). `_outer` is None unless two or more entries are open;
-    # `_lid` is -1 when nothing is open (or when the only entry's acquisition was dropped).
-    # Resource mode uses `_lid` only. `_owner` is set by the first context-mode entry;
-    # `_entered` by the first successful resource-mode entry (read with a default).
-    _obj: Any
-    _rec: Recorder
-    _info: TypeInfo
-    _kind: str | None
-    _label: str | None
-    _lid: int
-    _outer: list[tuple[object, int]] | None
-    _owner: object
-    _entered: bool
-    _suppresses: tuple[type[BaseException], ...]
-
-    def __init__(
-        self,
-        obj: Any,
-        rec: Recorder,
-        info: TypeInfo,
-        kind: str | None,
-        label: str | None,
-        suppresses: tuple[type[BaseException], ...],
-    ) -> None:
-        self._obj = obj
-        self._rec = rec
-        self._info = info
-        self._kind = kind
-        self._label = label
-        self._lid = -1
-        self._outer = None
-        self._suppresses = suppresses
+    # Invariant: `_s` is [obj, recorder, spec, entry, entries, owner] (+ [info, entered] in
+    # resource mode): `entry` is the id of the one open entry (context mode) or of the resource
+    # (resource mode), or _NONE / _UNRECORDED / _MULTI; `entries` is None unless `entry` is
+    # _MULTI, then the list of open (owner, id) pairs, outermost first (id _UNRECORDED for an
+    # entry that was not recorded); `owner` is the task or thread token of the single entry.
+    _s: list[Any]
 
     # ------------------------------------------------------------------ introspection
     @property
     def wrapped(self) -> Any:
         """The object behind the handle."""
-        return self._obj
+        return self._s[0]
 
     @property
     def lifetime_id(self) -> int | None:
         """Id of the open lifetime (innermost entry), or None when nothing is held."""
-        return self._lid if self._lid >= 0 else None
+        s = self._s
+        lid: int = s[3] if s[3] != _MULTI else s[4][-1][1]
+        return lid if lid >= 0 else None
 
     def __getattr__(self, name: str) -> Any:
-        if name in _SLOTS:  # an unset slot (half-built handle): never recurse into _obj
+        if name == "_s":  # a half-built handle: never recurse
             raise AttributeError(name)
-        return getattr(self._obj, name)
+        return getattr(self._s[0], name)
 
     def __repr__(self) -> str:
-        return f"<tracked {self._obj!r}>"
+        return f"<tracked {self._s[0]!r}>"
 
     def __iter__(self) -> Any:
-        return iter(self._obj)
+        return iter(self._s[0])
 
     def __next__(self) -> Any:
-        return next(self._obj)
+        return next(self._s[0])
 
     def __aiter__(self) -> Any:
-        return aiter(self._obj)
+        return aiter(self._s[0])
 
     def __anext__(self) -> Awaitable[Any]:
-        return anext(self._obj)
+        return anext(self._s[0])
 
-    # ----------------------------------------------------------------------- recording
+    # -------------------------------------------------------------- entry bookkeeping
     def _begin(self, t_ns: int, frame: FrameType | None) -> None:
         """Record one entry (context mode) or the resource (resource mode, from `track()`)."""
+        s = self._s
         try:
-            info = self._info
-            label = self._label or info.static_label or label_of(self._obj, info)
-            lid, owner = _acquire(self._rec, self._kind or info.kind, label, frame, t_ns)
+            lid, owner = _record(s[1], s[2], frame, t_ns)
         except Exception:
             log.exception("withscope: could not record an acquisition")
             lid, owner = -1, None
-        if self._lid < 0 and self._outer is None:
-            self._lid = lid
-            self._owner = owner
-        else:
-            if self._outer is None:
-                self._outer = []
-            self._outer.append((self._owner, self._lid))
-            self._lid = lid
-            self._owner = owner
+        if lid < 0:
+            lid = _UNRECORDED
+        self._push(lid, owner)
 
-    def _pop_owned(self) -> int:
-        """Slow path (two or more entries open): take the innermost entry of the running task or
-        thread (else the innermost one) and return its id."""
-        entries = self._outer
-        assert entries is not None
-        entries.append((self._owner, self._lid))
+    def _push(self, lid: int, owner: object) -> None:
+        s = self._s
+        if owner is None:
+            owner = _owner_now()
+        cur = s[3]
+        if cur == _NONE:
+            s[3] = lid
+            s[5] = owner
+        elif cur == _MULTI:
+            s[4].append((owner, lid))
+        else:
+            s[4] = [(s[5], cur), (owner, lid)]
+            s[3] = _MULTI
+            s[5] = None
+
+    def _take(self) -> int:
+        """Take the innermost open entry of the running task or thread (else the innermost one)
+        off the handle; returns its id (< 0 when there is none or it was not recorded)."""
+        s = self._s
+        cur: int = s[3]
+        if cur != _MULTI:
+            s[3] = _NONE
+            return cur
+        entries: list[tuple[object, int]] = s[4]
         owner = _owner_now()
         i = len(entries) - 1
         while i >= 0 and entries[i][0] is not owner:
             i -= 1
         lid = entries.pop(i if i >= 0 else -1)[1]
-        self._owner, self._lid = entries.pop()
-        self._outer = entries or None
+        if len(entries) == 1:
+            s[5], s[3] = entries[0]
+            s[4] = None
         return lid
-
-    def _take(self) -> int:
-        """Take the innermost open lifetime id off the handle (-1 if none)."""
-        if self._outer is None:
-            lid = self._lid
-            self._lid = -1
-            return lid
-        return self._pop_owned()
 
     def _end(self, lid: int, code: int, exc: BaseException | None, flags: int) -> None:
         if lid < 0:
             return
         try:
-            release(self._rec, lid, code, exc, flags)
+            release(self._s[1], lid, code, exc, flags)
         except Exception:
             log.exception("withscope: could not record a release")
 
     def _exited(self, lid: int, et: type[BaseException] | None, ev: BaseException | None, ret: object) -> None:
         """Record the release by a `with` exit that an exception passed through (or not)."""
-        code, flags = _exit_outcome(et, ev, ret, self._suppresses)
+        code, flags = _exit_outcome(et, ev, ret, self._s[2][2])
         self._end(lid, code, ev if et is not None else None, flags)
 
-    def _withdraw(self) -> None:
-        """The first `__enter__` of a resource failed: it was never usable, withdraw it."""
-        if self._lid >= 0 and not getattr(self, "_entered", False):
-            lid, self._lid = self._lid, -1
-            try:
-                abort(self._rec, lid)
-            except Exception:
-                log.exception("withscope: could not withdraw an acquisition")
+    def _arm(self) -> None:
+        """Entered other than by a `with` statement: from now on `__del__` watches the handle."""
+        self.__class__ = _ARMED.get(type(self), type(self))
 
-    # ------------------------------------------------------------------- sync protocol
+    def _slow_enter(self, t_ns: int, f: FrameType | None) -> None:
+        """Everything the inlined `__enter__` leaves out (nested entry, full buffer, deep stacks,
+        a caller in SKIP_FILES)."""
+        try:
+            f = _skip(f)
+        except Exception:
+            f = None
+        self._begin(t_ns, f)
+
+    # ------------------------------------------------------------- protocol defaults
+    # The classes made by `track()` override what the wrapped type supports; what is left
+    # raises the TypeError a bare `with` raises.
     def __enter__(self) -> Any:
-        obj = self._obj
-        info = self._info
-        if not info.sync_cm:
-            raise _no_protocol(obj, False)
-        if info.resource:
-            try:
-                value = type(obj).__enter__(obj)
-            except BaseException:
-                self._withdraw()
-                raise
-            self._entered = True
-            return value
-        t = perf_counter_ns()
-        value = type(obj).__enter__(obj)
-        self._begin(t, _user_frame(1))
-        return value
+        raise _no_protocol(self._s[0], False)
+
+    async def __aenter__(self) -> Any:
+        raise _no_protocol(self._s[0], True)
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> Any:
-        obj = self._obj
-        if not self._info.releases_on_exit:
-            lid = -1
-        elif self._outer is None:
-            lid = self._lid
-            self._lid = -1
-        else:
-            lid = self._pop_owned()
+        s = self._s
+        obj = s[0]
+        lid = s[3]
+        if lid >= 0:
+            s[3] = -1  # _NONE
+        elif lid != -1:
+            lid = self._take()
         try:
             ret = type(obj).__exit__(obj, et, ev, tb)
         except BaseException as exc:
             self._end(lid, OUT_RELEASED_WITH_ERROR if exc is ev else OUT_EXIT_RAISED, exc, 0)
             raise
         if lid >= 0:
-            if et is None:  # the common case, inlined: `release(rec, lid, OUT_RELEASED, None, 0)`
+            if et is None:  # the common case, inlined
                 try:
-                    self._rec._buf.append((RELEASE, lid, perf_counter_ns(), OUT_RELEASED, None, None, 0))
+                    s[1]._buf.append((1, lid, perf_counter_ns()))  # 1: RELEASE
                 except Exception:
                     log.exception("withscope: could not record a release")
             else:
                 self._exited(lid, et, ev, ret)
         return ret
 
-    # ------------------------------------------------------------------ async protocol
-    async def __aenter__(self) -> Any:
-        obj = self._obj
-        info = self._info
-        if not info.async_cm:
-            raise _no_protocol(obj, True)
-        if info.resource:
-            try:
-                value = await type(obj).__aenter__(obj)
-            except BaseException:
-                self._withdraw()
-                raise
-            self._entered = True
-            return value
-        t = perf_counter_ns()
-        value = await type(obj).__aenter__(obj)
-        self._begin(t, _user_frame(1))
-        return value
-
     async def __aexit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> Any:
-        obj = self._obj
-        if not self._info.releases_on_exit:
-            lid = -1
-        elif self._outer is None:
-            lid = self._lid
-            self._lid = -1
-        else:
-            lid = self._pop_owned()
+        s = self._s
+        obj = s[0]
+        lid = s[3]
+        if lid >= 0:
+            s[3] = -1  # _NONE
+        elif lid != -1:
+            lid = self._take()
         try:
             ret = await type(obj).__aexit__(obj, et, ev, tb)
         except BaseException as exc:
             self._end(lid, OUT_RELEASED_WITH_ERROR if exc is ev else OUT_EXIT_RAISED, exc, 0)
             raise
         if lid >= 0:
-            if et is None:  # the common case, inlined: `release(rec, lid, OUT_RELEASED, None, 0)`
+            if et is None:  # the common case, inlined
                 try:
-                    self._rec._buf.append((RELEASE, lid, perf_counter_ns(), OUT_RELEASED, None, None, 0))
+                    s[1]._buf.append((1, lid, perf_counter_ns()))  # 1: RELEASE
                 except Exception:
                     log.exception("withscope: could not record a release")
             else:
@@ -461,21 +476,21 @@ class Tracked:
 
     def close(self, *args: Any, **kwargs: Any) -> Any:
         """Close the wrapped object and record the release (arguments pass through)."""
-        return self._closed_by(self._obj.close, args, kwargs)
+        return self._closed_by(self._s[0].close, args, kwargs)
 
     def release(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped object's `release()`; without arguments, record the release.
 
         With arguments (`pool.release(conn)`) it releases something else: passed through unrecorded.
         """
-        method = self._obj.release
+        method = self._s[0].release
         if args or kwargs:
             return method(*args, **kwargs)
         return self._closed_by(method, args, kwargs)
 
     async def aclose(self, *args: Any, **kwargs: Any) -> Any:
         """Await the wrapped object's `aclose()` and record the release."""
-        method = self._obj.aclose
+        method = self._s[0].aclose
         lid = self._take()
         try:
             ret = await method(*args, **kwargs)
@@ -485,24 +500,173 @@ class Tracked:
         self._end(lid, OUT_RELEASED, None, FLAG_CLOSE)
         return ret
 
-    def __del__(self) -> None:
-        # Cheap when released: one attribute read. Acts only while a lifetime is still open.
+
+class _SyncCtx(Tracked):
+    """Context mode, the wrapped type has `__enter__`/`__exit__` (hot path)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Any:
+        s = self._s
+        obj = s[0]
+        t = perf_counter_ns()
+        value = type(obj).__enter__(obj)
         try:
-            lid = self._lid
-            outer = self._outer
-        except AttributeError:
-            return
-        if lid < 0 and outer is None:
-            return
+            f = _getframe(1)
+            code = f.f_code
+            lasti = f.f_lasti
+            if code.co_code[lasti] != _BEFORE_WITH:
+                self._arm()
+            rec = s[1]
+            buf = rec._buf
+            if s[3] != -1 or len(buf) >= rec._limit or code.co_filename in SKIP_FILES:  # -1: _NONE
+                self._slow_enter(t, f)
+            else:
+                lid = next(rec._ids)
+                try:
+                    me = _tls.me
+                except AttributeError:
+                    me = _thread_me()
+                loop = _get_running_loop()
+                if loop is None or (task := _current_task(loop)) is None:
+                    buf.append((0, lid, t, s[2], code, lasti, me, None))  # 0: ACQUIRE
+                    s[5] = me
+                else:
+                    buf.append((0, lid, t, s[2], code, lasti, me, task.get_name()))
+                    s[5] = task
+                s[3] = lid
+        except Exception:
+            log.exception("withscope: could not record an acquisition")
+        return value
+
+
+class _AsyncCtx(Tracked):
+    """Context mode, the wrapped type has `__aenter__`/`__aexit__` (hot path)."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Any:
+        s = self._s
+        obj = s[0]
+        t = perf_counter_ns()
+        value = await type(obj).__aenter__(obj)
         try:
-            rec = self._rec
-            if lid >= 0:
-                release(rec, lid, OUT_GC, None, 0)
-            for _owner, olid in outer or ():
-                if olid >= 0:
-                    release(rec, olid, OUT_GC, None, 0)
-        except Exception:  # interpreter shutdown, recorder gone: nothing to tell
-            pass
+            f = _getframe(1)
+            code = f.f_code
+            lasti = f.f_lasti
+            co = code.co_code
+            if co[lasti] != _SEND or co[lasti - 4] != _GET_AWAITABLE or co[lasti - 3] != 1:
+                self._arm()
+            rec = s[1]
+            buf = rec._buf
+            if s[3] != -1 or len(buf) >= rec._limit or code.co_filename in SKIP_FILES:  # -1: _NONE
+                self._slow_enter(t, f)
+            else:
+                lid = next(rec._ids)
+                try:
+                    me = _tls.me
+                except AttributeError:
+                    me = _thread_me()
+                loop = _get_running_loop()
+                if loop is None or (task := _current_task(loop)) is None:
+                    buf.append((0, lid, t, s[2], code, lasti, me, None))  # 0: ACQUIRE
+                    s[5] = me
+                else:
+                    buf.append((0, lid, t, s[2], code, lasti, me, task.get_name()))
+                    s[5] = task
+                s[3] = lid
+        except Exception:
+            log.exception("withscope: could not record an acquisition")
+        return value
+
+
+class _BothCtx(_SyncCtx, _AsyncCtx):
+    __slots__ = ()
+
+
+class _SyncCtxArmed(_SyncCtx):
+    __slots__ = ()
+    __del__ = _del_open
+
+
+class _AsyncCtxArmed(_AsyncCtx):
+    __slots__ = ()
+    __del__ = _del_open
+
+
+class _BothCtxArmed(_BothCtx):
+    __slots__ = ()
+    __del__ = _del_open
+
+
+_ARMED: dict[type, type] = {_SyncCtx: _SyncCtxArmed, _AsyncCtx: _AsyncCtxArmed, _BothCtx: _BothCtxArmed}
+_CTX_CLASS: dict[tuple[bool, bool], type[Tracked]] = {
+    (True, False): _SyncCtx,
+    (False, True): _AsyncCtx,
+    (True, True): _BothCtx,
+}
+
+
+class _Resource(Tracked):
+    """Resource mode: acquired by `track()`; `s[7]` is True once an entry succeeded."""
+
+    __slots__ = ()
+    __del__ = _del_open
+
+    def _withdraw(self) -> None:
+        """The first `__enter__` of a resource failed: it was never usable, withdraw it."""
+        s = self._s
+        if s[3] >= 0 and not s[7]:
+            lid = s[3]
+            s[3] = _NONE
+            try:
+                abort(s[1], lid)
+            except Exception:
+                log.exception("withscope: could not withdraw an acquisition")
+
+    def __enter__(self) -> Any:
+        s = self._s
+        obj = s[0]
+        if not s[6].sync_cm:
+            raise _no_protocol(obj, False)
+        try:
+            value = type(obj).__enter__(obj)
+        except BaseException:
+            self._withdraw()
+            raise
+        s[7] = True
+        return value
+
+    async def __aenter__(self) -> Any:
+        s = self._s
+        obj = s[0]
+        if not s[6].async_cm:
+            raise _no_protocol(obj, True)
+        try:
+            value = await type(obj).__aenter__(obj)
+        except BaseException:
+            self._withdraw()
+            raise
+        s[7] = True
+        return value
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> Any:
+        s = self._s
+        if s[6].releases_on_exit:
+            return Tracked.__exit__(self, et, ev, tb)
+        return type(s[0]).__exit__(s[0], et, ev, tb)
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        s = self._s
+        if s[6].releases_on_exit:
+            return await Tracked.__aexit__(self, et, ev, tb)
+        return await type(s[0]).__aexit__(s[0], et, ev, tb)
+
+
+# type -> (handle class, shared spec) of context managers that `track()` handles inline.
+_FAST: dict[type, tuple[type[Tracked], Spec]] = {}
 
 
 def track(
@@ -521,179 +685,52 @@ def track(
     Records into `recorder`, else the active recorder (see `Recorder`). A handle is returned
     as is. Raises TypeError for an object that is neither a context manager nor closeable.
     """
-    tp = type(obj)
-    if tp is Tracked:
+    fast = _FAST.get(type(obj))
+    if fast is None or kind or label or suppresses:
+        return _track(obj, kind, label, suppresses, recorder)
+    if recorder is None:
+        recorder = _active.get()
+        if recorder is None:
+            recorder = current_recorder()
+    cls, spec = fast
+    handle = cls()
+    handle._s = [obj, recorder, spec, -1, None, None]  # -1: _NONE
+    return handle
+
+
+def _track(
+    obj: Any,
+    kind: str | None,
+    label: str | None,
+    suppresses: tuple[type[BaseException], ...],
+    recorder: Recorder | None,
+) -> Any:
+    """`track()` of anything but a plain context manager of a known type (see `track`)."""
+    if isinstance(obj, Tracked):
         return obj
+    tp = type(obj)
     info = _TYPE_INFO.get(tp) or classify(tp)
     if not (info.resource or info.sync_cm or info.async_cm):
         raise TypeError(
             f"track() needs a context manager or an object with close()/aclose(); "
-            f"got {type(obj).__qualname__} (use track_stream() for iterators)"
+            f"got {tp.__qualname__} (use track_stream() for iterators)"
         )
     rec = recorder if recorder is not None else current_recorder()
-    handle = Tracked(obj, rec, info, kind, label, tuple(suppresses))
+    suppresses = tuple(suppresses)
+    spec = spec_of(obj, info, kind, label, suppresses)
     if info.resource:
-        handle._begin(perf_counter_ns(), _user_frame(1))
+        handle: Tracked = _Resource()
+        handle._s = [obj, rec, spec, _NONE, None, None, info, False]
+        handle._begin(perf_counter_ns(), _user_frame(0))
+        return handle
+    cls = _CTX_CLASS[info.sync_cm, info.async_cm]
+    if info.spec is not None and tp not in _FAST:
+        _FAST[tp] = (cls, info.spec)
+    handle = cls()
+    handle._s = [obj, rec, spec, _NONE, None, None]
     return handle
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+from .decorate import tracked  # noqa: E402  (re-exported: `withscope.core.track.tracked`)
 
-
-@overload
-def tracked(target: type[T], /) -> type[T]: ...
-@overload
-def tracked(target: F, /) -> F: ...
-@overload
-def tracked(
-    target: None = None,
-    /,
-    *,
-    kind: str | None = None,
-    label: str | None = None,
-    suppresses: tuple[type[BaseException], ...] = (),
-) -> Callable[[Any], Any]: ...
-
-
-def tracked(
-    target: Any = None,
-    /,
-    *,
-    kind: str | None = None,
-    label: str | None = None,
-    suppresses: tuple[type[BaseException], ...] = (),
-) -> Any:
-    """Decorate a context-manager class or a `@contextmanager`/`@asynccontextmanager` factory so
-    that every instance is tracked. Usable bare (`@tracked`) or with arguments.
-
-    On a class, its `__enter__`/`__exit__` (and `__aenter__`/`__aexit__`) are instrumented in
-    place, so `isinstance` and subclassing keep working; each entry is one lifetime (context
-    mode, even if the class has `close()`), recorded into the recorder active at the entry.
-    Decorating a class twice (or a subclass that inherits instrumented methods) does not double
-    the recording. On a factory (put `@tracked` *above* `@contextmanager`), each call returns
-    `track(factory(...))`.
-    """
-
-    def decorate(t: Any) -> Any:
-        if isinstance(t, type):
-            return _instrument_class(t, kind, label, tuple(suppresses))
-        if not callable(t):
-            raise TypeError(f"tracked() decorates a class or a factory function, not {t!r}")
-        default_label = label or getattr(t, "__qualname__", None)
-
-        @functools.wraps(t)
-        def factory(*args: Any, **kwargs: Any) -> Any:
-            return track(t(*args, **kwargs), kind=kind, label=default_label, suppresses=tuple(suppresses))
-
-        return factory
-
-    return decorate(target) if target is not None else decorate
-
-
-_MARK = "__withscope_tracked__"
-
-
-def _instrument_class(
-    cls: type, kind: str | None, label: str | None, suppresses: tuple[type[BaseException], ...]
-) -> type:
-    has_sync = hasattr(cls, "__enter__") and hasattr(cls, "__exit__")
-    has_async = hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
-    if not (has_sync or has_async):
-        raise TypeError(f"tracked() needs a context-manager class; {cls.__qualname__} has no __enter__/__aenter__")
-    kind_ = kind or "resource"
-    label_ = label or cls.__qualname__
-    # id(instance) -> [(owner, recorder, lid), ...] of open entries, innermost last.
-    # Invariant: an entry is pushed for every successful enter (lid -1 if not recorded) and
-    # popped by the next exit of the same owner (else the innermost), so entries stay paired.
-    open_entries: dict[int, list[tuple[object, Recorder | None, int]]] = {}
-
-    def begin(self: Any, t_ns: int) -> None:
-        rec: Recorder | None = None
-        lid, owner = -1, None
-        try:
-            rec = current_recorder()
-            lid, owner = _acquire(rec, kind_, label_, _user_frame(2), t_ns)
-        except Exception:
-            log.exception("withscope: could not record an acquisition")
-        if owner is None:
-            owner = _owner_now()
-        open_entries.setdefault(id(self), []).append((owner, rec, lid))
-
-    def take(self: Any) -> tuple[Recorder | None, int]:
-        entries = open_entries.get(id(self))
-        if not entries:
-            return None, -1
-        if len(entries) == 1:
-            entry = entries.pop()
-        else:
-            owner = _owner_now()
-            i = len(entries) - 1
-            while i >= 0 and entries[i][0] is not owner:
-                i -= 1
-            entry = entries.pop(i if i >= 0 else -1)
-        if not entries:
-            open_entries.pop(id(self), None)
-        return entry[1], entry[2]
-
-    def end(rec: Recorder | None, lid: int, code: int, exc: BaseException | None, flags: int) -> None:
-        if rec is not None and lid >= 0:
-            try:
-                release(rec, lid, code, exc, flags)
-            except Exception:
-                log.exception("withscope: could not record a release")
-
-    def wrap_sync(orig_enter: Callable[..., Any], orig_exit: Callable[..., Any]) -> None:
-        @functools.wraps(orig_enter)
-        def __enter__(self: Any) -> Any:
-            t = perf_counter_ns()
-            value = orig_enter(self)
-            begin(self, t)
-            return value
-
-        @functools.wraps(orig_exit)
-        def __exit__(self: Any, et: Any, ev: Any, tb: Any) -> Any:
-            rec, lid = take(self)
-            try:
-                ret = orig_exit(self, et, ev, tb)
-            except BaseException as exc:
-                end(rec, lid, OUT_RELEASED_WITH_ERROR if exc is ev else OUT_EXIT_RAISED, exc, 0)
-                raise
-            code, flags = _exit_outcome(et, ev, ret, suppresses)
-            end(rec, lid, code, ev, flags)
-            return ret
-
-        setattr(__enter__, _MARK, True)
-        setattr(__exit__, _MARK, True)
-        cls.__enter__ = __enter__  # type: ignore[attr-defined]
-        cls.__exit__ = __exit__  # type: ignore[attr-defined]
-
-    def wrap_async(orig_aenter: Callable[..., Any], orig_aexit: Callable[..., Any]) -> None:
-        @functools.wraps(orig_aenter)
-        async def __aenter__(self: Any) -> Any:
-            t = perf_counter_ns()
-            value = await orig_aenter(self)
-            begin(self, t)
-            return value
-
-        @functools.wraps(orig_aexit)
-        async def __aexit__(self: Any, et: Any, ev: Any, tb: Any) -> Any:
-            rec, lid = take(self)
-            try:
-                ret = await orig_aexit(self, et, ev, tb)
-            except BaseException as exc:
-                end(rec, lid, OUT_RELEASED_WITH_ERROR if exc is ev else OUT_EXIT_RAISED, exc, 0)
-                raise
-            code, flags = _exit_outcome(et, ev, ret, suppresses)
-            end(rec, lid, code, ev, flags)
-            return ret
-
-        setattr(__aenter__, _MARK, True)
-        setattr(__aexit__, _MARK, True)
-        cls.__aenter__ = __aenter__  # type: ignore[attr-defined]
-        cls.__aexit__ = __aexit__  # type: ignore[attr-defined]
-
-    if has_sync and not getattr(cls.__enter__, _MARK, False):  # type: ignore[attr-defined]
-        wrap_sync(cls.__enter__, cls.__exit__)  # type: ignore[attr-defined]
-    if has_async and not getattr(cls.__aenter__, _MARK, False):  # type: ignore[attr-defined]
-        wrap_async(cls.__aenter__, cls.__aexit__)  # type: ignore[attr-defined]
-    return cls
+__all__ = ["SKIP_FILES", "Tracked", "abort", "acquire", "error_text", "release", "track", "tracked"]

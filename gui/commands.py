@@ -57,6 +57,12 @@ def demo(args: list[str]) -> int:
         print("withscope: no display found (DISPLAY/WAYLAND_DISPLAY unset): the tour needs the app. "
               "`withscope demo --check` validates tours headless.", file=sys.stderr)
         return 2
+    from withscope.core.tours import TourError, find_tour
+
+    try:
+        find_tour(ns.tour)
+    except TourError as exc:  # say it here too; the app opens with the error in its tour panel
+        print(f"withscope: {str(exc).splitlines()[0]}", file=sys.stderr)
     from .app import Options, run
     from .tour_player import DemoRequest, request_at_start
 

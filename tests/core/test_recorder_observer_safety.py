@@ -130,7 +130,8 @@ def test_a_failing_fold_is_logged_and_the_drain_goes_on(
         batch = rec.drain()  # must not raise
     assert actual == expected
     assert batch.events > 0
-    assert any("could not fold event" in r.getMessage() for r in caplog.records)
+    assert any("could not fold a batch" in r.getMessage() for r in caplog.records)
+    assert batch.acquired, "the acquisitions were folded one by one instead"
 
 
 def test_a_drain_inside_a_subscriber_does_not_recurse(caplog: pytest.LogCaptureFixture) -> None:
