@@ -9,6 +9,7 @@ next `acquire()` times out.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 
 from ..recorder import current_recorder  # noqa: TID252 (mypy sees this tree as `core`)
 from . import db
@@ -36,45 +37,36 @@ def _orders(ctx: WorkloadContext) -> list[int]:
     return list(range(ctx.count(10, minimum=6)))
 
 
-async def _setup(ctx: WorkloadContext) -> str:
-    table = db.table_name("orders")
+def _orders_table(ctx: WorkloadContext) -> AbstractAsyncContextManager[str]:
+    """The scratch table of orders: created and dropped by its `async with`."""
     rows = [(i, 0 if i % 2 else 5) for i in range(len(_orders(ctx)))]
-    await db.setup_async(ctx, table, "id INTEGER PRIMARY KEY, qty INTEGER", rows)
-    return table
+    return db.scratch_table_async(ctx, db.table_name("orders"), "id INTEGER PRIMARY KEY, qty INTEGER", rows)
 
 
 async def correct(ctx: WorkloadContext) -> None:
-    table = await _setup(ctx)
-    try:
-        async with ConnectionPool(ctx, size=POOL_SIZE) as pool:
-            for order in _orders(ctx):
-                try:
-                    async with pool.acquire(timeout=ctx.seconds(0.5)) as conn:
-                        await _job(conn, table, order)
-                except InvalidOrder:
-                    pass  # the job fails; `async with` already gave its connection back
-                await asyncio.sleep(ctx.seconds(0.02))
-    finally:
-        await db.teardown_async(ctx, table)
+    async with _orders_table(ctx) as table, ConnectionPool(ctx, size=POOL_SIZE) as pool:
+        for order in _orders(ctx):
+            try:
+                async with pool.acquire(timeout=ctx.seconds(0.5)) as conn:
+                    await _job(conn, table, order)
+            except InvalidOrder:
+                pass  # the job fails; `async with` already gave its connection back
+            await asyncio.sleep(ctx.seconds(0.02))
 
 
 async def faulty(ctx: WorkloadContext) -> None:
-    table = await _setup(ctx)
-    try:
-        async with ConnectionPool(ctx, size=POOL_SIZE) as pool:
-            for order in _orders(ctx):
-                try:
-                    conn = await pool.acquire(timeout=ctx.seconds(0.5))
-                    await _job(conn, table, order)
-                    await pool.release(conn)  # BUG: skipped when the job raises
-                except InvalidOrder:
-                    pass
-                except PoolExhausted as exc:
-                    current_recorder().mark(f"pool exhausted: {exc}")
-                    break  # every later job would wait and fail the same way
-                await asyncio.sleep(ctx.seconds(0.02))
-    finally:
-        await db.teardown_async(ctx, table)
+    async with _orders_table(ctx) as table, ConnectionPool(ctx, size=POOL_SIZE) as pool:
+        for order in _orders(ctx):
+            try:
+                conn = await pool.acquire(timeout=ctx.seconds(0.5))
+                await _job(conn, table, order)
+                await pool.release(conn)  # BUG: skipped when the job raises
+            except InvalidOrder:
+                pass
+            except PoolExhausted as exc:
+                current_recorder().mark(f"pool exhausted: {exc}")
+                break  # every later job would wait and fail the same way
+            await asyncio.sleep(ctx.seconds(0.02))
 
 
 WORKLOADS = (

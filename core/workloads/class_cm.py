@@ -69,9 +69,9 @@ def _requests(ctx: WorkloadContext) -> list[int]:
 
 
 def _run(ctx: WorkloadContext, handle: Any) -> None:
-    table = db.table_name("accounts")
-    db.setup_sync(ctx, table, "id INTEGER PRIMARY KEY, balance INTEGER", [(1, 100), (2, 250), (3, 40)])
-    try:
+    rows = [(1, 100), (2, 250), (3, 40)]
+    columns = "id INTEGER PRIMARY KEY, balance INTEGER"
+    with db.scratch_table_sync(ctx, db.table_name("accounts"), columns, rows) as table:
         for account in _requests(ctx):
             if ctx.stop.is_set():
                 return
@@ -79,8 +79,6 @@ def _run(ctx: WorkloadContext, handle: Any) -> None:
             with contextlib.suppress(UnknownAccount):
                 handle(ctx, table, account)
             ctx.stop.wait(ctx.seconds(0.02))
-    finally:
-        db.teardown_sync(ctx, table)
 
 
 def _request_with(ctx: WorkloadContext, table: str, account: int) -> None:

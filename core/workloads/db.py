@@ -14,15 +14,18 @@ and register them in `ctx.leftovers` until they are closed, so a connection a fa
 forgets stays open (rule `unreleased`) until the runner's cleanup. This file is listed in
 `track.SKIP_FILES`: the acquisition site recorded is the workload line that called it.
 
-`setup_*`/`teardown_*` run the scaffolding (tables) on untracked connections.
+`scratch_table_*` (and `setup_*`/`teardown_*`) run the scaffolding (tables) on untracked
+connections; a scratch table is dropped even when its set-up is interrupted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -315,6 +318,38 @@ async def teardown_async(ctx: WorkloadContext, *tables: str) -> None:
     async with await _raw_async(ctx) as conn:
         for table in tables:
             await conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@contextlib.asynccontextmanager
+async def scratch_table_async(
+    ctx: WorkloadContext, table: str, columns: str, rows: Iterable[Sequence[Any]] = ()
+) -> AsyncIterator[str]:
+    """Create `table` with `rows` for the block, and drop it afterwards - also when the set-up
+    itself fails or is cancelled half-way. The DROP runs to its end even if the task is
+    cancelled (again) meanwhile - a driver may deliver a cancel late - and the cancel is then
+    re-raised."""
+    try:
+        await setup_async(ctx, table, columns, rows)
+        yield table
+    finally:
+        drop = asyncio.ensure_future(teardown_async(ctx, table))
+        try:
+            await asyncio.shield(drop)
+        except asyncio.CancelledError:
+            await asyncio.wait([drop])  # bounded by the connect timeout
+            raise
+
+
+@contextlib.contextmanager
+def scratch_table_sync(
+    ctx: WorkloadContext, table: str, columns: str, rows: Iterable[Sequence[Any]] = ()
+) -> Iterator[str]:
+    """Blocking `scratch_table_async`."""
+    try:
+        setup_sync(ctx, table, columns, rows)
+        yield table
+    finally:
+        teardown_sync(ctx, table)
 
 
 def setup_sync(ctx: WorkloadContext, table: str, columns: str, rows: Iterable[Sequence[Any]] = ()) -> None:

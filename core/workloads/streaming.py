@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 from ..streams import track_stream  # noqa: TID252 (mypy sees this tree as `core`)
 from . import db
@@ -72,29 +73,27 @@ def _enough(result: StreamResult, total: int) -> bool:
     return len(result) >= total // 2  # the preview needs half of the messages
 
 
-async def _setup(ctx: WorkloadContext) -> tuple[str, int]:
-    table = db.table_name("messages")
+def _messages(ctx: WorkloadContext) -> tuple[AbstractAsyncContextManager[str], int]:
+    """The scratch table of messages (created and dropped by its `async with`), and their total size."""
     count = ctx.count(200, minimum=40)
     rows = [(i, f"message {i:05d}: " + "lorem ipsum " * 6) for i in range(count)]
-    await db.setup_async(ctx, table, "id INTEGER PRIMARY KEY, body TEXT", rows)
+    table = db.scratch_table_async(ctx, db.table_name("messages"), "id INTEGER PRIMARY KEY, body TEXT", rows)
     return table, sum(len(body) for _, body in rows)
 
 
 async def correct(ctx: WorkloadContext) -> None:
-    table, total = await _setup(ctx)
-    try:
+    scratch, total = _messages(ctx)
+    async with scratch as table:
         async with track_stream(stream_messages(ctx, table), label="messages") as stream:
             async for result, _chunk in stream:
                 if _enough(result, total):
                     break  # leaving the block closes the generator, and so its connection
         result.finalize()
-    finally:
-        await db.teardown_async(ctx, table)
 
 
 async def faulty(ctx: WorkloadContext) -> None:
-    table, total = await _setup(ctx)
-    try:
+    scratch, total = _messages(ctx)
+    async with scratch as table:
         stream = track_stream(stream_messages(ctx, table), label="messages")
         # The run holds the stream, so once abandoned it stays open (asyncio would finalize it at
         # some later moment, qasync never) until the runner's cleanup closes it.
@@ -103,8 +102,6 @@ async def faulty(ctx: WorkloadContext) -> None:
             if _enough(result, total):
                 break  # BUG: the generator stays suspended, holding its connection
         result.finalize()
-    finally:
-        await db.teardown_async(ctx, table)
 
 
 WORKLOADS = (

@@ -76,18 +76,16 @@ def _transfers(ctx: WorkloadContext) -> list[tuple[int, int, int]]:
 
 
 async def _run(ctx: WorkloadContext, helper: TxHelper) -> None:
-    table = db.table_name("accounts")
-    await db.setup_async(ctx, table, "id INTEGER PRIMARY KEY, balance INTEGER", [(1, 100), (2, 100), (3, 100)])
-    try:
-        async with await db.connect_async(ctx) as conn:
-            with timed_block("transfers"):
-                for src, dst, amount in _transfers(ctx):
-                    with contextlib.suppress(InsufficientFunds):  # refused; the app carries on
-                        await _transfer(conn, helper, table, src, dst, amount)
-                    await asyncio.sleep(ctx.seconds(0.02))
-            await _report(ctx, conn)
-    finally:
-        await db.teardown_async(ctx, table)
+    rows = [(1, 100), (2, 100), (3, 100)]
+    columns = "id INTEGER PRIMARY KEY, balance INTEGER"
+    scratch = db.scratch_table_async(ctx, db.table_name("accounts"), columns, rows)
+    async with scratch as table, await db.connect_async(ctx) as conn:
+        with timed_block("transfers"):
+            for src, dst, amount in _transfers(ctx):
+                with contextlib.suppress(InsufficientFunds):  # refused; the app carries on
+                    await _transfer(conn, helper, table, src, dst, amount)
+                await asyncio.sleep(ctx.seconds(0.02))
+        await _report(ctx, conn)
 
 
 async def _report(ctx: WorkloadContext, conn: db.AsyncConnection) -> None:

@@ -1,6 +1,6 @@
 """Stopping a workload at any moment - cancelling its task, or setting `ctx.stop` for a blocking
 one - and then running the run's cleanup leaves nothing open: no lifetime, no file descriptor
-(and on PostgreSQL no backend)."""
+(and on PostgreSQL no backend and no scratch table)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,10 @@ def _stop_and_clean(w: Workload, tmp_path: Path, delay_s: float, postgres: bool 
             still_open = [f"{lt.kind} {lt.label} at {lt.site}" for lt in rec.lifetimes() if lt.is_open]
         if postgres:
             still_open += [f"backend {pid} ({state})" for pid, state in await wh.settled_backends(app)]
+            still_open += [f"table {t}" for t in sorted(await wh.pg_scratch_tables() - tables_before)]
         return still_open
+
+    tables_before = asyncio.run(wh.pg_scratch_tables()) if postgres else set()
 
     gc.collect()
     before = wh._PROC.num_fds()
@@ -66,10 +69,13 @@ def test_stopped_then_cleaned_up_leaves_nothing_open(tmp_path: Path, name: str, 
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("delay_s", [0.0, 0.01, 0.03])  # also while the scratch table is being set up
 @pytest.mark.parametrize("name", [w.name for w in CATALOGUE.values() if w.uses_db])
-def test_stopped_then_cleaned_up_leaves_no_backend(tmp_path: Path, name: str, pg_unavailable: str | None) -> None:
+def test_stopped_then_cleaned_up_leaves_no_backend_nor_table(
+    tmp_path: Path, name: str, delay_s: float, pg_unavailable: str | None
+) -> None:
     if pg_unavailable is not None:
         pytest.skip(pg_unavailable)
-    still_open, fds_before, fds_after = _stop_and_clean(CATALOGUE[name], tmp_path, 0.03, postgres=True)
+    still_open, fds_before, fds_after = _stop_and_clean(CATALOGUE[name], tmp_path, delay_s, postgres=True)
     assert still_open == []
     assert fds_after <= fds_before

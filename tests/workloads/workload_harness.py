@@ -122,6 +122,18 @@ async def pg_backends(application_name: str) -> list[tuple[int, str]]:
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
+async def pg_scratch_tables() -> set[str]:
+    """The workloads' scratch tables (`withscope_*`) that exist in the test database now."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN, timeout=5, server_settings={"application_name": "withscope-test-probe"})
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE tablename LIKE 'withscope\\_%'")
+    finally:
+        await conn.close()
+    return {str(r[0]) for r in rows}
+
+
 async def settled_backends(application_name: str, settle_s: float = 0.3) -> list[tuple[int, str]]:
     """This run's backends, waiting up to `settle_s` for ones that are closing to disappear."""
     deadline = time.monotonic() + settle_s
