@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "seconds, or 2 s)")
     p.add_argument("--quit-after", type=float, metavar="SECONDS",
                    help="quit after SECONDS (0: as soon as the window is shown)")
+    p.add_argument("--db", metavar="DSN", help="PostgreSQL for the database workloads, e.g. "
+                   "postgresql://user@127.0.0.1:5432/db (default: $WITHSCOPE_DB, else SQLite in a temp dir)")
     p.add_argument("--theme", choices=["light", "dark"], help="force a theme (default: follow the system)")
     p.add_argument("--no-settings", action="store_true", help="neither restore nor save the window layout")
     return p
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                   "(`withscope list`, `withscope run NAME`) or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # screenshots and timed runs work without a display
+    if ns.db:
+        os.environ["WITHSCOPE_DB"] = ns.db  # the runner's fallback: every run started in the app uses it
     from .app import Options, run
 
     return run(Options(run=ns.run, repeat=ns.repeat, screenshot=ns.screenshot, quit_after=ns.quit_after,

@@ -31,3 +31,20 @@ async def crash() -> None:
     with track(open(os.devnull, "rb"), label="before the crash"):  # noqa: ASYNC230
         pass
     raise RuntimeError("the workload crashed")
+
+
+class _SwallowAll:
+    """A manager whose `__exit__` swallows every exception (a `suppressed-exception` alert)."""
+
+    def __enter__(self) -> _SwallowAll:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+async def swallow_then_wait() -> None:
+    """Swallows an exception at once, then keeps running until cancelled: the alert is live."""
+    with track(_SwallowAll(), kind="lock", label="swallower"):
+        raise ValueError("lost")
+    await asyncio.sleep(60)

@@ -170,6 +170,25 @@ def test_errors_are_messages_and_never_take_the_app_down(window, loop) -> None: 
     assert s.outcome[0] == 0
 
 
+def test_unreachable_database_is_a_message(window, loop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN the app pointed at a PostgreSQL server that does not answer (what `withscope --db DSN` sets)
+    monkeypatch.setenv("WITHSCOPE_DB", "postgresql://nobody@127.0.0.1:1/nowhere")
+
+    async def scenario() -> None:
+        assert window.controller.start("class-cm/correct")
+        await until(lambda: not window.controller.is_running(), 30, "the run to fail")
+        await until(lambda: "failed" in window.messages.text(), 5, "the error message")
+        await close_window(window)
+
+    loop.run_until_complete(scenario())
+    # THEN one message names the run and the connection failure; the app is still there
+    assert window.messages.level == "error"
+    assert "class-cm/correct" in window.messages.text()
+    assert "127.0.0.1" in window.messages.text() or "connect" in window.messages.text().lower()
+    assert "Traceback" not in window.messages.text()
+    assert window.controller.errors[-1][0] == "class-cm/correct"
+
+
 def test_layout_theme_and_lanes_persist(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
     from withscope.gui.main_window import MainWindow
     from withscope.gui.settings import Settings
@@ -221,3 +240,41 @@ def test_launcher_screenshot_and_quit_after(tmp_path: Path) -> None:
     res0 = subprocess.run([sys.executable, "-c", code, "--quit-after", "0"], env=env, capture_output=True, text=True,
                           timeout=60)
     assert res0.returncode == 0, res0.stderr
+
+
+def test_two_runs_at_once_live_alert_status_bar_and_stop(window, loop) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN two user targets started one after the other, both still running
+    baseline = open_fds()
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        assert window.controller.start(target("hold_files"))
+        assert window.controller.start(target("swallow_then_wait"))
+        seen["running"] = sorted(n.rsplit(":", 1)[1] for n in window.controller.running)
+        seen["status"] = window.status_running.text()
+        # WHEN the swallowing target's exit rule fires: THEN its alert is in the table while both still run
+        await until(lambda: window.alerts.model.rowCount() > 0, 15, "a live alert")
+        seen["alert_while_running"] = (len(window.controller.running), window.alerts.model.rows[0].alert.rule)
+        await until(lambda: window.bridge.store.n >= 4, 15, "every bar")
+        await until(lambda: "events/s" in window.status_events.text() and "lifetimes" in window.status_lifetimes.text(),
+                    5, "the status bar's counters")
+        await until(lambda: "loop lag" in window.status_lag.text() and "—" not in window.status_lag.text(), 5,
+                    "the loop-lag reading")
+        seen["lifetimes"] = window.status_lifetimes.text()
+        seen["dropped_hidden"] = window.status_dropped.isHidden()
+        # AND Stop cancels both and releases everything
+        window.stop_action.trigger()
+        await until(lambda: not window.controller.is_running(), 15, "both runs to stop")
+        await until(lambda: "released" in window.messages.text(), 5, "the confirmation")
+        await close_window(window)
+
+    loop.run_until_complete(scenario())
+    assert seen["running"] == ["hold_files", "swallow_then_wait"]
+    assert str(seen["status"]).startswith("Running 2:")
+    assert seen["alert_while_running"] == (2, "suppressed-exception")
+    assert "4 lifetimes" in str(seen["lifetimes"])
+    assert seen["dropped_hidden"] is True
+    s = window.bridge.store
+    assert not (s.outcome[: s.n] == -1).any(), "no bar left open after Stop"
+    assert "every resource was released" in window.messages.text()
+    assert open_fds() <= baseline
