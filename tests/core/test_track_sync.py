@@ -3,6 +3,7 @@ and the lifetime records how it ended (STYLE point 11, sync path)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -317,6 +318,39 @@ def test_keyboard_interrupt_in_the_body_passes_through(rec: Recorder) -> None:
     (lt,) = rec.lifetimes()
     assert lt.outcome is Outcome.RELEASED_WITH_ERROR
     assert lt.error_type == "builtins.KeyboardInterrupt"
+
+
+def test_cancellation_through_a_sync_tracked_with_inside_a_task(rec: Recorder) -> None:
+    # GIVEN a coroutine awaiting inside a plain (sync) tracked `with`, and the same bare
+    def program(wrap: Any) -> tuple[list[Any], bool]:
+        log: list[Any] = []
+
+        async def body() -> None:
+            with wrap(Scripted(log, "a")):
+                await asyncio.sleep(10)
+
+        async def main() -> bool:
+            task = asyncio.ensure_future(body())
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return task.cancelled()
+
+        return log, asyncio.run(main())
+
+    # WHEN the task is cancelled during the body
+    bare = program(lambda cm: cm)
+    tracked = program(track)
+    # THEN the manager saw the CancelledError, the task ended cancelled (nothing swallowed it) ...
+    assert tracked == bare
+    assert tracked[0][-1] == ("exit", "a", "CancelledError")
+    assert tracked[1] is True
+    # ... and the lifetime was released with that error, not suppressed
+    (lt,) = rec.lifetimes()
+    assert lt.outcome is Outcome.RELEASED_WITH_ERROR
+    assert lt.error_type == "asyncio.exceptions.CancelledError"
+    assert lt.suppressed is False
 
 
 def test_keyboard_interrupt_in_enter_acquires_nothing(rec: Recorder) -> None:
