@@ -11,8 +11,9 @@
 the GUI layer (Qt offscreen for the images); here they fail with exit 2 and say so.
 
 Exit codes: 0 ran (alerts or not; a target that raised is reported with status error), 1
-alerts found with --fail-on-leak (or a catalogue mismatch for `check`), 2 bad usage or unknown
-target (one line on stderr naming the problem and what exists, no traceback), 130 interrupted.
+with --fail-on-leak alerts found or a run that did not end `ok` (or a catalogue mismatch for
+`check`), 2 bad usage or unknown target (one line on stderr naming the problem and what
+exists, no traceback), 130 interrupted.
 
 Other subcommands plug in with `register(name, help, setup, handler)` (`setup(parser)` adds
 arguments, `handler(args) -> int`) before `main` runs; `is_headless` decides what the
@@ -98,6 +99,24 @@ def gui_command(args: list[str]) -> str | None:
     return None
 
 
+# The desktop app's options (parsed by gui/launcher.py, which core must not import; a test keeps
+# this text and the launcher's parser in step).
+APP_USAGE = """\
+Without a COMMAND, withscope opens the desktop app:
+  withscope [--run NAME ...] [--repeat N] [--db DSN] [--theme {light,dark}]
+            [--screenshot FILE.png] [--quit-after SECONDS] [--no-settings]
+
+  --run NAME            start a workload (catalogue name or file.py:function) at launch; repeatable
+  --repeat N            run each --run workload N times
+  --db DSN              PostgreSQL for the database workloads (default $WITHSCOPE_DB, else SQLite)
+  --theme {light,dark}  force a theme (default: follow the system)
+  --screenshot FILE.png save a picture of the main window (after --quit-after seconds, or 2 s)
+  --quit-after SECONDS  quit after SECONDS (0: as soon as the window is shown)
+  --no-settings         neither restore nor save the window layout
+
+Each COMMAND has its own --help, e.g. `withscope run --help`."""
+
+
 class UsageError(Exception):
     """Bad usage: printed as one line, exit code 2."""
 
@@ -108,7 +127,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="withscope", description="Make Python resource management visible.")
+    p = _Parser(prog="withscope", description="Make Python resource management visible.", epilog=APP_USAGE,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=VERSION)
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for cmd in _COMMANDS.values():
@@ -226,7 +246,8 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None, metavar="FILE", help="write the JSON report to FILE ('-': stdout)")
     p.add_argument("--record", default=None, metavar="FILE",
                    help="record the run to FILE (SQLite, written while it runs; open it with the app or `export`)")
-    p.add_argument("--fail-on-leak", action="store_true", help="exit 1 when any alert was raised")
+    p.add_argument("--fail-on-leak", action="store_true",
+                   help="exit 1 when any alert was raised, or the run did not end ok")
     p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F", help="workload size factor")
     p.add_argument("--late-release", type=_positive_float, default=2.0, metavar="S", help="late-release threshold")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary")
@@ -330,7 +351,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     if record_error is not None:
         return 2
-    return 1 if args.fail_on_leak and snap.alerts else 0
+    if args.fail_on_leak and (snap.alerts or snap.status != "ok"):
+        if snap.status != "ok" and not snap.alerts:
+            # a run that did not finish is no proof of "no leak": fail the gate, and say why
+            print(f"withscope: --fail-on-leak: the run ended with status {snap.status!r}, so it proves nothing",
+                  file=sys.stderr)
+        return 1
+    return 0
 
 
 def _finish_recording(writer: RecordingWriter | None, snap: RunSnapshot) -> str | None:
@@ -404,8 +431,10 @@ def format_summary(snap: RunSnapshot) -> str:
             lines.append(f"  {a.severity.value.upper():<8} {a.rule}{where}")
             lines.append(f"    {a.message}")
             lines.append(f"    hint: {a.hint}")
-    else:
+    elif snap.status == "ok":
         lines.append("No alerts: every tracked resource was released properly.")
+    else:
+        lines.append(f"No alerts in what ran before the run ended ({snap.status}).")
     if snap.streams:
         lines.append("")
         lines.append(f"Streams ({len(snap.streams)})")

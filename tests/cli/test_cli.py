@@ -84,6 +84,16 @@ def test_a_target_that_raises_is_reported_with_status_error(capsys: pytest.Captu
     assert [a["rule"] for a in data["alerts"]] == ["unreleased"]
 
 
+def test_fail_on_leak_also_fails_a_run_that_did_not_end_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a target that times out before it could leak anything: no alert, but no proof either
+    code, out, err = run_cli(capsys, "run", target("long_clean"), "--timeout", "0.1", "--fail-on-leak")
+    # THEN the gate fails and says why; the summary does not claim that everything was released
+    assert code == 1
+    assert "status 'error', so it proves nothing" in err
+    assert "every tracked resource was released properly" not in out
+    assert "No alerts in what ran before the run ended (error)." in out
+
+
 def test_quiet_and_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "run", target("clean_sync"), "--quiet", "--json", "-")
     assert code == 0

@@ -278,3 +278,14 @@ def test_two_runs_at_once_live_alert_status_bar_and_stop(window, loop) -> None: 
     assert not (s.outcome[: s.n] == -1).any(), "no bar left open after Stop"
     assert "every resource was released" in window.messages.text()
     assert open_fds() <= baseline
+
+
+def test_top_level_help_lists_every_app_option() -> None:
+    # The app's options are parsed by the launcher but shown by `withscope --help` (core's text).
+    from withscope.core.cli import APP_USAGE
+    from withscope.gui.launcher import build_parser
+
+    options = {s for a in build_parser()._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
+    assert options, "the launcher has options"
+    missing = sorted(o for o in options if o not in APP_USAGE)
+    assert missing == [], f"`withscope --help` does not mention {missing}"
