@@ -405,13 +405,13 @@ def format_summary(snap: RunSnapshot) -> str:
     lines.append("")
     lines.append(f"Lifetimes ({len(snap.lifetimes)}), as the workload left them")
     if snap.lifetimes:
-        end = next((m.t_ns for m in snap.marks if m.text == "workload end"), None)
+        end = snap.workload_end_ns
         columns = ["released", "released-with-error", "exit-raised", "gc", "open"]
         by_kind: dict[str, Counter[str]] = {}
         closed_by_cleanup = 0
         for lt in snap.lifetimes:
             state = lt.outcome.value
-            if end is not None and lt.released_ns is not None and lt.released_ns > end:
+            if snap.released_by_cleanup(lt, end):
                 state = "open"  # released only by the run's cleanup (or the GC it ran)
                 closed_by_cleanup += 1
             by_kind.setdefault(lt.kind, Counter())[state] += 1

@@ -9,10 +9,13 @@ stream durations and TTFB are milliseconds. Shape::
     {"schema": "withscope.report/1", "target": str, "status": "ok"|"error"|"cancelled",
      "error": str|null, "duration_s": float,
      "lifetimes": [{"id", "kind", "label", "site", "acquired_s", "released_s"|null, "outcome",
-                    "error"|null, "suppressed": bool}],
+                    "error"|null, "suppressed": bool, "released_by_cleanup": bool}],
      "alerts": [{"rule", "severity", "lifetime_id"|null, "message", "site"|null, "hint"}],
      "streams": [{"label", "ttfb_ms", "duration_ms", "chunks", "bytes", "throughput_bps"}],
      "samples": [{"t_s", "rss_bytes", "fds", "threads", "connections", "cpu_percent"}]}
+
+`released_by_cleanup` is true for a lifetime the workload left open that only the run's cleanup
+released (its `outcome` then says how that cleanup ended it): as far as the workload goes, a leak.
 
 A snapshot taken while the run goes on (end_ns None) reports its duration up to the latest
 thing seen.
@@ -50,6 +53,7 @@ def _end_ns(snap: RunSnapshot) -> int:
 def build_report(snapshot: RunSnapshot) -> dict[str, Any]:
     """The report as plain JSON-ready data (see the module docstring)."""
     t0 = snapshot.t0_ns
+    workload_end = snapshot.workload_end_ns
 
     def sec(t_ns: int) -> float:
         return round((t_ns - t0) / 1e9, 6)
@@ -71,6 +75,7 @@ def build_report(snapshot: RunSnapshot) -> dict[str, Any]:
                 "outcome": lt.outcome.value,
                 "error": lt.error,
                 "suppressed": lt.suppressed,
+                "released_by_cleanup": snapshot.released_by_cleanup(lt, workload_end),
             }
             for lt in snapshot.lifetimes
         ],

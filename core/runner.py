@@ -88,7 +88,7 @@ from .rules import (
     terminate_backends,
 )
 from .sampler import Sampler
-from .snapshot import RunSnapshot
+from .snapshot import WORKLOAD_END_MARK, RunSnapshot
 from .targets import Target, resolve_target
 from .track import SKIP_FILES
 from .workloads.base import DatabaseConfig, WorkloadContext
@@ -402,7 +402,7 @@ class Run:
                 final_status, error = "error", error_text(exc)
             self._phase = "final"
             self._stop.set()
-            rec.mark("workload end")
+            rec.mark(WORKLOAD_END_MARK)
             # Cleanup runs to completion even if someone cancels this task meanwhile.
             finish = loop.create_task(self._finish(drain_task), name=f"withscope-cleanup-{self.id}")
             while not finish.done():

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from .events import Alert, Lifetime, Mark, Sample, StreamStats
 
+WORKLOAD_END_MARK = "workload end"  # written by the runner when the workload returned, raised or was cancelled
+
 
 @dataclass(frozen=True, slots=True)
 class RunSnapshot:
@@ -34,3 +36,15 @@ class RunSnapshot:
     def seconds(self, t_ns: int) -> float:
         """A perf_counter_ns time as seconds from the run start."""
         return (t_ns - self.t0_ns) / 1e9
+
+    @property
+    def workload_end_ns(self) -> int | None:
+        """When the workload itself returned, raised or was cancelled (the runner's "workload
+        end" mark), before the run's cleanup; None if unknown (a live or interrupted run)."""
+        return next((m.t_ns for m in self.marks if m.text == WORKLOAD_END_MARK), None)
+
+    def released_by_cleanup(self, lt: Lifetime, workload_end_ns: int | None = None) -> bool:
+        """True when `lt` was still open when the workload ended and only the run's cleanup
+        (or the GC it ran) released it: as far as the workload goes, it leaked."""
+        end = self.workload_end_ns if workload_end_ns is None else workload_end_ns
+        return end is not None and lt.released_ns is not None and lt.released_ns > end

@@ -26,7 +26,8 @@ TABLES = ("lifetimes", "alerts", "samples", "streams")
 
 LIFETIME_COLUMNS = (
     "id", "kind", "label", "site", "thread", "task", "acquired_s", "released_s", "duration_s", "outcome",
-    "error", "error_type", "suppressed", "suppression_declared", "released_by_close", "stack",
+    "error", "error_type", "suppressed", "suppression_declared", "released_by_close", "released_by_cleanup",
+    "stack",
 )  # fmt: skip
 ALERT_COLUMNS = ("t_s", "rule", "severity", "lifetime_id", "message", "hint", "site", "stack")
 SAMPLE_COLUMNS = ("t_s", "rss_bytes", "fds", "threads", "connections", "cpu_percent")
@@ -48,12 +49,14 @@ def _cell(v: Any) -> Any:
 
 def _lifetimes(snapshot: RunSnapshot) -> Iterator[tuple[Any, ...]]:
     yield LIFETIME_COLUMNS
+    workload_end = snapshot.workload_end_ns
     for lt in snapshot.lifetimes:
         dur = "" if lt.released_ns is None else f"{(lt.released_ns - lt.acquired_ns) / 1e9:.9f}"
         yield (
             lt.id, lt.kind, lt.label, lt.site, lt.thread, lt.task, _s(snapshot, lt.acquired_ns),
             _s(snapshot, lt.released_ns), dur, lt.outcome.value, lt.error, lt.error_type, lt.suppressed,
-            lt.suppression_declared, lt.released_by_close, " | ".join(lt.stack),
+            lt.suppression_declared, lt.released_by_close, snapshot.released_by_cleanup(lt, workload_end),
+            " | ".join(lt.stack),
         )  # fmt: skip
 
 

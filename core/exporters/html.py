@@ -48,7 +48,12 @@ def _card(title: str, value: str) -> str:
 
 def _summary(snapshot: RunSnapshot) -> str:
     end = run_end_ns(snapshot)
-    outcomes = Counter(lt.outcome.value for lt in snapshot.lifetimes)
+    workload_end = snapshot.workload_end_ns
+    # A lifetime only the run's cleanup released was left open by the workload: counted as such.
+    outcomes = Counter(
+        "left open" if snapshot.released_by_cleanup(lt, workload_end) else lt.outcome.value
+        for lt in snapshot.lifetimes
+    )
     started = _dt.datetime.fromtimestamp(snapshot.wall_t0, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     status = snapshot.status
     parts = [
@@ -64,7 +69,7 @@ def _summary(snapshot: RunSnapshot) -> str:
     parts.append('<div class="cards">')
     parts.append(_card("duration", fmt_seconds((end - snapshot.t0_ns) / 1e9)))
     parts.append(_card("resources", str(len(snapshot.lifetimes))))
-    for name in OUTCOME_ORDER:
+    for name in (*OUTCOME_ORDER, "left open"):
         if outcomes.get(name):
             parts.append(_card(name, str(outcomes[name])))
     parts.append(_card("alerts", str(len(snapshot.alerts))))
@@ -145,10 +150,13 @@ def _lifetimes(snapshot: RunSnapshot) -> str:
     if not snapshot.lifetimes:
         return '<h2>Lifetimes</h2><p class="muted">No resources were tracked in this run.</p>'
     end = run_end_ns(snapshot)
+    workload_end = snapshot.workload_end_ns
     rows = []
     for lt in snapshot.lifetimes[:MAX_TABLE_ROWS]:
         held = fmt_seconds(lt.duration_ns(end) / 1e9) + (" (open)" if lt.released_ns is None else "")
         notes = []
+        if snapshot.released_by_cleanup(lt, workload_end):
+            notes.append("<b>left open by the workload</b>: released only by the run's cleanup")
         if lt.error:
             notes.append(f"<code>{esc(lt.error)}</code>")
         if lt.suppressed:

@@ -14,7 +14,8 @@ from withscope.core.snapshot import RunSnapshot
 from withscope.core.targets import Target
 
 TOP = {"schema", "target", "status", "error", "duration_s", "lifetimes", "alerts", "streams", "samples"}
-LIFETIME = {"id", "kind", "label", "site", "acquired_s", "released_s", "outcome", "error", "suppressed"}
+LIFETIME = {"id", "kind", "label", "site", "acquired_s", "released_s", "outcome", "error", "suppressed",
+                 "released_by_cleanup"}
 ALERT = {"rule", "severity", "lifetime_id", "message", "site", "hint"}
 STREAM = {"label", "ttfb_ms", "duration_ms", "chunks", "bytes", "throughput_bps"}
 SAMPLE = {"t_s", "rss_bytes", "fds", "threads", "connections", "cpu_percent"}
