@@ -1,7 +1,12 @@
-"""Shared fixtures. The suite checks itself for leaks: a test that leaves threads behind fails."""
+"""Shared fixtures. The suite checks itself for leaks: a test that leaves threads behind fails,
+and so does a (non-GUI) test that leaves file descriptors open - sockets, files, pipes, database
+connections - once the garbage collector has run (Qt opens fds of its own on first use, so GUI
+tests are checked by tests/gui/conftest.py for widgets and timers instead)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -30,3 +35,25 @@ def _no_leaked_threads() -> Iterator[None]:
             break
         time.sleep(0.01)
     assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+def _open_fds() -> dict[int, str]:
+    fds: dict[int, str] = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own fd)
+            fds[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+    return fds
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_fds(request: pytest.FixtureRequest) -> Iterator[None]:
+    gui = request.node.get_closest_marker("gui") or request.node.path.parent.name == "gui"
+    if gui or not os.path.isdir("/proc/self/fd"):
+        yield
+        return
+    before = _open_fds()
+    yield
+    gc.collect()
+    after = _open_fds()
+    leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
+    assert not leaked, f"test left file descriptors open: {sorted(leaked.values())}"
