@@ -16,8 +16,9 @@ from typing import Any, TypeVar, overload
 
 from .events import OUT_EXIT_RAISED, OUT_RELEASED_WITH_ERROR
 from .kinds import Spec
+from .lifecycle import SKIP_FILES, _exit_outcome, _owner_now, _record, _user_frame, release
 from .recorder import Recorder, current_recorder
-from .track import SKIP_FILES, _exit_outcome, _owner_now, _record, _track, _user_frame, release
+from .track import _track
 
 log = logging.getLogger("withscope")
 SKIP_FILES.add(__file__)

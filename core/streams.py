@@ -34,12 +34,12 @@ from time import perf_counter_ns
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from . import track as _track
+from . import lifecycle as _lc
 from .events import FLAG_CLOSE, OUT_EXIT_RAISED, OUT_GC, OUT_RELEASED, OUT_RELEASED_WITH_ERROR, STREAM
 from .recorder import Recorder, current_recorder
 
 log = logging.getLogger("withscope")
-_track.SKIP_FILES.add(__file__)
+_lc.SKIP_FILES.add(__file__)
 
 T = TypeVar("T")
 
@@ -91,7 +91,7 @@ class _State:
         if self.lid < 0:
             return
         try:
-            _track.release(self.rec, self.lid, code, exc, flags)
+            _lc.release(self.rec, self.lid, code, exc, flags)
         except Exception:
             log.exception("withscope: could not record the end of a stream")
 
@@ -353,7 +353,7 @@ def track_stream(
         name = code.co_qualname if code is not None else type(source).__qualname__
     t = perf_counter_ns()
     try:
-        lid = _track.acquire(rec, "stream", str(name), _track._user_frame(1), t)
+        lid = _lc.acquire(rec, "stream", str(name), _lc._user_frame(1), t)
     except Exception:
         log.exception("withscope: could not record a stream")
         lid = -1

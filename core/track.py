@@ -1,4 +1,5 @@
-"""`track()`: instrument a context manager or a closeable resource (`tracked()`: see `decorate`).
+"""`track()`: instrument a context manager or a closeable resource (`tracked()`: see `decorate`;
+the recording helpers shared with it and with `track_stream()` live in `lifecycle`).
 
 Contract (what instrumentation preserves, see shared/PITFALLS.md):
 - the value bound by `with ... as x`, every exception, its chaining (`__context__`,
@@ -63,52 +64,51 @@ Design of the hot path (issue 6: a tracked `with` within 4x a bare one). Measure
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dis
 import logging
-import sys
-import threading
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from types import FrameType, TracebackType
 from typing import Any
 
 from .events import (
-    ABORT,
     ACQUIRE,
     FLAG_CLOSE,
-    FLAG_DECLARED,
-    FLAG_SUPPRESSED,
     OUT_EXIT_RAISED,
     OUT_GC,
     OUT_RELEASED,
     OUT_RELEASED_WITH_ERROR,
     RELEASE,
-    STACK,
 )
 from .kinds import _CACHE as _TYPE_INFO
 from .kinds import Spec, classify, spec_of
-from .recorder import Recorder, _active, current_recorder, format_site
+from .lifecycle import (
+    SKIP_FILES,
+    _current_task,
+    _exit_outcome,
+    _get_running_loop,
+    _getframe,
+    _owner_now,
+    _record,
+    _skip,
+    _thread_me,
+    _tls,
+    _user_frame,
+    abort,
+    acquire,
+    error_text,
+    release,
+)
+from .recorder import Recorder, _active, current_recorder
 
 log = logging.getLogger("withscope")
 
-_getframe = sys._getframe
-_get_running_loop = asyncio._get_running_loop
-_current_task = asyncio.current_task
-
-# Frames in these files are never a user's acquisition site.
-SKIP_FILES: set[str] = {__file__, contextlib.__file__}
+SKIP_FILES.add(__file__)
 
 # Opcodes that show a `with` / `async with` statement calling the handle (-1: never matches).
 _BEFORE_WITH = dis.opmap.get("BEFORE_WITH", -1)
 _SEND = dis.opmap.get("SEND", -1)
 _GET_AWAITABLE = dis.opmap.get("GET_AWAITABLE", -1)
-
-# Per-thread identity: a 1-tuple (thread name,) created once per thread. The tuple object is the
-# thread's "owner" token (unique while the thread lives); its item is recorded as the thread name
-# (a thread renamed after its first acquisition keeps its first name).
-_tls = threading.local()
 
 # Entry states in a handle's `_s[3]` (values >= 0 are the id of the one open entry).
 _NONE = -1  # nothing open
@@ -118,123 +118,6 @@ _MULTI = -3  # two or more entries open: `_s[4]` lists them as (owner, id), oute
 if (ACQUIRE, RELEASE, _NONE) != (0, 1, -1):  # pragma: no cover
     raise ImportError("core.track's inlined event codes are out of date")
 
-
-def _thread_me() -> tuple[str]:
-    try:
-        me: tuple[str] = _tls.me
-    except AttributeError:
-        me = _tls.me = (threading.current_thread().name,)
-    return me
-
-
-def _owner_now() -> object:
-    """Who is running: the current asyncio task, else the current thread's token."""
-    loop = _get_running_loop()
-    if loop is not None:
-        task = _current_task(loop)
-        if task is not None:
-            return task
-    return _thread_me()
-
-
-def _skip(f: FrameType | None) -> FrameType | None:
-    """`f` or the first frame below it that is not withscope's own nor contextlib's."""
-    skip = SKIP_FILES
-    while f is not None and f.f_code.co_filename in skip:
-        f = f.f_back
-    return f
-
-
-def _user_frame(depth: int) -> FrameType | None:
-    """The first frame above `depth` (0 = the caller of `_user_frame`) that is not withscope's
-    own nor contextlib's."""
-    try:
-        return _skip(_getframe(depth + 1))
-    except ValueError:  # the stack is not that deep
-        return None
-
-
-def _stack(frame: FrameType | None, depth: int) -> tuple[str, ...]:
-    out: list[str] = []
-    while frame is not None and len(out) < depth:
-        code = frame.f_code
-        out.append(f"{format_site(code, frame.f_lineno)} in {code.co_qualname}")
-        frame = frame.f_back
-    return tuple(out)
-
-
-def _record(rec: Recorder, spec: Spec, frame: FrameType | None, t_ns: int) -> tuple[int, object]:
-    """Record an acquisition (the general path; `_Ctx*.__enter__` inline the common case).
-
-    Returns (lifetime id, owner); id -1 when the buffer was full (the acquisition is counted in
-    `rec.dropped`, and no release must be recorded)."""
-    buf = rec._buf
-    if len(buf) >= rec.capacity:
-        rec.note_dropped()
-        return -1, None
-    lid = next(rec._ids)
-    try:
-        me: Any = _tls.me
-    except AttributeError:
-        me = _thread_me()
-    owner = me
-    task_name = None
-    loop = _get_running_loop()
-    if loop is not None:
-        task = _current_task(loop)
-        if task is not None:
-            owner = task
-            task_name = task.get_name()
-    if frame is None:
-        buf.append((ACQUIRE, lid, t_ns, spec, None, 0, me, task_name))
-    else:
-        buf.append((ACQUIRE, lid, t_ns, spec, frame.f_code, frame.f_lasti, me, task_name))
-        if rec.stack_depth > 1:
-            buf.append((STACK, lid, _stack(frame, rec.stack_depth)))
-    return lid, owner
-
-
-def acquire(rec: Recorder, kind: str, label: str, frame: FrameType | None, t_ns: int) -> int:
-    """Record an acquisition of `kind`/`label` at `frame`. Returns the new lifetime id, or -1
-    when the buffer was full: the drop is counted, and the caller must not record a release."""
-    return _record(rec, (kind, label, (), False), frame, t_ns)[0]
-
-
-def error_text(exc: BaseException) -> str:
-    msg = str(exc)
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-
-
-def release(rec: Recorder, lid: int, code: int, exc: BaseException | None, flags: int) -> None:
-    """Record the release of lifetime `lid` >= 0. Never refused by a full buffer."""
-    if exc is None:
-        if code == OUT_RELEASED and not flags:
-            rec._buf.append((RELEASE, lid, perf_counter_ns()))
-        else:
-            rec._buf.append((RELEASE, lid, perf_counter_ns(), code, None, None, flags))
-    else:
-        tp = type(exc)
-        rec._buf.append(
-            (RELEASE, lid, perf_counter_ns(), code, error_text(exc), f"{tp.__module__}.{tp.__qualname__}", flags)
-        )
-
-
-def abort(rec: Recorder, lid: int) -> None:
-    """Withdraw acquisition `lid` >= 0 (its `__enter__` failed). Never refused by a full buffer."""
-    rec._buf.append((ABORT, lid))
-
-
-def _exit_outcome(
-    et: type[BaseException] | None, ev: BaseException | None, ret: object, suppresses: tuple[type, ...]
-) -> tuple[int, int]:
-    if et is None:
-        return OUT_RELEASED, 0
-    flags = 0
-    if ret:
-        flags = FLAG_SUPPRESSED
-        if suppresses and isinstance(ev, suppresses):
-            flags |= FLAG_DECLARED
-    return OUT_RELEASED_WITH_ERROR, flags
 
 
 def _no_protocol(obj: Any, is_async: bool) -> TypeError:

@@ -77,14 +77,17 @@ def test_a_generator_manager_wrapped_twice_still_points_at_the_user(rec: Recorde
     assert rec.lifetimes()[0].site == lines["inner"]
 
 
-def test_a_helper_library_added_to_skip_files_is_skipped(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_helper_library_added_to_skip_files_is_skipped(rec: Recorder) -> None:
     # WITHOUT skipping, the site is inside the helper
     site_helper.tracked_by_helper(Resource()).close()
-    # WITH the helper's file skipped, the site is the user's line
-    # (`withscope.core.track` is the function; the module is reached through sys.modules)
-    monkeypatch.setattr(sys.modules["withscope.core.track"], "SKIP_FILES", SKIP_FILES | {site_helper.__file__})
-    line = here()
-    site_helper.tracked_by_helper(Resource()).close()
+    # WITH the helper's file added to SKIP_FILES (as a library does: `SKIP_FILES.add(__file__)`),
+    # the site is the user's line
+    SKIP_FILES.add(site_helper.__file__)
+    try:
+        line = here()
+        site_helper.tracked_by_helper(Resource()).close()
+    finally:
+        SKIP_FILES.discard(site_helper.__file__)
     first, second = rec.lifetimes()
     assert first.site is not None
     assert "site_helper.py" in first.site
