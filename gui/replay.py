@@ -297,7 +297,9 @@ class Replay(QObject):
             self.seek_fraction(frac)
 
     def set_speed(self, text: str) -> None:
-        self.speed = SPEEDS.get(text, 1.0)
+        """"1×", "4×" (or "1x", "4x") or "max"; anything else plays in real time."""
+        key = text.strip().lower()
+        self.speed = SPEEDS.get(key[:-1] + "×" if key[:-1].isdigit() and key.endswith("x") else key, 1.0)
 
     def set_playing(self, on: bool) -> None:
         feed = self.feed

@@ -183,6 +183,39 @@ def test_replay_fills_the_docks_and_the_slider_moves_lifetimes(window, loop, rea
     assert seen["closed"] == (0, False)
 
 
+@pytest.mark.parametrize(("speed", "factor"), [("1×", 1.0), ("4×", 4.0), ("4x", 4.0)])
+def test_replay_speeds_move_run_time_by_that_factor(  # type: ignore[no-untyped-def]
+    window, loop, real_recording: Path, monkeypatch: pytest.MonkeyPatch, speed: str, factor: float
+) -> None:
+    # GIVEN a recording opened and set to play from its start at `speed`, on a clock we move by hand
+    from withscope.gui import replay as replay_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(replay_module.time, "monotonic", lambda: clock[0])
+    seen: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        replay = window.features.replay
+        assert await window.features.open_recording(real_recording)
+        replay.seek(replay.feed.start_ns)
+        replay.set_speed(speed)
+        replay.set_playing(True)
+        replay._play_timer.stop()  # frames are driven below, one per 12.5 ms of (fake) wall time
+        start = replay.t_ns
+        for _ in range(4):
+            clock[0] += 0.0125
+            replay._on_frame()
+        seen["advanced_ns"] = replay.t_ns - start
+        seen["playing"] = replay.playing
+        replay.close()
+        await close_window(window)
+
+    loop.run_until_complete(scenario())
+    # THEN 50 ms of wall time moved the run's time by 50 ms x factor (the run is longer than that)
+    assert seen["playing"] is True
+    assert seen["advanced_ns"] == pytest.approx(0.05e9 * factor, rel=1e-6)
+
+
 def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if "class-cm/faulty" not in window.catalogue._workloads:
         pytest.skip("the workload catalogue is not installed")
