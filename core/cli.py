@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import tours
+from .events import Alert
 from .exporters import GUI_FORMATS, ExportError, export
 from .exporters import command as export_command
 from .kinds import redact_dsn
@@ -426,10 +427,19 @@ def format_summary(snap: RunSnapshot) -> str:
     lines.append("")
     if snap.alerts:
         lines.append(f"Alerts ({len(snap.alerts)})")
+        # Alerts of one rule at one site (the same line leaking on every request) are one entry:
+        # the first message stands for the others.
+        groups: dict[tuple[str, str, str | None, str], list[Alert]] = {}
         for a in snap.alerts:
+            groups.setdefault((a.severity.value, a.rule, a.site, a.hint), []).append(a)
+        for (_sev, _rule, _site, _hint), same in groups.items():
+            a = same[0]
             where = f"  at {a.site}" if a.site else ""
-            lines.append(f"  {a.severity.value.upper():<8} {a.rule}{where}")
+            times = f"  (x{len(same)})" if len(same) > 1 else ""
+            lines.append(f"  {a.severity.value.upper():<8} {a.rule}{where}{times}")
             lines.append(f"    {a.message}")
+            if len(same) > 1:
+                lines.append(f"    ... and {len(same) - 1} more like it (all of them are in --json)")
             lines.append(f"    hint: {a.hint}")
     elif snap.status == "ok":
         lines.append("No alerts: every tracked resource was released properly.")

@@ -84,6 +84,18 @@ def test_a_target_that_raises_is_reported_with_status_error(capsys: pytest.Captu
     assert [a["rule"] for a in data["alerts"]] == ["unreleased"]
 
 
+def test_alerts_of_one_rule_at_one_site_are_grouped_in_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a target whose one line leaks three files
+    code, out, _ = run_cli(capsys, "run", target("leaky_loop"))
+    # THEN the summary counts three alerts but shows them as one entry, with its count and hint once
+    assert code == 0
+    assert "Alerts (3)" in out
+    assert out.count("unreleased  at ") == 1
+    assert "(x3)" in out
+    assert "... and 2 more like it" in out
+    assert out.count("hint: ") == 1
+
+
 def test_fail_on_leak_also_fails_a_run_that_did_not_end_ok(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a target that times out before it could leak anything: no alert, but no proof either
     code, out, err = run_cli(capsys, "run", target("long_clean"), "--timeout", "0.1", "--fail-on-leak")

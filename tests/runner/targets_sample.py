@@ -38,6 +38,11 @@ async def leaky_async() -> None:
         pass
 
 
+def leaky_loop() -> None:
+    for _ in range(3):
+        LEAKED.append(track(open(DEVNULL)))  # the same line leaks three times
+
+
 def leaky_sync() -> None:
     LEAKED.append(track(open(DEVNULL)))
 
