@@ -92,3 +92,46 @@ def test_catalogue_name_resolves_to_its_workload() -> None:
     t = resolve_target(entries[0].name)
     assert t.workload is entries[0]
     assert t.takes_context
+
+
+def _fake_runs(monkeypatch: pytest.MonkeyPatch, results: list[frozenset[str]]) -> list[str]:
+    """Replace the runner in `check` by one that returns `results` (rules triggered) in turn."""
+    from withscope.core.events import Alert, Severity
+    from withscope.core.snapshot import RunSnapshot
+
+    started: list[str] = []
+    queue = iter(results)
+
+    class FakeRun:
+        def __init__(self, name: str, options: object, sampler: object = None) -> None:
+            self.name = name
+
+        def start(self) -> FakeRun:
+            started.append(self.name)
+            return self
+
+        async def wait(self) -> RunSnapshot:
+            alerts = tuple(Alert(r, Severity.WARNING, "m", "h") for r in sorted(next(queue)))
+            return RunSnapshot(self.name, "ok", None, 0, 0.0, 1, alerts=alerts)
+
+    monkeypatch.setattr(cli, "Run", FakeRun)
+    return started
+
+
+def test_check_runs_an_entry_once_more_when_only_timing_rules_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an entry expecting throughput-decay whose first run was blurred, the second one not
+    started = _fake_runs(monkeypatch, [frozenset(), frozenset({"throughput-decay"})])
+    rows = asyncio.run(cli.check_catalogue(names=["accumulation/faulty"]))
+    # THEN it was run twice, is OK, and the row says it took a second run
+    assert started == ["accumulation/faulty", "accumulation/faulty"]
+    assert rows[0].ok
+    assert rows[0].as_dict()["attempts"] == 2
+
+
+def test_check_does_not_run_again_for_other_mismatches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an entry that triggers a rule it does not declare (not a timing rule): no second chance
+    started = _fake_runs(monkeypatch, [frozenset({"unreleased", "throughput-decay"})])
+    rows = asyncio.run(cli.check_catalogue(names=["accumulation/faulty"]))
+    assert started == ["accumulation/faulty"]
+    assert not rows[0].ok
+    assert rows[0].attempts == 1
