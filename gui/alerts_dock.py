@@ -7,6 +7,7 @@ GUI thread only.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 
@@ -21,8 +22,12 @@ from .timeline import format_duration
 
 COLUMNS = ["Severity", "Rule", "Resource", "Age", "Site", "Hint"]
 MAX_ALERTS = 5000
+REPAINT_EVERY_S = 0.5  # the table repaints at most twice a second while alerts pour in
 EMPTY_TEXT = "No leak alerts yet.\nRun a faulty workload: its alerts appear here while it runs."
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_DISPLAY, _DECORATION, _TOOLTIP = (int(r.value) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
+                                                          Qt.ItemDataRole.ToolTipRole))
+_ROLES = frozenset((_DISPLAY, _DECORATION, _TOOLTIP, int(Qt.ItemDataRole.UserRole.value)))
 
 _icons: dict[str, QIcon] = {}
 
@@ -56,6 +61,10 @@ class AlertsModel(QAbstractTableModel):
         super().__init__()
         self.bridge = bridge
         self.rows: list[RunAlert] = []
+        self._counts: Counter[str] = Counter()  # severity -> rows (kept with `rows`)
+        # (run, store row) -> "kind label": a lifetime's kind and label never change, and reading
+        # them back from the recorder on every paint of the table is what made it slow.
+        self._resources: dict[tuple[int, int], str] = {}
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.rows)
@@ -72,24 +81,33 @@ class AlertsModel(QAbstractTableModel):
         new = list(reversed(alerts))
         self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
         self.rows[:0] = new
+        self._counts.update(str(r.alert.severity) for r in new)
         self.endInsertRows()
         if len(self.rows) > MAX_ALERTS:
             self.beginRemoveRows(QModelIndex(), MAX_ALERTS, len(self.rows) - 1)
+            self._counts.subtract(str(r.alert.severity) for r in self.rows[MAX_ALERTS:])
             del self.rows[MAX_ALERTS:]
             self.endRemoveRows()
 
     def clear(self) -> None:
         self.beginResetModel()
         self.rows.clear()
+        self._counts.clear()
+        self._resources.clear()
         self.endResetModel()
 
     def resource(self, ra: RunAlert) -> str:
         s = self.bridge.store
         if ra.row is not None and ra.row < s.n:
-            lt = self.bridge.lifetime(ra.row)
-            if lt is not None:
-                return f"{lt.kind} {lt.label}".strip()
-            return s.kinds[int(s.kind[ra.row])]
+            key = (ra.run, ra.row)
+            text = self._resources.get(key)
+            if text is None:
+                lt = self.bridge.lifetime(ra.row)
+                text = f"{lt.kind} {lt.label}".strip() if lt is not None else s.kinds[int(s.kind[ra.row])]
+                if len(self._resources) > 2 * MAX_ALERTS:
+                    self._resources.clear()
+                self._resources[key] = text
+            return text
         return ra.alert.message
 
     def age(self, ra: RunAlert) -> str:
@@ -102,24 +120,26 @@ class AlertsModel(QAbstractTableModel):
         return format_duration(max(0.0, end - float(s.start[ra.row])))
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid():
+        # Called for every role of every visible cell on each paint: unhandled roles return first.
+        if role not in _ROLES or not index.isValid():
             return None
         ra = self.rows[index.row()]
         a = ra.alert
         col = index.column()
-        sev = str(a.severity)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return [sev, a.rule, self.resource(ra), self.age(ra), a.site or "", a.hint][col]
-        if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return severity_icon(sev)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"<b>{a.rule}</b> ({sev})<br>{a.message}<br><i>{a.hint}</i>"
-        if role == Qt.ItemDataRole.UserRole:
-            return ra
-        return None
+        if role == _DISPLAY:
+            if col == 2:
+                return self.resource(ra)
+            if col == 3:
+                return self.age(ra)
+            return (str(a.severity), a.rule, "", "", a.site or "", a.hint)[col]
+        if role == _DECORATION:
+            return severity_icon(str(a.severity)) if col == 0 else None
+        if role == _TOOLTIP:
+            return f"<b>{a.rule}</b> ({a.severity})<br>{a.message}<br><i>{a.hint}</i>"
+        return ra  # UserRole
 
     def counts(self) -> Counter[str]:
-        return Counter(str(r.alert.severity) for r in self.rows)
+        return +self._counts  # without the severities whose alerts all fell off
 
 
 class AlertsDock(QDockWidget):
@@ -162,12 +182,35 @@ class AlertsDock(QDockWidget):
         self._age_timer.timeout.connect(self._refresh_ages)
         self._age_timer.start()
         self._last_age_refresh = time.monotonic()
+        self._painted_at = -math.inf  # time.monotonic() the table was last allowed to repaint
         self._update_title()
 
     def on_alerts(self, alerts: list[RunAlert]) -> None:
         self.model.add(alerts)
         self.stack.setCurrentIndex(1)
         self._update_title()
+        self._throttle_repaint()
+
+    def _throttle_repaint(self) -> None:
+        """New rows go on top, so every batch repaints the whole table: batches that come within
+        `REPAINT_EVERY_S` of the last repaint are shown together when that time is up (the model
+        itself is always current)."""
+        if not self.bridge.frames.live:  # tests, replay seeking: no frames to spread over
+            return
+        now = time.monotonic()
+        wait = REPAINT_EVERY_S - (now - self._painted_at)
+        if wait <= 0:
+            self._painted_at = now
+        elif self.table.updatesEnabled():
+            self.table.setUpdatesEnabled(False)
+            QTimer.singleShot(max(1, round(wait * 1000)), self, self._request_repaint)
+
+    def _request_repaint(self) -> None:
+        self.bridge.frames.request(self._resume_repaint)  # in a slot of its own (frames.py)
+
+    def _resume_repaint(self) -> None:
+        self._painted_at = time.monotonic()
+        self.table.setUpdatesEnabled(True)
 
     def on_cleared(self) -> None:
         self.model.clear()
@@ -187,6 +230,7 @@ class AlertsDock(QDockWidget):
         n = self.model.rowCount()
         if n and self.isVisible():
             self.model.dataChanged.emit(self.model.index(0, 2), self.model.index(min(n, 500) - 1, 3))
+            self._throttle_repaint()
 
     def _update_title(self) -> None:
         c = self.model.counts()

@@ -30,6 +30,7 @@ from withscope.core.events import Alert, Lifetime, Mark, Sample
 from withscope.core.recorder import Batch, Recorder
 
 from .bridge_data import BridgeStats, LifetimeDelta, LifetimeStore, RunAlert, RunMark, RunStream, SampleBlock
+from .frames import Frames
 
 __all__ = [
     "Bridge",
@@ -123,6 +124,8 @@ class Bridge(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000 / fps)))
         self._timer.timeout.connect(self.tick)
+        # Views redraw in staggered slots after each tick while it runs (see frames.py).
+        self.frames = Frames(self._timer.isActive, self)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -138,6 +141,7 @@ class Bridge(QObject):
     def close(self) -> None:
         """Stop ticking and unsubscribe from every recorder."""
         self._timer.stop()
+        self.frames.clear()
         for src in self._sources.values():
             src.unsubscribe()
             src.unsubscribe_sampler()

@@ -9,6 +9,8 @@ see shared/PITFALLS.md (qasync shutdown). GUI thread only.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +31,8 @@ from .settings import STATE_VERSION, Settings
 from .target_dialog import TargetDialog
 from .throughput_dock import ThroughputDock
 from .timeline import TimelineView
+
+STATUS_EVERY_S = 0.25  # status bar numbers refresh at most 4 times a second
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +57,7 @@ class MainWindow(QMainWindow):
         self._closed_ok = False
         self._last_target = ""
         self._dialog: TargetDialog | None = None
+        self._status_at = -math.inf  # time.monotonic() of the last status bar update
 
         # centre: message bar over the timeline
         self.messages = MessageBar()
@@ -330,6 +335,12 @@ class MainWindow(QMainWindow):
             self.status_running.setText(f"Finished {name}")
 
     def _on_stats(self, stats: BridgeStats) -> None:
+        # Every frame, but the labels change at most STATUS_EVERY_S apart: each change of their
+        # text re-lays out the status bar and repaints it.
+        now = time.monotonic()
+        if now - self._status_at < STATUS_EVERY_S:
+            return
+        self._status_at = now
         self.status_events.setText(f"{stats.events_per_s:,.0f} events/s")
         self.status_lifetimes.setText(f"{stats.lifetimes:,} lifetimes · {stats.open:,} open")
         if stats.dropped:

@@ -74,6 +74,7 @@ class MarksItem(pg.GraphicsObject):
 
     def viewRangeChanged(self) -> None:
         self.prepareGeometryChange()
+        self.update()
 
     def paint(self, p: QPainter, opt: Any, widget: Any = None) -> None:
         vr = self.viewRect()

@@ -2,10 +2,15 @@
 
 RSS (MiB), open fds, threads, connections and CPU (%) over time, x linked to the timeline so all
 time axes agree, with run start/end marks. One `PlotDataItem` per series updated with `setData`
-from a bounded `Ring` once per bridge frame. GUI thread only.
+from a bounded `Ring` a few times a second, in the dock's slot of the frame (frames.py). Cheap to
+repaint: y ranges move in steps (`y_range`), axes are cached pixmaps, one time axis under the last
+chart supplies every chart's x grid (time_grid.py). GUI thread only.
 """
 
 from __future__ import annotations
+
+import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -14,9 +19,11 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QStackedWidget, QWidget
 
 from . import theme as th
 from .bridge import Bridge, RunMark, SampleBlock
+from .frames import on_screen
 from .marks import MarksItem
-from .plotutil import own_menus
+from .plotutil import cache_axes, own_menus, settle
 from .ring import Ring
+from .time_grid import TickCache, TimeGrid
 from .timeline import shown_marks
 
 HISTORY = 36_000  # samples kept (an hour at 10 Hz)
@@ -27,8 +34,39 @@ SERIES = [  # (attribute of SampleBlock, axis label, units, colour key)
     ("connections", "connections", "", "connections"),
     ("cpu", "CPU", "%", "cpu"),
 ]
+FLUSH_EVERY_S = 0.3  # curves are redrawn about 3 times a second (samples come at 10 Hz)
 EMPTY_TEXT = "Process metrics (RSS, open fds, threads, connections, CPU) are sampled while a workload runs."
 AXIS_WIDTH = 120
+
+
+def nice_step(x: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that is >= x (x > 0)."""
+    p = 10.0 ** math.floor(math.log10(x))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * p >= x * (1 - 1e-9):
+            return m * p
+    return 10.0 * p
+
+
+def y_range(lo: float, hi: float, cur_lo: float, cur_hi: float, min_step: float = 1.0) -> tuple[float, float] | None:
+    """A y range for data in [lo, hi] with edges on a grid of nice steps (about a quarter of the
+    data's span, at least `min_step` and 2% of its size) and some headroom, or None when the
+    current range still fits: it holds the data and the data fills at least a quarter of it."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    span = hi - lo
+    if cur_lo <= lo and hi <= cur_hi and span * 4 >= cur_hi - cur_lo:
+        return None
+    step = nice_step(max(span / 4, abs(hi) * 0.02, min_step))
+    y0 = max(0.0, math.floor(lo / step) * step)
+    y1 = math.ceil(hi / step) * step
+    if y1 - hi < step / 4:  # keep the curve off the top edge
+        y1 += step
+    if lo - y0 < step / 4 and y0 >= step:
+        y0 -= step
+    if cur_lo <= lo and hi <= cur_hi and (cur_lo, cur_hi) == (y0, y1):
+        return None
+    return y0, y1
 
 
 class MetricsDock(QDockWidget):
@@ -44,6 +82,7 @@ class MetricsDock(QDockWidget):
         self.marks: list[MarksItem] = []
         self.value_labels: list[pg.TextItem] = []
         self.titles: list[pg.TextItem] = []
+        self.grids: list[TimeGrid] = []
         self._marks: list[tuple[float, str, bool]] = []
         self._link: pg.ViewBox | None = None
         self.empty = QLabel(EMPTY_TEXT)
@@ -54,10 +93,12 @@ class MetricsDock(QDockWidget):
         self.stack.addWidget(self.empty)
         self.setWidget(self.stack)
         self._dirty = False
+        self._last_push = -math.inf  # time.monotonic() of the last push to the curves
         bridge.samplesAdded.connect(self.on_samples)
         bridge.marksAdded.connect(self.on_marks)
         bridge.cleared.connect(self.on_cleared)
-        bridge.statsChanged.connect(self.flush)
+        bridge.statsChanged.connect(self._on_frame)
+        self.visibilityChanged.connect(lambda shown: shown and self.bridge.frames.request(self.flush))
         th.notifier().changed.connect(self.set_theme)
 
     def _build(self) -> None:
@@ -71,9 +112,10 @@ class MetricsDock(QDockWidget):
             plot = self.graphics.addPlot(row=i, col=0)
             plot.hideButtons()
             own_menus(plot, self)
+            cache_axes(plot)
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=True, y=False)
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.showGrid(x=False, y=True, alpha=0.2)  # x grid: a TimeGrid per plot, below
             left = plot.getAxis("left")
             left.setWidth(AXIS_WIDTH)  # as wide as the timeline's lane axis: x positions line up
             left.enableAutoSIPrefix(False)
@@ -82,12 +124,11 @@ class MetricsDock(QDockWidget):
                 plot.getAxis("bottom").setLabel("time since start", units="s")
                 plot.getAxis("bottom").enableAutoSIPrefix(False)
             else:
-                plot.getAxis("bottom").setStyle(showValues=False)
+                plot.hideAxis("bottom")  # one time axis under the last chart
             if self.plots:
                 plot.setXLink(self.plots[0])
             vb = plot.getViewBox()
-            vb.enableAutoRange(x=False, y=True)
-            vb.setAutoVisible(y=True)
+            vb.disableAutoRange()  # y follows the visible data in steps: see y_range()
             vb.setLimits(yMin=0)
             curve = plot.plot([], [], name=name)
             curve.setClipToView(True)
@@ -98,6 +139,7 @@ class MetricsDock(QDockWidget):
             title.setPos(4, 0)
             self.titles.append(title)
             marks = MarksItem(labels=False)
+            marks.setCacheMode(marks.CacheMode.DeviceCoordinateCache)  # redrawn when marks or range change
             plot.addItem(marks, ignoreBounds=True)
             marks.set_marks(self._marks)
             self.plots.append(plot)
@@ -105,6 +147,13 @@ class MetricsDock(QDockWidget):
             self.marks.append(marks)
             self.value_labels.append(label)
             vb.sigResized.connect(lambda v, lab=label: lab.setPos(v.width() - 4, 0))
+        self.plots[0].getViewBox().sigXRangeChanged.connect(self._on_x_range)  # the others follow it
+        # Every chart's x grid at the ticks of the last one's time axis, computed once per range.
+        ticks = TickCache(self.plots[-1].getAxis("bottom"))
+        for plot in self.plots:
+            grid = TimeGrid(ticks, alpha=0.2, edge=plot is not self.plots[-1])
+            plot.addItem(grid, ignoreBounds=True)
+            self.grids.append(grid)
         if self._link is not None:
             self.plots[0].setXLink(self._link)
         else:
@@ -123,13 +172,27 @@ class MetricsDock(QDockWidget):
         rows = np.column_stack([block.t_s, *(getattr(block, attr) for attr, *_ in SERIES)])
         self.ring.extend(rows)
         self._dirty = True
-        self.flush()
+        self.bridge.frames.request(self.flush)
 
     def flush(self, _stats: object = None) -> None:
-        """Push the ring to the curves (at most once per frame)."""
-        if not self._dirty:
+        """Push the ring to the curves (at most every `FLUSH_EVERY_S`), then settle the plots (the
+        x range may have followed the timeline)."""
+        if self.graphics is None:
             return
-        self._dirty = False
+        shown = on_screen(self)
+        due = self._dirty and time.monotonic() - self._last_push >= FLUSH_EVERY_S
+        if due and (shown or not self.bridge.frames.live):  # behind another tab: once shown
+            self._dirty = False
+            self._push()
+        if shown:
+            settle(self.graphics)
+
+    def _on_frame(self, _stats: object = None) -> None:
+        if self.graphics is not None and on_screen(self):
+            self.bridge.frames.request(self.flush)
+
+    def _push(self) -> None:
+        self._last_push = time.monotonic()
         data = self.ring.view()
         if not len(data):
             return
@@ -141,6 +204,31 @@ class MetricsDock(QDockWidget):
             last = y[-1]
             text = f"{last:.1f} {units}".strip() if units else f"{last:.0f}"
             self.value_labels[i].setText(text)
+        self._fit_y()
+
+    def _on_x_range(self, *_args: object) -> None:
+        if self.graphics is not None:
+            # The timeline moved the shared range in its slot: repaint in a pass of our own.
+            self.bridge.frames.hold(self.graphics)
+        if self.plots and self.ring.n:
+            self._fit_y()
+
+    def _fit_y(self) -> None:
+        """Each plot's y range from the samples in the x range shown, changed only when they leave
+        it or fill less than a quarter of it (a new range regenerates the axis and its grid)."""
+        data = self.ring.view()
+        (x0, x1), _ = self.plots[0].getViewBox().viewRange()
+        lo, hi = np.searchsorted(data[:, 0], [x0, x1])
+        lo, hi = max(0, lo - 1), min(len(data), hi + 1)  # the segments crossing the edges too
+        if hi <= lo:
+            return
+        for i, plot in enumerate(self.plots):
+            y = data[lo:hi, i + 1]
+            vb = plot.getViewBox()
+            cur = vb.viewRange()[1]
+            new = y_range(float(y.min()), float(y.max()), cur[0], cur[1])
+            if new is not None:
+                vb.setYRange(*new, padding=0)
 
     def on_marks(self, marks: list[RunMark]) -> None:
         shown = shown_marks(self.bridge, marks)
@@ -173,5 +261,7 @@ class MetricsDock(QDockWidget):
             curve.setPen(pg.mkPen(th.METRIC_COLOURS[colour], width=1))
             marks.set_theme(theme)
             label.setColor(theme.foreground)
+        for grid in self.grids:
+            grid.set_theme(theme)
         for title, (_a, _n, _u, colour) in zip(self.titles, SERIES, strict=True):
             title.setColor(th.METRIC_COLOURS[colour])

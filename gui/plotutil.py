@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 
 def own_menus(plot_item: Any, owner: QWidget) -> None:
@@ -14,3 +14,22 @@ def own_menus(plot_item: Any, owner: QWidget) -> None:
     for menu in (getattr(plot_item.getViewBox(), "menu", None), getattr(plot_item, "ctrlMenu", None)):
         if menu is not None and menu.parent() is None:
             menu.setParent(owner, menu.windowFlags())
+
+
+def cache_axes(plot_item: Any, names: tuple[str, ...] = ("left", "bottom")) -> None:
+    """Keep each axis (ticks, labels and its grid lines) in a pixmap between changes.
+
+    pyqtgraph records an axis as a `QPicture` and replays it - text layout included - on every
+    paint that touches its bounding rect, which with a grid is the whole plot: one curve update
+    replays every axis of the plot. With a device-coordinate cache Qt blits a pixmap instead and
+    redraws it only when the axis calls `update()` (range, ticks, size or style changed)."""
+    for name in names:
+        plot_item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def settle(view: Any) -> None:
+    """Apply pending view-box changes (auto range, linked ranges, transforms) now, at the end of a
+    frame's updates, instead of in the paint pass: pyqtgraph applies them when the scene is about
+    to paint, and changes made there dirty the scene again - a second paint pass right after the
+    first. `view` is a `pg.GraphicsView` (PlotWidget, GraphicsLayoutWidget)."""
+    view.scene().prepareForPaint()

@@ -177,6 +177,16 @@ class Raster:
             return
         g = self.grid[:, c0:c1]
         h = self.bar_h
+        # Only the band of rows holding codes (short bars sit in a few lanes) is computed: pixel
+        # row i shows grid rows i .. i+h-1, so pixels [a, b) can differ from empty.
+        busy = np.flatnonzero(g.any(axis=1))
+        a = max(0, int(busy[0]) - h + 1) if len(busy) else 0
+        b = min(int(busy[-1]) + 1, self.height) if len(busy) else 0
+        empty = lut.take(0)
+        if a >= b:
+            self.pixels[:, c0:c1] = empty
+            return
+        g = g[a : b + h - 1]
         if h > 1:
             # Sliding maximum over h grid rows (sparse-table doubling: log2(h) passes).
             rows, cols = g.shape
@@ -190,10 +200,9 @@ class Raster:
                 rest = h - span
                 np.maximum(m[:-rest], m[rest:], out=m[:-rest])
             g = m
-        if c0 == 0 and c1 == self.width:  # contiguous: straight into the pixels
-            np.take(lut, g[: self.height], out=self.pixels, mode="clip")
-        else:
-            self.pixels[:, c0:c1] = lut.take(g[: self.height], mode="clip")
+        self.pixels[:a, c0:c1] = empty
+        self.pixels[b:, c0:c1] = empty
+        self.pixels[a:b, c0:c1] = lut.take(g[: b - a], mode="clip")
 
     def shift(self, k: int) -> None:
         """Move the content by `k` columns (positive: to the right); uncovered columns are empty."""

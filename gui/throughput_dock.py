@@ -8,6 +8,9 @@ GUI thread only.
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -25,9 +28,11 @@ from PySide6.QtWidgets import (
 
 from . import theme as th
 from .bridge import Bridge, RunStream
-from .plotutil import own_menus
+from .frames import on_screen
+from .plotutil import cache_axes, own_menus, settle
 from .timeline import format_duration
 
+FLUSH_EVERY_S = 0.2  # curves and table redraw at most 5 times a second
 MAX_CURVES = 8
 MAX_ROWS = 1000
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#e15759"]
@@ -51,6 +56,8 @@ class ThroughputDock(QDockWidget):
         self.streams: dict[tuple[int, int], RunStream] = {}
         self.curves: dict[tuple[int, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._rows: dict[tuple[int, int], int] = {}
+        self._changed: dict[tuple[int, int], RunStream] = {}  # not drawn yet
+        self._flushed_at = -math.inf  # time.monotonic() of the last redraw
 
         # Plots are built with the first stream (start-up shows the empty state at once).
         self.graphics: pg.GraphicsLayoutWidget | None = None
@@ -65,6 +72,8 @@ class ThroughputDock(QDockWidget):
         self.setWidget(self.stack)
         bridge.streamsChanged.connect(self.on_streams)
         bridge.cleared.connect(self.on_cleared)
+        bridge.statsChanged.connect(self._on_frame)
+        self.visibilityChanged.connect(lambda shown: shown and self.bridge.frames.request(self._present))
         th.notifier().changed.connect(self.set_theme)
 
     def _build(self) -> None:
@@ -77,6 +86,7 @@ class ThroughputDock(QDockWidget):
         for plot, (label, units) in ((self.bytes_plot, ("throughput", "B/s")), (self.chunks_plot, ("chunks", "/s"))):
             plot.hideButtons()
             own_menus(plot, self)
+            cache_axes(plot)
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.getAxis("left").setLabel(label, units=units)
@@ -121,10 +131,36 @@ class ThroughputDock(QDockWidget):
         for rs in streams:
             key = (rs.run, rs.stats.lifetime_id)
             self.streams[key] = rs
+            self._changed[key] = rs
+        self.bridge.frames.request(self._flush)
+
+    def _flush(self) -> None:
+        """Redraw the streams that changed, at most every `FLUSH_EVERY_S`; while the app runs,
+        only when the dock is visible (not behind another tab: it catches up when shown)."""
+        if not self._changed or time.monotonic() - self._flushed_at < FLUSH_EVERY_S:
+            return
+        if self.bridge.frames.live and not on_screen(self):
+            return
+        self._flushed_at = time.monotonic()
+        changed, self._changed = self._changed, {}
+        for key, rs in changed.items():
             self._update_curve(key, rs)
             self._update_row(key, rs)
         self._update_ttfb()
         self.stack.setCurrentIndex(1)
+
+    def _on_frame(self, _stats: object = None) -> None:
+        if self.graphics is not None and on_screen(self):
+            self.bridge.frames.request(self._present)
+
+    def _present(self) -> None:
+        """Pending stream updates, then settle the plots (the timeline may have moved the linked x
+        range; see `plotutil.settle`)."""
+        if self.graphics is None:
+            return
+        self._flush()
+        if on_screen(self.graphics):
+            settle(self.graphics)
 
     def _name(self, rs: RunStream) -> str:
         return f"{rs.stats.label} #{rs.stats.lifetime_id}"
@@ -205,6 +241,7 @@ class ThroughputDock(QDockWidget):
         self.legend.clear()
         self.curves.clear()
         self.streams.clear()
+        self._changed.clear()
         self._rows.clear()
         self.table.setRowCount(0)
         self.ttfb.setData([], [])

@@ -28,13 +28,13 @@ from .bridge import Bridge, BridgeStats, LifetimeDelta, RunAlert, RunMark
 from .lanes import LaneLayout
 from .legend import Legend
 from .marks import MarksItem, classify_mark
-from .plotutil import own_menus
+from .plotutil import cache_axes, own_menus, settle
 from .timeline_item import TimelineItem
 
 DEFAULT_SPAN_S = 10.0  # window of the follow mode once the history is longer than this
 MIN_SPAN_S = 0.5
 IDLE_OPEN_EVERY = 10  # frames between repaints while only finished runs' resources stay open
-PAINT_BUDGET_MS = 10.0  # a paint costing k budgets skips k frames (at most MAX_SKIP)
+PAINT_BUDGET_MS = 4.0  # a paint costing k budgets skips k frames (at most MAX_SKIP)
 MAX_SKIP = 5
 PLACE_CHUNK = 20_000  # rows laid out per call of LaneLayout.add while catching up
 PLACE_SLICE_S = 0.03  # lane layout time per loop turn while catching up with a huge batch
@@ -42,10 +42,11 @@ EMPTY_TEXT = "Pick a workload in the catalogue and press Run (Ctrl+R)\nor open y
 
 
 def grow_step(span: float) -> float:
-    """`span` rounded up to a multiple of 1/8 of its power of two (steps of 6-12%)."""
+    """`span` rounded up to a multiple of 1/4 of its power of two (steps of 12-25%: each step
+    re-renders every bar at the new scale, and repaints the linked plots)."""
     if span <= 0:
         return span
-    q = 2.0 ** math.floor(math.log2(span)) / 8
+    q = 2.0 ** math.floor(math.log2(span)) / 4
     return math.ceil(span / q) * q
 
 
@@ -88,6 +89,7 @@ class TimelineView(QWidget):
         self._span = DEFAULT_SPAN_S
         self._unplaced_alerts: list[RunAlert] = []  # alerts whose lifetime row is not known yet
         self._frame = 0
+        self._open_now = 0  # open lifetimes, as of the last frame's stats
         self._skip = 0  # frames to skip after a costly paint
         self._dirty = False  # data changed since the last frame
         self._was_running = False
@@ -98,6 +100,7 @@ class TimelineView(QWidget):
         pi = self.plot.getPlotItem()
         pi.hideButtons()
         own_menus(pi, self)
+        cache_axes(pi)
         pi.setClipToView(False)
         vb = pi.getViewBox()
         vb.invertY(True)
@@ -105,6 +108,7 @@ class TimelineView(QWidget):
         vb.disableAutoRange()
         vb.setLimits(yMin=-2)
         self.left_axis = pi.getAxis("left")
+        self._lane_ticks: list[tuple[float, str]] | None = None
         self.left_axis.setWidth(120)
         self.left_axis.setStyle(tickLength=0)
         self.item = TimelineItem(bridge.store, self.layout_)
@@ -187,7 +191,7 @@ class TimelineView(QWidget):
         self._place()
         self._update_empty()
         self._dirty = True
-        self.item.refresh()
+        self.bridge.frames.request(self._present)
 
     def _place(self) -> None:
         """Lay out store rows not placed yet, for at most `PLACE_SLICE_S`; the rest on the next
@@ -225,17 +229,22 @@ class TimelineView(QWidget):
             self.item.refresh()
 
     def on_frame(self, stats: BridgeStats | None = None) -> None:
-        """Every bridge tick: open bars grow to "now"; follow the newest data.
+        """Every bridge tick: redraw in this view's slot of the frame (see frames.py)."""
+        self._open_now = stats.open if stats is not None else 0
+        self._frame += 1
+        self.bridge.frames.request(self._present)
+
+    def _present(self) -> None:
+        """Open bars grow to "now"; follow the newest data.
 
         Repaints only when something moved: while runs go (30 Hz, fewer when a paint is costly:
         the paint duty cycle stays under ~1/3 of the loop), and a few times a second while
         resources of finished runs are still open (they keep growing)."""
         running = bool(self.bridge.running())
-        self._frame += 1
-        if self._skip > 0 and not self._dirty:
+        if self._skip > 0 and (self.bridge.frames.live or not self._dirty):  # live: new data waits too
             self._skip -= 1
             return
-        open_now = stats.open if stats is not None else 0
+        open_now = self._open_now
         moved = running or self._was_running or (open_now > 0 and self._frame % IDLE_OPEN_EVERY == 0)
         self._was_running = running
         self.now_line.setVisible(running)
@@ -250,6 +259,7 @@ class TimelineView(QWidget):
         self.item.refresh()
         if self.follow and self.bridge.store.n:
             self._follow()
+        settle(self.plot)
         self._skip = min(MAX_SKIP, int(self.item.last_paint_ms // PAINT_BUDGET_MS))
 
     def on_marks(self, marks: list[RunMark]) -> None:
@@ -266,7 +276,8 @@ class TimelineView(QWidget):
                     self._unplaced_alerts.append(ra)
                 continue
             self.item.flag(row, str(ra.alert.severity))
-        self.item.update()
+        self._dirty = True
+        self.bridge.frames.request(self._present)
 
     def _place_pending_alerts(self) -> None:
         pending, self._unplaced_alerts = self._unplaced_alerts, []
@@ -320,7 +331,7 @@ class TimelineView(QWidget):
             vb.setYRange(-0.5, h + 0.2, padding=0)
 
     def _follow(self) -> None:
-        """Short histories are shown whole (from 0), the range growing in steps of ~6-12%; longer
+        """Short histories are shown whole (from 0), the range growing in steps of ~12-25%; longer
         ones scroll with a `_span` window that moves by whole pixels. Both keep the item's cached
         layers valid (they are extended or shifted, not redrawn) between steps."""
         vb = self.plot.getViewBox()
@@ -419,7 +430,9 @@ class TimelineView(QWidget):
 
     def _update_axis(self) -> None:
         ticks = [(top + rows / 2, name) for name, top, rows in self.layout_.groups()]
-        self.left_axis.setTicks([ticks, []])
+        if ticks != self._lane_ticks:  # new ticks regenerate the axis: only when lanes changed
+            self._lane_ticks = ticks
+            self.left_axis.setTicks([ticks, []])
         self.legend.set_kinds(list(self.bridge.store.kinds))
 
     def _update_empty(self) -> None:

@@ -12,13 +12,16 @@ The layers are rebuilt only when the scale, the device, the lane layout or the t
 New closed bars (appended, or released since) are drawn into them incrementally; a pan by whole
 pixels (the follow mode scrolls that way) shifts them and renders only the uncovered columns.
 Open bars (they grow to "now" every frame), alert frames and the selection are painted over the
-layers on every paint. Devices that are not pixel buffers (SVG export) get plain vector drawing.
+layers on every paint. While only bars change, `refresh()` repaints just the strip from the
+earliest start among them to the right edge (where "now" is). Devices that are not pixel
+buffers (SVG export) get plain vector drawing.
 
 GUI thread only.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -34,6 +37,7 @@ from .bar_style import outcome_accent, outcome_brushes, paint_swatch
 from .bridge_data import LifetimeStore
 from .lanes import LaneLayout
 from .raster import KIND_BITS, PRIORITY, Raster, bar_codes, colour_table
+from .time_grid import TickCache, paint_time_grid
 
 __all__ = ["BAR_FILL", "OPEN_REDUCE_OVER", "TimelineItem", "outcome_accent", "outcome_brushes", "paint_swatch"]
 
@@ -155,7 +159,12 @@ class TimelineItem(pg.GraphicsObject):
         # Vertical grid lines at this axis' ticks, drawn here behind the bars: the axis' own
         # grid is a full-height picture replayed on every paint (2-8 ms).
         self.grid_axis: pg.AxisItem | None = None
+        self._grid_ticks: TickCache | None = None
         self._bounds = QRectF(0, 0, 1, 1)
+        # Damage since the last refresh(): bars changed from `_damage_lo` (s) rightwards, or all.
+        self._damage_lo = math.inf
+        self._damage_all = True
+        self._damage_token: tuple[int, int, int] = (0, -1, -1)  # (store, layout version, rows placed)
         self._prims = _Prims()
         self._colours: dict[str, QColor] = {}
         self._reset_rows()
@@ -166,6 +175,7 @@ class TimelineItem(pg.GraphicsObject):
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     def _reset_rows(self) -> None:
+        self._damage_all = True
         self._code = np.zeros(0, np.int32)  # raster code per store row (bar_codes)
         self._dur = np.zeros(0, np.float64)  # end - start per store row; NaN: open or withdrawn
         self._known = 0  # rows whose code is known
@@ -180,6 +190,8 @@ class TimelineItem(pg.GraphicsObject):
         old = self.flags.get(row)
         if old is None or order.get(severity, 9) < order.get(old, 9):
             self.flags[row] = severity
+            if 0 <= row < self.store.n:
+                self._damage(float(self.store.start[row]))
 
     def set_store(self, store: LifetimeStore, layout: LaneLayout) -> None:
         self.store = store
@@ -190,8 +202,11 @@ class TimelineItem(pg.GraphicsObject):
     def on_delta(self, lo: int, hi: int, updated: np.ndarray) -> None:
         """Store rows `lo..hi-1` were appended, `updated` rows changed end/outcome."""
         self._catch_up(hi)
+        s = self.store
+        if hi > lo:
+            self._damage(float(s.start[lo:hi].min()))
         if len(updated):
-            s = self.store
+            self._damage(float(s.start[updated].min()))
             rows = updated[(updated >= 0) & (updated < self._known)]
             self._code[rows] = bar_codes(s.kind[rows], s.outcome[rows])
             self._dur[rows] = self._durations(rows)
@@ -228,13 +243,17 @@ class TimelineItem(pg.GraphicsObject):
         """Drop the cached layers: the next paint renders every bar afresh."""
         self._layers = None
         self._pending.clear()
+        self._damage_all = True
         self.update()
 
     def set_now(self, now: float) -> None:
+        if now != self.now:
+            self._damage(min(now, self.now))  # open bars grow from the old "now" on
         self.now = now
 
     def set_theme(self, theme: th.Theme) -> None:
         self.theme = theme
+        self._damage_all = True
         self.update()
 
     def data_bounds(self) -> tuple[float, float]:
@@ -244,13 +263,37 @@ class TimelineItem(pg.GraphicsObject):
         return s.min_start, max(s.max_end, self.now)
 
     def refresh(self) -> None:
-        """Data or `now` changed: recompute bounds and schedule a repaint."""
+        """Data or `now` changed: recompute bounds and schedule a repaint - of the strip from the
+        earliest start among the bars that changed to the right edge, when only bars changed."""
         x0, x1 = self.data_bounds()
-        b = QRectF(min(0.0, x0), -0.5, max(x1 - min(0.0, x0), 1e-6), self.layout.total_height + 1.0)
-        if b != self._bounds:
+        left, height = min(0.0, x0), self.layout.total_height + 1.0
+        b = self._bounds
+        if left != b.left() or height != b.height() or x1 > b.right():
+            # The right edge keeps some slack: a bounding rect that changed every frame would
+            # repaint the whole item every frame.
+            span = max(x1 - left, 1e-6)
             self.prepareGeometryChange()
-            self._bounds = b
-        self.update()
+            self._bounds = QRectF(left, -0.5, span + max(0.5, span / 4), height)
+            self._damage_all = True
+        n, placed_before = self._placed(), self._damage_token[2]
+        if 0 <= placed_before < n:  # rows laid out since (appended, or laid out in slices later)
+            self._damage(float(self.store.start[placed_before:n].min()))
+        token = (id(self.store), self.layout.version, n)
+        if self._damage_all or token[:2] != self._damage_token[:2] or n < placed_before:
+            self.update()
+        elif self._damage_lo < math.inf:
+            b = self._bounds
+            pad = 4 * (self.pixelWidth() or 0.0) + 1e-9  # bar ends, 2 px alert frames
+            lo = max(b.left(), self._damage_lo - pad)
+            self.update(QRectF(lo, b.top(), max(b.right() - lo, 1e-9), b.height()))
+        self._damage_token = token
+        self._damage_all = False
+        self._damage_lo = math.inf
+
+    def _damage(self, t: float) -> None:
+        """Pixels from `t` (seconds) rightwards changed."""
+        if t < self._damage_lo:
+            self._damage_lo = t
 
     def boundingRect(self) -> QRectF:
         return QRectF(self._bounds)
@@ -335,17 +378,11 @@ class TimelineItem(pg.GraphicsObject):
                     x_lo: float, x_hi: float) -> None:
         """Vertical lines at the ticks of `grid_axis`, fading by tick level (as pyqtgraph's grid)."""
         ax = self.grid_axis
-        length = abs(sx * (x_hi - x_lo))
-        if ax is None or length <= 0:
+        if ax is None:
             return
-        base = QColor(self.theme.grid)
-        for i, (_spacing, values) in enumerate(ax.tickValues(x_lo, x_hi, length)):
-            colour = QColor(base)
-            colour.setAlpha(int(255 / (i + 1) * GRID_ALPHA * min(1.0, max(0.0, 0.05 * length / (len(values) + 1)))))
-            p.setPen(QPen(colour, 0))
-            for v in values:
-                x = sx * v + dx
-                p.drawLine(QPointF(x, top), QPointF(x, bottom))
+        if self._grid_ticks is None or self._grid_ticks.axis is not ax:
+            self._grid_ticks = TickCache(ax)  # the range moves in steps: the ticks rarely change
+        paint_time_grid(p, self._grid_ticks, sx, dx, top, bottom, x_lo, x_hi, QColor(self.theme.grid), GRID_ALPHA)
 
     # ---- closed bars: cached layers
     def _paint_cached(self, p: QPainter, dev: Any, sx: float, dx: float, sy: float, dy: float,
@@ -612,13 +649,14 @@ class TimelineItem(pg.GraphicsObject):
             sel = rows[sev == severity] if len(rows) else rows
             if not len(sel):
                 continue
-            pen = QPen(QColor(th.SEVERITY_COLOURS[severity]), 2)
-            pen.setCosmetic(True)
-            p.setPen(pen)
+            # A 2 px frame as two nested 1 px ones: wide pens take Qt's slow stroking path.
+            p.setPen(QPen(QColor(th.SEVERITY_COLOURS[severity]), 0))
             x0 = sx * self.store.start[sel] + dx
             x1 = sx * self._end_of(sel) + dx
             y = sy * (self.layout.y[sel] + (pad if sy > 0 else 1 - pad)) + dy
-            self._prims.draw_rects(p, x0, y, np.maximum(x1 - x0, 1.0), h)
+            w = np.maximum(x1 - x0, 1.0)
+            self._prims.draw_rects(p, x0, y, w, h)
+            self._prims.draw_rects(p, x0 - 1, y - 1, w + 2, h + 2)
 
     def _paint_selection(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float) -> None:
         r = self.selected

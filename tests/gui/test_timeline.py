@@ -106,6 +106,7 @@ def test_many_bars_are_culled_and_aggregated(qtbot) -> None:  # type: ignore[no-
     starts = np.linspace(0, 10, n)
     ends = starts + 1e-5  # far narrower than a pixel
     add_rows(bridge, 0, starts.tolist(), ends.tolist(), [0] * n, ["file"] * n)
+    view.finish_layout()  # lanes are placed in time slices; however slow the machine, place them all
     view.set_follow(False)
     vb = view.plot.getViewBox()
     vb.setRange(xRange=(0, 10), yRange=(-0.5, 3), padding=0)
