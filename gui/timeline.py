@@ -41,6 +41,12 @@ PLACE_SLICE_S = 0.03  # lane layout time per loop turn while catching up with a 
 EMPTY_TEXT = "Pick a workload in the catalogue and press Run (Ctrl+R)\nor open your own code with “Open target…”."
 
 
+# Follow mode on a long history: the window pages when the newest data reaches PAGE_AT of its
+# width, so that it then sits at PAGE_TO (a step every ~quarter window instead of every frame).
+PAGE_AT = 0.98
+PAGE_TO = 0.75
+
+
 def grow_step(span: float) -> float:
     """`span` rounded up to a multiple of 1/4 of its power of two (steps of 12-25%: each step
     re-renders every bar at the new scale, and repaints the linked plots)."""
@@ -332,16 +338,23 @@ class TimelineView(QWidget):
 
     def _follow(self) -> None:
         """Short histories are shown whole (from 0), the range growing in steps of ~12-25%; longer
-        ones scroll with a `_span` window that moves by whole pixels. Both keep the item's cached
-        layers valid (they are extended or shifted, not redrawn) between steps."""
+        ones page with a `_span` window: it stays still until the newest data reaches
+        `PAGE_AT` of its width, then jumps by whole pixels so that the newest is at `PAGE_TO`.
+        Between steps nothing moves but the open bars (the linked plots and every axis keep their
+        pictures); steps keep the item's cached layers valid (they are extended or shifted)."""
         vb = self.plot.getViewBox()
         lo, hi = self.item.data_bounds()
         lo = min(0.0, lo)
         if hi - lo <= self._span:
             rng = (lo, lo + min(self._span, grow_step(max(MIN_SPAN_S, (hi - lo) * 1.04))))
         else:
+            (c0, c1), _ = vb.viewRange()
+            same_span = abs((c1 - c0) - self._span) <= 1e-6 * self._span
+            if same_span and c0 + self._span * (1 - PAGE_TO) <= hi <= c0 + self._span * PAGE_AT:
+                self._fit_y()  # the newest data is still well inside the page
+                return
             px = self._span / max(1.0, float(vb.width()))  # seconds per pixel
-            x0 = math.floor((hi - self._span * 0.97) / px) * px
+            x0 = math.floor((hi - self._span * PAGE_TO) / px) * px
             rng = (x0, x0 + self._span)
         if vb.viewRange()[0] != list(rng):
             vb.setRange(xRange=rng, padding=0, update=False)
