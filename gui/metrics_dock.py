@@ -34,6 +34,7 @@ SERIES = [  # (attribute of SampleBlock, axis label, units, colour key)
     ("connections", "connections", "", "connections"),
     ("cpu", "CPU", "%", "cpu"),
 ]
+COUNTS = {"fds", "threads", "connections"}  # series of whole numbers
 FLUSH_EVERY_S = 0.3  # curves are redrawn about 3 times a second (samples come at 10 Hz)
 EMPTY_TEXT = "Process metrics (RSS, open fds, threads, connections, CPU) are sampled while a workload runs."
 AXIS_WIDTH = 120
@@ -130,6 +131,8 @@ class MetricsDock(QDockWidget):
             vb = plot.getViewBox()
             vb.disableAutoRange()  # y follows the visible data in steps: see y_range()
             vb.setLimits(yMin=0)
+            if SERIES[i][0] in COUNTS:
+                plot.getAxis("left").setTickSpacing(1, 1)  # whole numbers (widened with the range)
             curve = plot.plot([], [], name=name)
             curve.setClipToView(True)
             label = pg.TextItem(anchor=(1, 0))
@@ -229,6 +232,9 @@ class MetricsDock(QDockWidget):
             new = y_range(float(y.min()), float(y.max()), cur[0], cur[1])
             if new is not None:
                 vb.setYRange(*new, padding=0)
+                if SERIES[i][0] in COUNTS:  # whole ticks: no "0.5 threads"
+                    major = max(1.0, nice_step((new[1] - new[0]) / 4))
+                    plot.getAxis("left").setTickSpacing(major, major)
 
     def on_marks(self, marks: list[RunMark]) -> None:
         shown = shown_marks(self.bridge, marks)
