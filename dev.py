@@ -129,10 +129,10 @@ def cmd_test(args: list[str]) -> int:
     steps: list[tuple[str, list[object]]] = [
         ("ruff", [BIN / "ruff", "check", "."]),
         ("mypy (strict, core/)", [BIN / "mypy"]),
-        ("pytest", [PY, "-m", "pytest", *args]),
     ]
     if (ROOT / "benchmarks" / "run.py").exists():
         steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"]))
+    steps.append(("pytest", [PY, "-m", "pytest", *args]))  # last: its summary line closes the output
     for name, cmd in steps:
         say(f"{name}")
         rc = run([str(c) for c in cmd], cwd=ROOT, env=env)
