@@ -658,6 +658,10 @@ def _setup_demo(p: argparse.ArgumentParser) -> None:
     tours.setup_demo(p)
     p.add_argument("--presenter", action="store_true", help="presenter mode: larger fonts for a projector")
     p.add_argument("--autoplay", action="store_true", help="advance through the steps on their own")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save a picture of the app in tour mode (after "
+                   "--quit-after seconds, or 2 s)")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after SECONDS")
+    p.add_argument("--no-settings", action="store_true", help="neither restore nor save the window layout")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

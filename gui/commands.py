@@ -54,9 +54,11 @@ def demo(args: list[str]) -> int:
     from .launcher import _has_display
 
     if not _has_display():
-        print("withscope: no display found (DISPLAY/WAYLAND_DISPLAY unset): the tour needs the app. "
-              "`withscope demo --check` validates tours headless.", file=sys.stderr)
-        return 2
+        if ns.screenshot is None and ns.quit_after is None:
+            print("withscope: no display found (DISPLAY/WAYLAND_DISPLAY unset): the tour needs the app. "
+                  "`withscope demo --check` validates tours headless.", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a timed screenshot of the tour needs no display
     from withscope.core.tours import TourError, find_tour
 
     try:
@@ -67,4 +69,4 @@ def demo(args: list[str]) -> int:
     from .tour_player import DemoRequest, request_at_start
 
     request_at_start(DemoRequest(ns.tour, presenter=ns.presenter, autoplay=ns.autoplay))
-    return run(Options())
+    return run(Options(screenshot=ns.screenshot, quit_after=ns.quit_after, settings=not ns.no_settings))

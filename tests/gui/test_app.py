@@ -242,6 +242,23 @@ def test_launcher_screenshot_and_quit_after(tmp_path: Path) -> None:
     assert res0.returncode == 0, res0.stderr
 
 
+def test_demo_screenshot_and_quit_after_without_a_display(tmp_path: Path) -> None:
+    # GIVEN no display at all (CI): `withscope demo --screenshot ... --quit-after S` still works
+    shot = tmp_path / "tour.png"
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    code = "import sys; from withscope.gui.launcher import main; sys.exit(main())"
+    res = subprocess.run(
+        [sys.executable, "-c", code, "demo", "--screenshot", str(shot), "--quit-after", "1.5", "--no-settings"],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    # THEN it says it saved the picture of the app in tour mode and exits 0
+    assert res.returncode == 0, res.stderr
+    assert "screenshot saved" in res.stdout
+    from PySide6.QtGui import QImage
+
+    assert not QImage(str(shot)).isNull()
+
+
 def test_two_runs_at_once_live_alert_status_bar_and_stop(window, loop) -> None:  # type: ignore[no-untyped-def]
     # GIVEN two user targets started one after the other, both still running
     baseline = open_fds()
