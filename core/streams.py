@@ -237,15 +237,56 @@ def _next_stride(stride: int, dt_ns: int, interval_ns: int) -> int:
     return max(1, min(_MAX_STRIDE, (interval_ns >> 3) * stride // dt_ns))
 
 
+class _Meter:
+    """The clock side of a stream generator, shared by the sync and async one: what happens at
+    a clock read and when the stream ends. The generators keep the per-chunk counting in their
+    own locals and call `read` only when `chunks` reaches the check point it returned.
+    One generator's, not thread-safe."""
+
+    __slots__ = ("first", "interval_ns", "next_post", "state", "stride", "t", "timed")
+
+    def __init__(self, state: _State, interval_ns: int) -> None:
+        self.state = state
+        self.interval_ns = interval_ns
+        self.first = 0
+        self.t = 0  # the last clock read, at chunk `timed`
+        self.timed = 0
+        self.next_post = 0
+        self.stride = 1
+
+    def read(self, chunks: int, nbytes: int) -> int:
+        """A clock read at chunk `chunks`: post when due, adapt the stride; returns the chunk
+        count at which to read the clock next."""
+        now = perf_counter_ns()
+        if now >= self.next_post:
+            if not self.first:
+                self.first = now
+            self.state.post(now, chunks, nbytes, self.first)
+            self.next_post = now + self.interval_ns
+        self.stride = _next_stride(self.stride, now - self.t, self.interval_ns) if self.t else 1
+        self.t = now
+        self.timed = chunks
+        return chunks + self.stride
+
+    def closed(self, chunks: int, nbytes: int) -> None:
+        """The generator was closed (by close()/aclose(), which records the release) or
+        collected / finalized without one (then: `gc`)."""
+        if chunks:
+            self.state.post(self.t if self.timed == chunks else perf_counter_ns(), chunks, nbytes, self.first)
+        if not self.state.closing:
+            self.state.finish(OUT_GC, None)
+
+    def ended(self, chunks: int, nbytes: int, exc: BaseException | None) -> None:
+        """The source ran out (`exc` None) or raised `exc`."""
+        self.state.post(perf_counter_ns(), chunks, nbytes, self.first)
+        self.state.finish(OUT_RELEASED if exc is None else OUT_RELEASED_WITH_ERROR, exc)
+
+
 def _sync_gen(
     source: Iterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]
 ) -> Generator[T, None, None]:
+    meter = _Meter(state, interval_ns)
     chunks = nbytes = 0
-    first = 0
-    t = 0  # the last clock read, at chunk `timed`
-    timed = 0
-    next_post = 0
-    stride = 1
     check = 1  # read the clock when `chunks` reaches this
     inline = size is chunk_size
     try:
@@ -257,41 +298,22 @@ def _sync_gen(
             else:
                 nbytes += size(chunk)
             if chunks >= check:
-                now = perf_counter_ns()
-                if now >= next_post:
-                    if not first:
-                        first = now
-                    state.post(now, chunks, nbytes, first)
-                    next_post = now + interval_ns
-                stride = _next_stride(stride, now - t, interval_ns) if t else 1
-                check = chunks + stride
-                t = now
-                timed = chunks
+                check = meter.read(chunks, nbytes)
             yield chunk
     except GeneratorExit:
-        # Closed by close() (closing: it records the release), or collected without a close.
-        if chunks:
-            state.post(t if timed == chunks else perf_counter_ns(), chunks, nbytes, first)
-        if not state.closing:
-            state.finish(OUT_GC, None)
+        meter.closed(chunks, nbytes)
         raise
     except BaseException as exc:
-        state.post(perf_counter_ns(), chunks, nbytes, first)
-        state.finish(OUT_RELEASED_WITH_ERROR, exc)
+        meter.ended(chunks, nbytes, exc)
         raise
-    state.post(perf_counter_ns(), chunks, nbytes, first)
-    state.finish(OUT_RELEASED, None)
+    meter.ended(chunks, nbytes, None)
 
 
 async def _async_gen(
     source: AsyncIterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]
 ) -> AsyncGenerator[T, None]:
+    meter = _Meter(state, interval_ns)
     chunks = nbytes = 0
-    first = 0
-    t = 0
-    timed = 0
-    next_post = 0
-    stride = 1
     check = 1
     inline = size is chunk_size
     try:
@@ -302,31 +324,17 @@ async def _async_gen(
             else:
                 nbytes += size(chunk)
             if chunks >= check:
-                now = perf_counter_ns()
-                if now >= next_post:
-                    if not first:
-                        first = now
-                    state.post(now, chunks, nbytes, first)
-                    next_post = now + interval_ns
-                stride = _next_stride(stride, now - t, interval_ns) if t else 1
-                check = chunks + stride
-                t = now
-                timed = chunks
+                check = meter.read(chunks, nbytes)
             yield chunk
     except GeneratorExit:
-        # Closed by aclose() (closing: it records the release), or finalized by the loop's
-        # async-generator hooks / the collector without a close (already `gc` by then, normally).
-        if chunks:
-            state.post(t if timed == chunks else perf_counter_ns(), chunks, nbytes, first)
-        if not state.closing:
-            state.finish(OUT_GC, None)
+        # aclose(), or finalized by the loop's async-generator hooks / the collector (already
+        # `gc` by then, normally)
+        meter.closed(chunks, nbytes)
         raise
     except BaseException as exc:
-        state.post(perf_counter_ns(), chunks, nbytes, first)
-        state.finish(OUT_RELEASED_WITH_ERROR, exc)
+        meter.ended(chunks, nbytes, exc)
         raise
-    state.post(perf_counter_ns(), chunks, nbytes, first)
-    state.finish(OUT_RELEASED, None)
+    meter.ended(chunks, nbytes, None)
 
 
 def track_stream(
