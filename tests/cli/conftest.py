@@ -1,22 +1,17 @@
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-TARGETS = str(Path(__file__).resolve().parent.parent / "runner" / "targets_sample.py")
+# The CLI tests run the targets of tests/runner/targets_sample.py by path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runner"))
+import targets_sample
 
 
 @pytest.fixture(autouse=True)
 def _close_leaked() -> Iterator[None]:
-    """Close what the leaky targets kept open: the CLI loads the targets file under a private
-    module name, so every loaded copy of it is visited."""
     yield
-    for mod in list(sys.modules.values()):
-        if getattr(mod, "__file__", None) == TARGETS:
-            while mod.LEAKED:
-                with contextlib.suppress(Exception):
-                    mod.LEAKED.pop().close()
+    targets_sample.close_leaked()  # what the leaky targets kept open, in every loaded copy
