@@ -28,6 +28,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from withscope.core.events import Alert, Lifetime, Mark, Sample
 from withscope.core.recorder import Batch, Recorder
+from withscope.core.snapshot import WORKLOAD_END_MARK
 
 from .bridge_data import BridgeStats, LifetimeDelta, LifetimeStore, RunAlert, RunMark, RunStream, SampleBlock
 from .frames import Frames
@@ -49,7 +50,6 @@ FPS = 30
 OUT_MISSING = -2
 OUT_OPEN = -1
 _RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
-WORKLOAD_END_MARK = "workload end"  # written by core.runner when the workload returned, raised or was cancelled
 
 
 class _Source:

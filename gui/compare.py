@@ -33,8 +33,6 @@ from withscope.core.snapshot import RunSnapshot
 
 from . import theme as th
 
-WORKLOAD_END = "workload end"
-
 
 @dataclass(frozen=True, slots=True)
 class KindCounts:
@@ -70,12 +68,12 @@ def describe(snap: RunSnapshot) -> str:
 
 def kind_counts(snap: RunSnapshot) -> dict[str, KindCounts]:
     """Per kind: count, left open (as the workload left them), released by the GC."""
-    end = next((m.t_ns for m in snap.marks if m.text == WORKLOAD_END), None)
+    end = snap.workload_end_ns
     raw: dict[str, Counter[str]] = {}
     for lt in sorted(snap.lifetimes, key=lambda x: (x.acquired_ns, x.id)):
         c = raw.setdefault(lt.kind, Counter())
         c["count"] += 1
-        if lt.outcome is Outcome.OPEN or (end is not None and lt.released_ns is not None and lt.released_ns > end):
+        if lt.outcome is Outcome.OPEN or snap.released_by_cleanup(lt, end):
             c["open"] += 1
         if lt.outcome is Outcome.GC:
             c["gc"] += 1

@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from withscope.core.snapshot import WORKLOAD_END_MARK
 
 from . import theme as th
 
@@ -26,7 +27,7 @@ def classify_mark(text: str, run_name: str) -> tuple[str, bool] | None:
     """
     if text == "run start":
         return run_name, False
-    if text == "workload end":
+    if text == WORKLOAD_END_MARK:
         return "", True
     if text.startswith("repeat ") and text.endswith(" end") and not text.endswith("/1 end"):
         return "", True
