@@ -75,8 +75,15 @@ def apt_install(packages: list[str]) -> bool:
     return True
 
 
+# What an install builds from: a change to any of them reinstalls (the C accelerator is compiled then).
+INSTALL_INPUTS = ["pyproject.toml", "setup.py", "core/_speedups.c"]
+
+
 def requirements_hash() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    for name in INSTALL_INPUTS:
+        h.update((ROOT / name).read_bytes())
+    return h.hexdigest()
 
 
 def ensure_venv() -> None:
@@ -95,6 +102,9 @@ def ensure_venv() -> None:
     if run([PY, "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev,postgres,bench]"]) != 0:
         sys.exit("pip install failed; see the messages above")
     ensure_qt_libraries()
+    if run([PY, "-c", "import withscope.core._speedups"], stderr=subprocess.DEVNULL) != 0:
+        say("note: the C accelerator did not build (is a C compiler installed?); withscope works, "
+            "but records on its slower pure-Python hot path")
     STAMP.write_text(requirements_hash())
 
 
@@ -132,10 +142,13 @@ def cmd_test(args: list[str]) -> int:
     ]
     if (ROOT / "benchmarks" / "run.py").exists():
         steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"]))
+    if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)
+        steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"]))
     steps.append(("pytest", [PY, "-m", "pytest", *args]))  # last: its summary line closes the output
     for name, cmd in steps:
         say(f"{name}")
-        rc = run([str(c) for c in cmd], cwd=ROOT, env=env)
+        step_env = dict(env, WITHSCOPE_PURE_PYTHON="1") if "pure-Python" in name else env
+        rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)
         if rc != 0:
             say(f"{name} failed (exit {rc})")
             return rc

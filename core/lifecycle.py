@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+from collections.abc import Callable
 from time import perf_counter_ns
 from types import FrameType
 from typing import Any
@@ -32,8 +33,8 @@ from .lifetime_table import format_site
 from .recorder import Recorder
 
 _getframe = sys._getframe
-_get_running_loop = asyncio._get_running_loop
-_current_task = asyncio.current_task
+_get_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio._get_running_loop
+_current_task: Callable[[asyncio.AbstractEventLoop | None], asyncio.Task[Any] | None] = asyncio.current_task
 
 # Frames in these files are never a user's acquisition site (withscope's own modules add theirs).
 SKIP_FILES: set[str] = {__file__, contextlib.__file__}

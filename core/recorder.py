@@ -38,6 +38,7 @@ from itertools import filterfalse, repeat, starmap
 from operator import itemgetter
 from typing import Any
 
+from ._accel import speedups as _C
 from .events import (
     ABORT,
     MARK,
@@ -126,6 +127,10 @@ class Recorder:
         self.wall_t0 = time.time()  # Unix time at t0_ns, to put perf_counter times on a date axis
         self._buf: deque[tuple[Any, ...]] = deque()
         self._ids = itertools.count()
+        # Invariant: `_hot` is [_buf, _ids, _limit], the three in one read for the C hot path
+        # (core/_speedups.c); `_sync_hot()` after any of them changes.
+        self._hot: list[Any] = []
+        self._sync_hot()
         # Drop accounting: `next()` on a C counter is atomic under the GIL and takes no lock, so
         # it cannot deadlock when a finalizer (`__del__`) records from inside a drop on the same
         # thread. Read through `dropped`.
@@ -151,6 +156,7 @@ class Recorder:
             raise ValueError("capacity must be at least 1")
         self._capacity = value
         self._limit = value if self._stack_depth == 1 else 0
+        self._sync_hot()
 
     @property
     def stack_depth(self) -> int:
@@ -163,6 +169,15 @@ class Recorder:
             raise ValueError("stack_depth must be at least 1")
         self._stack_depth = value
         self._limit = self._capacity if value == 1 else 0
+        self._sync_hot()
+
+    def _sync_hot(self) -> None:
+        self._hot[:] = [self._buf, self._ids, self._limit]
+
+    def _set_buffer(self, buf: Any) -> None:
+        """Swap the pending-event buffer (tests use a failing one); keeps `_hot` in step."""
+        self._buf = buf
+        self._sync_hot()
 
     # ----------------------------------------------------------------- producers (hot path)
     def next_id(self) -> int:
@@ -272,7 +287,17 @@ class Recorder:
         outcome = table.outcome
         released_ns = table.released_ns
         size = len(outcome)
-        for ev in filter(_CODE, events) if len(acqs) < n else ():
+        rest: Any = filter(_CODE, events) if len(acqs) < n else ()
+        if _C is not None and rest:  # clean releases in C (same rules, same order per lifetime)
+            released, rest = _C.fold_releases(list(rest), outcome, released_ns)
+            if streams:
+                for lid in released:
+                    if lid in streams:
+                        acc = streams[lid]
+                        acc.ended = True
+                        acc.last_ns = max(acc.last_ns, released_ns[lid])
+                        touched.add(lid)
+        for ev in rest:
             try:
                 code = ev[0]
                 if code == RELEASE:

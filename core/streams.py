@@ -29,12 +29,13 @@ end of a stream never is.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Generator, Iterable, Iterator
 from time import perf_counter_ns
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from . import lifecycle as _lc
+from ._accel import speedups as _C
 from .events import FLAG_CLOSE, OUT_EXIT_RAISED, OUT_GC, OUT_RELEASED, OUT_RELEASED_WITH_ERROR, STREAM
 from .recorder import Recorder, current_recorder
 
@@ -110,8 +111,8 @@ class _Base:
 class TrackedStream(_Base, Generic[T]):
     """A sync iterable wrapper. Iterate it once; close it (or use `with`) when stopping early.
 
-    `iter(s)` returns the counting generator itself. Not thread-safe (like the generator it
-    wraps): one consumer at a time.
+    `iter(s)` returns the counting iterator itself (`_sync_gen`, or its C twin
+    `_speedups.StreamIter`). Not thread-safe (like the generator it wraps): one consumer at a time.
     """
 
     __slots__ = ("_gen", "_source")
@@ -119,10 +120,14 @@ class TrackedStream(_Base, Generic[T]):
     def __init__(self, source: Iterable[T], state: _State, interval_ns: int, size: Callable[[Any], int]):
         self._state = state
         self._source = source
-        gen = self._gen = _sync_gen(source, state, interval_ns, size)
-        next(gen)  # prime: from now on closing or collecting it runs its GeneratorExit handler
+        self._gen: Iterator[T]
+        if _C is not None:
+            self._gen = _C.StreamIter(source, _Meter(state, interval_ns), size, size is chunk_size)
+        else:
+            gen = self._gen = _sync_gen(source, state, interval_ns, size)
+            next(gen)  # prime: from now on closing or collecting it runs its GeneratorExit handler
 
-    def __iter__(self) -> Generator[T, None, None]:
+    def __iter__(self) -> Iterator[T]:
         return self._gen
 
     def __next__(self) -> T:
@@ -132,7 +137,7 @@ class TrackedStream(_Base, Generic[T]):
         state = self._state
         state.closing = True
         try:
-            self._gen.close()
+            self._gen.close()  # type: ignore[attr-defined]  # a generator or a StreamIter
             source = self._source
             close = getattr(source, "close", None) if hasattr(source, "__next__") else None  # an iterator
             if close is not None:

@@ -69,8 +69,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._accel import speedups as _C
 from .events import (
     ACQUIRE,
     FLAG_CLOSE,
@@ -100,6 +101,16 @@ from .lifecycle import (
     release,
 )
 from .recorder import Recorder, _active, current_recorder
+
+if TYPE_CHECKING or _C is None:
+
+    class _HandleBase:
+        """Pure-Python base of `Tracked`: the `_s` slot (the C accelerator's `HandleBase` has it too)."""
+
+        __slots__ = ("_s",)
+
+else:
+    _HandleBase = _C.HandleBase
 
 log = logging.getLogger("withscope")
 
@@ -154,7 +165,7 @@ def _del_open(self: Tracked) -> None:
         pass
 
 
-class Tracked:
+class Tracked(_HandleBase):
     """A tracked handle: behaves like the wrapped object and records its lifetime.
 
     Attribute access passes through to the wrapped object (special methods other than the
@@ -163,7 +174,7 @@ class Tracked:
     wrapped objects (`isinstance(h, Tracked)`).
     """
 
-    __slots__ = ("_s",)
+    __slots__ = ()
 
     # Invariant: `_s` is [obj, recorder, spec, entry, entries, owner] (+ [info, entered] in
     # resource mode): `entry` is the id of the one open entry (context mode) or of the resource
@@ -552,7 +563,7 @@ class _Resource(Tracked):
 _FAST: dict[type, tuple[type[Tracked], Spec]] = {}
 
 
-def track(
+def _track_py(
     obj: Any,
     kind: str | None = None,
     label: str | None = None,
@@ -613,6 +624,39 @@ def _track(
     handle._s = [obj, rec, spec, _NONE, None, None]
     return handle
 
+
+def _recording_failed(what: str, exc: BaseException) -> None:
+    """The C accelerator could not record `what`: log it like the Python hot path does."""
+    log.error("withscope: could not record %s", what, exc_info=exc)
+
+
+if _C is not None:
+    # The C hot path: same events as the Python methods above, which stay as the fallback and
+    # as the slow paths the C code calls back into (`_arm`, `_slow_enter`, `_take`, `_end`, `_exited`).
+    _C.configure(
+        skip_files=SKIP_FILES,
+        thread_me=_thread_me,
+        get_running_loop=_get_running_loop,
+        current_task=_current_task,
+        failed=_recording_failed,
+        fast=_FAST,
+        track_slow=_track,
+        active=_active,
+        current_recorder=current_recorder,
+        before_with=_BEFORE_WITH,
+        before_async_with=dis.opmap.get("BEFORE_ASYNC_WITH", -1),
+    )
+    _SyncCtx.__enter__ = _C.HandleBase.sync_enter  # type: ignore[method-assign]
+    Tracked.__exit__ = _C.HandleBase.sync_exit  # type: ignore[method-assign]
+    _AsyncCtx.__aenter__ = _C.HandleBase.async_enter  # type: ignore[method-assign]
+    Tracked.__aexit__ = _C.HandleBase.async_exit  # type: ignore[method-assign]
+
+# With the accelerator, `track` is the same function with its fast path (a context manager of a
+# known type) in C; everything else still goes through `_track`.
+if TYPE_CHECKING or _C is None:  # noqa: SIM108  (mypy narrows only an if statement)
+    track = _track_py
+else:
+    track = _C.track
 
 from .decorate import tracked  # noqa: E402  (re-exported: `withscope.core.track.tracked`)
 

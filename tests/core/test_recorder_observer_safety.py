@@ -86,7 +86,7 @@ def test_a_recorder_whose_buffer_raises_changes_nothing_and_logs(
     expected = workload(bare, bare)
     # WHEN it runs tracked into a recorder whose appends of some events fail
     rec = Recorder()
-    rec._buf = ExplodingBuffer(codes)
+    rec._set_buffer(ExplodingBuffer(codes))
     with caplog.at_level(logging.ERROR, logger="withscope"), rec:
         actual = workload(track, track_stream)
     # THEN the workload saw exactly the same, and the failures were logged
