@@ -46,13 +46,17 @@ def main() -> int:
 
         results += bench_gui.run_all(args.quick)
     print_table(results)
-    print(f"\n{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
+    from withscope.core._accel import HOT_PATH
+
+    print(f"\nhot path: {HOT_PATH} ({'the C accelerator' if HOT_PATH == 'C' else 'pure Python'}); "
+          f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
           f"{platform.machine()}, {time.strftime('%Y-%m-%d')}, {time.time() - t0:.0f} s"
           + (" (quick mode: sizes too small for the targets)" if args.quick else ""))
     if args.json:
         data = {r.key: r.value for r in results}
         data["_details"] = {r.key: {"target": r.target, "ok": r.ok, "detail": r.detail} for r in results}
-        data["_machine"] = {"python": platform.python_version(), "cores": os.cpu_count(), "quick": args.quick}
+        data["_machine"] = {"python": platform.python_version(), "cores": os.cpu_count(), "quick": args.quick,
+                            "hot_path": HOT_PATH}
         Path(args.json).write_text(json.dumps(data, indent=2))
     return 0
 

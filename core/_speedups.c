@@ -38,7 +38,10 @@ static PyObject *g_fast;            /* track._FAST: type -> (handle class, spec)
 static PyObject *g_track_slow;      /* track._track(obj, kind, label, suppresses, recorder) */
 static PyObject *g_active;          /* recorder._active (ContextVar) */
 static PyObject *g_current_recorder;
-static int g_before_with = -1, g_before_async_with = -1;
+static int g_before_with = -1;
+/* dis.opmap's SEND and GET_AWAITABLE: an `async with` awaits its __aenter__ by GET_AWAITABLE 1 then SEND,
+ * and the entry is recorded when that SEND returns (see _AsyncCtx.__aenter__). */
+static int g_send = -1, g_get_awaitable = -1;
 static int g_configured = 0;
 static PyObject *g_one, *g_zero;
 
@@ -154,8 +157,10 @@ static PyObject *state_of(Handle *self) {
 
 /* Record one entry of the handle made at frame `f` (borrowed; NULL: no Python caller). The C twin
  * of the inlined part of `_SyncCtx.__enter__` / `_AsyncCtx.__aenter__`: `opcode` is the
- * instruction at which a `with` (BEFORE_WITH) or `async with` (BEFORE_ASYNC_WITH) statement calls
- * the handle; an entry made by any other instruction arms the handle (see track.py).
+ * instruction at which a `with` (BEFORE_WITH) statement calls the handle, or -1 for an `async with`
+ * entry, recognised like `_AsyncCtx.__aenter__` does: the caller is at the `SEND` that follows
+ * `GET_AWAITABLE 1` (the frame is read when the awaited __aenter__ returns). An entry made by any
+ * other instruction arms the handle (see track.py).
  * Returns 0, or -1 with an exception set (the caller reports it). */
 static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, int opcode) {
     if (!g_configured) {
@@ -179,7 +184,13 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     if (co == NULL) goto done;
     const unsigned char *ops = (const unsigned char *)PyBytes_AS_STRING(co);
     Py_ssize_t nops = PyBytes_GET_SIZE(co);
-    if (lasti < 0 || lasti >= nops || ops[lasti] != opcode) {
+    int by_statement;
+    if (opcode < 0) /* async: SEND after GET_AWAITABLE 1 */
+        by_statement = lasti >= 4 && lasti < nops && ops[lasti] == g_send && ops[lasti - 4] == g_get_awaitable &&
+                       ops[lasti - 3] == 1;
+    else
+        by_statement = lasti >= 0 && lasti < nops && ops[lasti] == opcode;
+    if (!by_statement) {
         r = PyObject_CallMethodNoArgs((PyObject *)self, s_arm);
         if (r == NULL) goto done;
         Py_CLEAR(r);
@@ -475,7 +486,7 @@ static void await_returned(Await *self, PyObject *value) {
     if (s == NULL || !PyList_CheckExact(s) || PyList_GET_SIZE(s) < 6) return;
     Py_INCREF(s);
     if (!self->is_exit) {
-        if (record_entry(self->handle, s, self->t, self->frame, g_before_async_with) < 0) report_failure(s_acquisition);
+        if (record_entry(self->handle, s, self->t, self->frame, -1) < 0) report_failure(s_acquisition);
     } else if (is_open_id(self->lid)) {
         record_exit(self->handle, s, self->lid, self->et, self->ev, value);
     }
@@ -572,15 +583,12 @@ static PyObject *await_close(Await *self, PyObject *Py_UNUSED(ignored)) {
     Py_CLEAR(self->inner);
     Py_CLEAR(self->frame);
     if (self->is_exit) { /* an exit cut short: like a coroutine closed while awaiting it */
-        PyObject *exc = PyObject_CallNoArgs(PyExc_GeneratorExit);
-        if (exc != NULL) {
-            PyObject *saved_t, *saved_v, *saved_tb;
-            PyErr_Fetch(&saved_t, &saved_v, &saved_tb);
-            PyErr_SetObject(PyExc_GeneratorExit, exc);
+        if (r == NULL) { /* the wrapped close() raised: that error ends the exit (it stays pending) */
+            record_exit_raised(self->handle, self->lid, self->ev);
+        } else {
+            PyErr_SetNone(PyExc_GeneratorExit);
             record_exit_raised(self->handle, self->lid, self->ev);
             PyErr_Clear();
-            PyErr_Restore(saved_t, saved_v, saved_tb);
-            Py_DECREF(exc);
         }
     }
     return r;
@@ -994,6 +1002,10 @@ static PyObject *fold_releases(PyObject *Py_UNUSED(module), PyObject *const *arg
     deferred = PySet_New(NULL);
     if (released == NULL || other == NULL || deferred == NULL) goto done;
     Py_ssize_t n = PyList_GET_SIZE(events);
+    /* Once a release with an outcome was passed on, the Python fold appends it to the released ids
+     * after every id folded here: pass on every later release too, so that the released ids keep
+     * buffer order (as with the pure-Python fold). */
+    int passing = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ev = PyList_GET_ITEM(events, i);
         Py_ssize_t len = PyTuple_CheckExact(ev) ? PyTuple_GET_SIZE(ev) : 0;
@@ -1002,7 +1014,8 @@ static PyObject *fold_releases(PyObject *Py_UNUSED(module), PyObject *const *arg
         if (c == -1 && PyErr_Occurred()) goto done;
         if ((c == 1 || c == 2) && len != 3) { /* a RELEASE with an outcome, or an ABORT */
             if (PySet_Add(deferred, PyTuple_GET_ITEM(ev, 1)) < 0) goto done;
-        } else if (c == 1 && PyLong_CheckExact(PyTuple_GET_ITEM(ev, 1))) {
+            if (c == 1) passing = 1;
+        } else if (c == 1 && !passing && PyLong_CheckExact(PyTuple_GET_ITEM(ev, 1))) {
             PyObject *lid_o = PyTuple_GET_ITEM(ev, 1);
             int later = PySet_GET_SIZE(deferred) ? PySet_Contains(deferred, lid_o) : 0;
             if (later < 0) goto done;
@@ -1032,12 +1045,12 @@ done:
 /* ---------------------------------------------------------------------------------- configure */
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"skip_files", "thread_me", "get_running_loop", "current_task", "failed", "fast",
-                             "track_slow", "active", "current_recorder", "before_with", "before_async_with",
+                             "track_slow", "active", "current_recorder", "before_with", "send", "get_awaitable",
                              NULL};
     PyObject *skip, *me, *loop, *task, *failed, *fast, *slow, *active, *current;
-    int bw, baw;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!OOOOO!OOOii", kwlist, &PySet_Type, &skip, &me, &loop, &task,
-                                     &failed, &PyDict_Type, &fast, &slow, &active, &current, &bw, &baw))
+    int bw, send, ga;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!OOOOO!OOOiii", kwlist, &PySet_Type, &skip, &me, &loop, &task,
+                                     &failed, &PyDict_Type, &fast, &slow, &active, &current, &bw, &send, &ga))
         return NULL;
     if (!PyContextVar_CheckExact(active)) {
         PyErr_SetString(PyExc_TypeError, "active must be a ContextVar");
@@ -1053,8 +1066,9 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject
     Py_XSETREF(g_active, Py_NewRef(active));
     Py_XSETREF(g_current_recorder, Py_NewRef(current));
     Py_CLEAR(g_last_me);
+    g_send = send;
+    g_get_awaitable = ga;
     g_before_with = bw;
-    g_before_async_with = baw;
     g_configured = 1;
     Py_RETURN_NONE;
 }

@@ -644,7 +644,8 @@ if _C is not None:
         active=_active,
         current_recorder=current_recorder,
         before_with=_BEFORE_WITH,
-        before_async_with=dis.opmap.get("BEFORE_ASYNC_WITH", -1),
+        send=_SEND,
+        get_awaitable=_GET_AWAITABLE,
     )
     _SyncCtx.__enter__ = _C.HandleBase.sync_enter  # type: ignore[method-assign]
     Tracked.__exit__ = _C.HandleBase.sync_exit  # type: ignore[method-assign]
