@@ -64,12 +64,17 @@ static inline int64_t now_ns(void) {
 #endif
 }
 
+/* Take the pending exception, normalized, its traceback attached (PyErr_Restore puts it back). */
+static void fetch_normalized(PyObject **type, PyObject **value, PyObject **tb) {
+    PyErr_Fetch(type, value, tb);
+    PyErr_NormalizeException(type, value, tb);
+    if (*tb != NULL && *value != NULL) PyException_SetTraceback(*value, *tb);
+}
+
 /* Hand the pending exception to failed(what, exc) and clear it (never propagates). */
 static void report_failure(PyObject *what) {
     PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+    fetch_normalized(&type, &value, &tb);
     if (g_failed != NULL && value != NULL) {
         PyObject *r = PyObject_CallFunctionObjArgs(g_failed, what, value, NULL);
         if (r == NULL) PyErr_Clear();
@@ -352,9 +357,7 @@ static int is_open_id(PyObject *lid) {
  * exception that passed through, else `exit-raised`; the exception stays pending. */
 static void record_exit_raised(Handle *self, PyObject *lid, PyObject *ev) {
     PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+    fetch_normalized(&type, &value, &tb);
     if (value != NULL && is_open_id(lid)) {
         PyObject *code = PyLong_FromLong(value == ev ? 1 : 2); /* OUT_RELEASED_WITH_ERROR : OUT_EXIT_RAISED */
         PyObject *r = code == NULL ? NULL
@@ -851,6 +854,16 @@ static int stream_call_meter(StreamIter *self, PyObject *name, PyObject *exc) {
     return 0;
 }
 
+/* The source (or the size function) raised the pending exception: the stream ended with it.
+ * Returns NULL with the exception still pending. */
+static PyObject *stream_failed(StreamIter *self) {
+    PyObject *type, *value, *tb;
+    fetch_normalized(&type, &value, &tb);
+    if (value != NULL && stream_call_meter(self, s_ended, value) < 0) report_failure(s_stream_what);
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
 static PyObject *stream_next(StreamIter *self) {
     if (self->finished) return NULL;
     if (self->running) {
@@ -875,13 +888,7 @@ static PyObject *stream_next(StreamIter *self) {
             if (stream_call_meter(self, s_ended, Py_None) < 0) report_failure(s_stream_what);
             return NULL;
         }
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
-        if (value != NULL && stream_call_meter(self, s_ended, value) < 0) report_failure(s_stream_what);
-        PyErr_Restore(type, value, tb);
-        return NULL;
+        return stream_failed(self);
     }
     self->chunks += 1;
     if (self->inline_size && PyBytes_CheckExact(chunk)) {
@@ -893,13 +900,7 @@ static PyObject *stream_next(StreamIter *self) {
         if (k == -1 && PyErr_Occurred()) { /* the size function failed: the consumer sees it, as with the generator */
             Py_DECREF(chunk);
             self->finished = 1;
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            PyErr_NormalizeException(&type, &value, &tb);
-            if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
-            if (value != NULL && stream_call_meter(self, s_ended, value) < 0) report_failure(s_stream_what);
-            PyErr_Restore(type, value, tb);
-            return NULL;
+            return stream_failed(self);
         }
         self->nbytes += k;
     }
