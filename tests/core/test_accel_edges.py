@@ -10,18 +10,10 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
+from accel_scenario import ACM
 from withscope.core import Recorder, track, track_stream
 
 track_module = importlib.import_module("withscope.core.track")  # the module (`core.track` is the function)
-
-
-class ACM:
-    async def __aenter__(self) -> ACM:
-        await asyncio.sleep(0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.sleep(0)
 
 
 class CM:
