@@ -136,18 +136,18 @@ def cmd_test(args: list[str]) -> int:
     ensure_venv()
     compile_sources()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6", PYQTGRAPH_QT_LIB="PySide6")
-    steps: list[tuple[str, list[object]]] = [
-        ("ruff", [BIN / "ruff", "check", "."]),
-        ("mypy (strict, core/)", [BIN / "mypy"]),
+    steps: list[tuple[str, list[object], dict[str, str]]] = [
+        ("ruff", [BIN / "ruff", "check", "."], env),
+        ("mypy (strict, core/)", [BIN / "mypy"], env),
     ]
     if (ROOT / "benchmarks" / "run.py").exists():
-        steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"]))
+        steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
     if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)
-        steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"]))
-    steps.append(("pytest", [PY, "-m", "pytest", *args]))  # last: its summary line closes the output
-    for name, cmd in steps:
+        steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"],
+                      dict(env, WITHSCOPE_PURE_PYTHON="1")))
+    steps.append(("pytest", [PY, "-m", "pytest", *args], env))  # last: its summary line closes the output
+    for name, cmd, step_env in steps:
         say(f"{name}")
-        step_env = dict(env, WITHSCOPE_PURE_PYTHON="1") if "pure-Python" in name else env
         rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)
         if rc != 0:
             say(f"{name} failed (exit {rc})")

@@ -18,5 +18,5 @@ if os.environ.get("WITHSCOPE_PURE_PYTHON", "") in ("", "0"):
     except ImportError:  # not built (no C compiler at install time): the pure-Python hot path
         speedups = None
 
-#: "C" or "Python": which hot path records (shown by `withscope --version` and the benchmarks).
+#: "C" or "Python": which hot path records (the benchmarks print it).
 HOT_PATH = "C" if speedups is not None else "Python"

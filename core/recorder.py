@@ -88,6 +88,11 @@ class _StreamAcc:
         self.ended = False
         self.series: list[tuple[int, int, int]] = []
 
+    def end(self, t_ns: int) -> None:
+        """The stream's lifetime was released at `t_ns`."""
+        self.ended = True
+        self.last_ns = max(self.last_ns, t_ns)
+
 
 class Recorder:
     """Collects acquire/release/stream events from any thread or task (see the module docstring).
@@ -119,16 +124,16 @@ class Recorder:
         # Hot-path state (read by core.track / core.streams without method calls):
         self._capacity = capacity
         self._stack_depth = stack_depth
-        # Invariant: `_limit` is `capacity` when `stack_depth` is 1, else 0. The inlined
-        # `__enter__` records only while the buffer holds fewer than `_limit` events; at 0 every
-        # acquisition takes the general path (which checks `capacity` and captures the stack).
-        self._limit = capacity if stack_depth == 1 else 0
         self.t0_ns = time.perf_counter_ns()
         self.wall_t0 = time.time()  # Unix time at t0_ns, to put perf_counter times on a date axis
         self._buf: deque[tuple[Any, ...]] = deque()
         self._ids = itertools.count()
-        # Invariant: `_hot` is [_buf, _ids, _limit], the three in one read for the C hot path
-        # (core/_speedups.c); `_sync_hot()` after any of them changes.
+        # Invariant (kept by `_sync_hot`): `_limit` is `capacity` when `stack_depth` is 1, else 0.
+        # The inlined `__enter__` records only while the buffer holds fewer than `_limit` events;
+        # at 0 every acquisition takes the general path (which checks `capacity` and captures the
+        # stack). `_hot` is [_buf, _ids, _limit], the three in one read for the C hot path
+        # (core/_speedups.c).
+        self._limit = 0
         self._hot: list[Any] = []
         self._sync_hot()
         # Drop accounting: `next()` on a C counter is atomic under the GIL and takes no lock, so
@@ -155,7 +160,6 @@ class Recorder:
         if value < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = value
-        self._limit = value if self._stack_depth == 1 else 0
         self._sync_hot()
 
     @property
@@ -168,10 +172,11 @@ class Recorder:
         if value < 1:
             raise ValueError("stack_depth must be at least 1")
         self._stack_depth = value
-        self._limit = self._capacity if value == 1 else 0
         self._sync_hot()
 
     def _sync_hot(self) -> None:
+        """Derive `_limit` and `_hot` from the capacity, stack depth and buffer (see `__init__`)."""
+        self._limit = self._capacity if self._stack_depth == 1 else 0
         self._hot[:] = [self._buf, self._ids, self._limit]
 
     def _set_buffer(self, buf: Any) -> None:
@@ -293,9 +298,7 @@ class Recorder:
             if streams:
                 for lid in released:
                     if lid in streams:
-                        acc = streams[lid]
-                        acc.ended = True
-                        acc.last_ns = max(acc.last_ns, released_ns[lid])
+                        streams[lid].end(released_ns[lid])
                         touched.add(lid)
         for ev in rest:
             try:
@@ -314,12 +317,10 @@ class Recorder:
                             table.errors[lid] = (ev[4], ev[5] or "")
                     released.append(lid)
                     if streams and lid in streams:
-                        acc = streams[lid]
-                        acc.ended = True
-                        acc.last_ns = max(acc.last_ns, ev[2])
+                        streams[lid].end(ev[2])
                         touched.add(lid)
                 elif code == STREAM:
-                    acc = streams.get(ev[1])  # type: ignore[assignment]
+                    acc = streams.get(ev[1])
                     if acc is None:
                         continue
                     # A stream's last counters may arrive after its release (finalized late).
