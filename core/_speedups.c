@@ -12,7 +12,10 @@
  *                         `Tracked.__aexit__` (the async ones return an `Await`, not a coroutine);
  *   track()               the fast path of `track.track` (a context manager of a known type);
  *   StreamIter            `streams._sync_gen`: counts the chunks of a sync stream;
- *   fold_releases()       the clean-release loop of `Recorder._fold`.
+ *   fold_releases()       the clean-release loop of `Recorder._fold`;
+ *   EventBuf              `Recorder._buf`, the pending events (a deque on the Python path): the hot
+ *                         path's ACQUIRE and clean RELEASE are stored as C records, not tuples;
+ *   running_loop()        `asyncio._get_running_loop()`, cached (it costs a system call on 3.11).
  * Every uncommon case (nested entries, a full buffer, skipped frames, errors) calls back into the
  * Python methods of the handle, so the rules live in one place: the Python code.
  *
@@ -126,6 +129,311 @@ static PyObject *thread_me(void) {
     return me;
 }
 
+/* --------------------------------------------------------------------------------- EventBuf */
+/* The recorder's pending-event buffer (`Recorder._buf`): a FIFO ring like the `collections.deque`
+ * of the pure-Python path, with the same methods the Python producers and the fold use (append,
+ * popleft, clear, len, iteration). The hot path stores its two events, ACQUIRE and the clean
+ * RELEASE, as C records instead of tuples (no allocation, nothing for the garbage collector to
+ * track); `popleft`/`take`/iteration hand every event out as the same tuple the pure-Python path
+ * appends, in order. Any other event (`append(tuple)`) is kept as the object itself. */
+enum { EV_ACQUIRE = 0, EV_RELEASE = 1, EV_OBJECT = 2 };
+
+typedef struct {
+    int64_t lid, t;
+    PyObject *obj;               /* EV_OBJECT: the event; EV_ACQUIRE: the spec */
+    PyObject *code, *me, *name;  /* EV_ACQUIRE: the site's code object, thread token, task name or None */
+    int lasti;
+    int kind;
+} Ev;
+
+typedef struct {
+    PyObject_HEAD
+    Ev *items;
+    Py_ssize_t cap; /* a power of two (or 0) */
+    Py_ssize_t head, len;
+} EventBuf;
+
+static PyTypeObject EventBufType;
+
+static void ev_clear(Ev *e) {
+    Py_CLEAR(e->obj);
+    Py_CLEAR(e->code);
+    Py_CLEAR(e->me);
+    Py_CLEAR(e->name);
+}
+
+/* Room for one more record; -1 with MemoryError set. Calls no Python code. */
+static int evbuf_reserve(EventBuf *b) {
+    if (b->len < b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap * 2 : 1024;
+    Ev *items = PyMem_Malloc((size_t)cap * sizeof(Ev));
+    if (items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < b->len; i++) items[i] = b->items[(b->head + i) & (b->cap - 1)];
+    PyMem_Free(b->items);
+    b->items = items;
+    b->cap = cap;
+    b->head = 0;
+    return 0;
+}
+
+static inline Ev *evbuf_tail(EventBuf *b) { return &b->items[(b->head + b->len) & (b->cap - 1)]; }
+
+/* The hot path's ACQUIRE (takes new references to spec, code, me, name). */
+static int evbuf_push_acquire(EventBuf *b, int64_t lid, int64_t t, PyObject *spec, PyObject *code, int lasti,
+                              PyObject *me, PyObject *name) {
+    if (evbuf_reserve(b) < 0) return -1;
+    Ev *e = evbuf_tail(b);
+    e->kind = EV_ACQUIRE;
+    e->lid = lid;
+    e->t = t;
+    e->obj = Py_NewRef(spec);
+    e->code = Py_NewRef(code);
+    e->lasti = lasti;
+    e->me = Py_NewRef(me);
+    e->name = Py_NewRef(name);
+    b->len++;
+    return 0;
+}
+
+/* The hot path's clean RELEASE. */
+static int evbuf_push_release(EventBuf *b, int64_t lid, int64_t t) {
+    if (evbuf_reserve(b) < 0) return -1;
+    Ev *e = evbuf_tail(b);
+    e->kind = EV_RELEASE;
+    e->lid = lid;
+    e->t = t;
+    e->obj = e->code = e->me = e->name = NULL;
+    e->lasti = 0;
+    b->len++;
+    return 0;
+}
+
+/* The event `e` as the pure-Python path's tuple; steals e's references (also on failure). */
+static PyObject *ev_materialize(Ev *e) {
+    if (e->kind == EV_OBJECT) return e->obj;
+    PyObject *ev = NULL, *lid = PyLong_FromLongLong(e->lid), *t = PyLong_FromLongLong(e->t);
+    if (lid != NULL && t != NULL) {
+        if (e->kind == EV_RELEASE) {
+            ev = PyTuple_Pack(3, g_one, lid, t);
+        } else {
+            PyObject *lasti = PyLong_FromLong(e->lasti);
+            ev = lasti == NULL ? NULL : PyTuple_New(8);
+            if (ev != NULL) {
+                PyTuple_SET_ITEM(ev, 0, Py_NewRef(g_zero));
+                PyTuple_SET_ITEM(ev, 1, Py_NewRef(lid));
+                PyTuple_SET_ITEM(ev, 2, Py_NewRef(t));
+                PyTuple_SET_ITEM(ev, 3, e->obj);
+                PyTuple_SET_ITEM(ev, 4, e->code);
+                PyTuple_SET_ITEM(ev, 5, Py_NewRef(lasti));
+                PyTuple_SET_ITEM(ev, 6, e->me);
+                PyTuple_SET_ITEM(ev, 7, e->name);
+                e->obj = e->code = e->me = e->name = NULL;
+            }
+            Py_XDECREF(lasti);
+        }
+    }
+    Py_XDECREF(lid);
+    Py_XDECREF(t);
+    ev_clear(e);
+    return ev;
+}
+
+/* Pop the oldest record into `out` (nothing else may run between the read and the pop: a
+ * finalizer that appends while a tuple is made must not see a half-taken record). */
+static int evbuf_pop(EventBuf *b, Ev *out) {
+    if (b->len == 0) return 0;
+    *out = b->items[b->head];
+    b->head = (b->head + 1) & (b->cap - 1);
+    b->len--;
+    return 1;
+}
+
+static PyObject *evbuf_append(EventBuf *b, PyObject *ev) {
+    if (evbuf_reserve(b) < 0) return NULL;
+    Ev *e = evbuf_tail(b);
+    e->kind = EV_OBJECT;
+    e->obj = Py_NewRef(ev);
+    e->code = e->me = e->name = NULL;
+    b->len++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *evbuf_popleft(EventBuf *b, PyObject *Py_UNUSED(ignored)) {
+    Ev e;
+    if (!evbuf_pop(b, &e)) {
+        PyErr_SetString(PyExc_IndexError, "pop from an empty EventBuf");
+        return NULL;
+    }
+    return ev_materialize(&e);
+}
+
+/* take(n): a list of the n oldest events (all when n is None or larger), removed. */
+static PyObject *evbuf_take(EventBuf *b, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t n = b->len;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "take() takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        Py_ssize_t k = PyLong_AsSsize_t(args[0]);
+        if (k == -1 && PyErr_Occurred()) return NULL;
+        if (k < n) n = k < 0 ? 0 : k;
+    }
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Ev e;
+        if (!evbuf_pop(b, &e)) { /* cannot happen: only the draining thread pops */
+            Py_SET_SIZE(out, i);
+            break;
+        }
+        PyObject *ev = ev_materialize(&e);
+        if (ev == NULL) { /* out of memory: the rest stays pending */
+            Py_SET_SIZE(out, i);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, ev);
+    }
+    if (b->len == 0 && b->cap > 65536) { /* emptied after a burst: give the memory back */
+        PyMem_Free(b->items);
+        b->items = NULL;
+        b->cap = b->head = 0;
+    }
+    return out;
+}
+
+/* Drop every pending record; the references are released after the ring is emptied. */
+static void evbuf_drop_all(EventBuf *b) {
+    Ev *items = b->items;
+    Py_ssize_t cap = b->cap, head = b->head, len = b->len;
+    b->items = NULL;
+    b->cap = b->head = b->len = 0;
+    for (Py_ssize_t i = 0; i < len; i++) ev_clear(&items[(head + i) & (cap - 1)]);
+    PyMem_Free(items);
+}
+
+static PyObject *evbuf_clear_method(EventBuf *b, PyObject *Py_UNUSED(ignored)) {
+    evbuf_drop_all(b);
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t evbuf_length(EventBuf *b) { return b->len; }
+
+/* iter(buf): the pending events as tuples, oldest first, left in place (a snapshot). */
+static PyObject *evbuf_iter(EventBuf *b) {
+    Py_ssize_t n = b->len;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n && i < b->len; i++) {
+        Ev e = b->items[(b->head + i) & (b->cap - 1)];
+        Py_XINCREF(e.obj);
+        Py_XINCREF(e.code);
+        Py_XINCREF(e.me);
+        Py_XINCREF(e.name);
+        PyObject *ev = ev_materialize(&e);
+        if (ev == NULL || PyList_Append(out, ev) < 0) {
+            Py_XDECREF(ev);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(ev);
+    }
+    PyObject *it = PyObject_GetIter(out);
+    Py_DECREF(out);
+    return it;
+}
+
+static int evbuf_traverse(EventBuf *b, visitproc visit, void *arg) {
+    for (Py_ssize_t i = 0; i < b->len; i++) {
+        Ev *e = &b->items[(b->head + i) & (b->cap - 1)];
+        Py_VISIT(e->obj);
+        Py_VISIT(e->code);
+        Py_VISIT(e->me);
+        Py_VISIT(e->name);
+    }
+    return 0;
+}
+
+static int evbuf_tp_clear(EventBuf *b) {
+    evbuf_drop_all(b);
+    return 0;
+}
+
+static void evbuf_dealloc(EventBuf *b) {
+    PyObject_GC_UnTrack(b);
+    evbuf_drop_all(b);
+    Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+static PyMethodDef evbuf_methods[] = {
+    {"append", (PyCFunction)evbuf_append, METH_O, "Append one event (a tuple) at the end."},
+    {"popleft", (PyCFunction)evbuf_popleft, METH_NOARGS, "Remove and return the oldest event."},
+    {"take", (PyCFunction)(void (*)(void))evbuf_take, METH_FASTCALL,
+     "take(n=None) -> list: remove and return the n oldest events (all by default), oldest first."},
+    {"clear", (PyCFunction)evbuf_clear_method, METH_NOARGS, "Drop every pending event."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods evbuf_as_sequence = {.sq_length = (lenfunc)evbuf_length};
+
+static PyTypeObject EventBufType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "withscope.core._speedups.EventBuf",
+    .tp_basicsize = sizeof(EventBuf),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The recorder's pending events: a FIFO of event tuples (see Recorder).",
+    .tp_traverse = (traverseproc)evbuf_traverse,
+    .tp_clear = (inquiry)evbuf_tp_clear,
+    .tp_dealloc = (destructor)evbuf_dealloc,
+    .tp_as_sequence = &evbuf_as_sequence,
+    .tp_iter = (getiterfunc)evbuf_iter,
+    .tp_methods = evbuf_methods,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ----------------------------------------------------------------------------- running loop */
+/* asyncio._get_running_loop() (new reference; None when no loop runs). On CPython 3.11 every call
+ * inside a running loop makes a getpid() system call (~100 ns, the fork check), so the answer is
+ * cached against the object that `asyncio._set_running_loop` stores in the thread's state dict:
+ * every start or stop of a loop stores a new one, and each thread has its own, so the same object
+ * means the same running loop. forget_loop() (registered with os.register_at_fork) drops the cache
+ * in a forked child, where asyncio no longer reports the parent's loop. Where the interpreter keeps
+ * the running loop elsewhere, the key is absent and every call asks asyncio. */
+static PyObject *s_loop_key;
+static PyObject *g_loop_holder = NULL, *g_loop = NULL;
+static PyObject *g_current_tasks = NULL; /* asyncio.tasks._current_tasks when it is a dict, else NULL */
+
+static PyObject *running_loop(void) {
+    PyObject *d = PyThreadState_GetDict(); /* borrowed */
+    PyObject *holder = d == NULL ? NULL : PyDict_GetItemWithError(d, s_loop_key); /* borrowed */
+    if (holder == NULL && PyErr_Occurred()) return NULL;
+    if (holder != NULL && holder == g_loop_holder) return Py_NewRef(g_loop);
+    PyObject *loop = PyObject_CallNoArgs(g_get_running_loop);
+    if (loop != NULL && holder != NULL && loop != Py_None) {
+        Py_XSETREF(g_loop, Py_NewRef(loop));
+        Py_XSETREF(g_loop_holder, Py_NewRef(holder));
+    }
+    return loop;
+}
+
+static PyObject *forget_loop(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored)) {
+    Py_CLEAR(g_loop_holder);
+    Py_CLEAR(g_loop);
+    Py_RETURN_NONE;
+}
+
+/* asyncio.current_task(loop) (new reference, None when no task runs). */
+static PyObject *current_task(PyObject *loop) {
+    if (g_current_tasks == NULL) return PyObject_CallOneArg(g_current_task, loop);
+    PyObject *task = PyDict_GetItemWithError(g_current_tasks, loop);
+    if (task == NULL) return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    return Py_NewRef(task);
+}
+
 /* ------------------------------------------------------------------------------- HandleBase */
 typedef struct {
     PyObject_HEAD
@@ -210,7 +518,8 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     buf = PyList_GET_ITEM(hot, 0);
     Py_ssize_t limit = PyLong_AsSsize_t(PyList_GET_ITEM(hot, 2));
     if (limit == -1 && PyErr_Occurred()) goto done;
-    Py_ssize_t pending = PyObject_Size(buf);
+    int fast_buf = Py_IS_TYPE(buf, &EventBufType);
+    Py_ssize_t pending = fast_buf ? ((EventBuf *)buf)->len : PyObject_Size(buf);
     if (pending < 0) goto done;
     PyObject *entry = PyList_GET_ITEM(s, 3);
     int skip = PySet_Contains(g_skip_files, ((PyCodeObject *)code)->co_filename);
@@ -232,11 +541,11 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     }
     me = thread_me();
     if (me == NULL) goto done;
-    loop = PyObject_CallNoArgs(g_get_running_loop);
+    loop = running_loop();
     if (loop == NULL) goto done;
     PyObject *owner = me;
     if (loop != Py_None) {
-        task = PyObject_CallOneArg(g_current_task, loop);
+        task = current_task(loop);
         if (task == NULL) goto done;
         if (task != Py_None) {
             name = PyObject_CallMethodNoArgs(task, s_get_name);
@@ -244,25 +553,33 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
             owner = task;
         }
     }
-    t_o = PyLong_FromLongLong(t);
-    if (t_o == NULL) goto done;
-    PyObject *lasti_o = PyLong_FromLong(lasti);
-    if (lasti_o == NULL) goto done;
-    ev = PyTuple_New(8);
-    if (ev == NULL) {
-        Py_DECREF(lasti_o);
-        goto done;
+    if (fast_buf) {
+        long long lid = PyLong_AsLongLong(lid_o);
+        if (lid == -1 && PyErr_Occurred()) goto done;
+        if (evbuf_push_acquire((EventBuf *)buf, lid, t, PyList_GET_ITEM(s, 2), code, lasti, me,
+                               name != NULL ? name : Py_None) < 0)
+            goto done;
+    } else { /* another buffer (a test's): the tuple the pure-Python path appends */
+        t_o = PyLong_FromLongLong(t);
+        if (t_o == NULL) goto done;
+        PyObject *lasti_o = PyLong_FromLong(lasti);
+        if (lasti_o == NULL) goto done;
+        ev = PyTuple_New(8);
+        if (ev == NULL) {
+            Py_DECREF(lasti_o);
+            goto done;
+        }
+        PyTuple_SET_ITEM(ev, 0, Py_NewRef(g_zero)); /* ACQUIRE */
+        PyTuple_SET_ITEM(ev, 1, Py_NewRef(lid_o));
+        PyTuple_SET_ITEM(ev, 2, Py_NewRef(t_o));
+        PyTuple_SET_ITEM(ev, 3, Py_NewRef(PyList_GET_ITEM(s, 2)));
+        PyTuple_SET_ITEM(ev, 4, Py_NewRef(code));
+        PyTuple_SET_ITEM(ev, 5, lasti_o);
+        PyTuple_SET_ITEM(ev, 6, Py_NewRef(me));
+        PyTuple_SET_ITEM(ev, 7, Py_NewRef(name != NULL ? name : Py_None));
+        r = PyObject_CallMethodOneArg(buf, s_append, ev);
+        if (r == NULL) goto done;
     }
-    PyTuple_SET_ITEM(ev, 0, PyLong_FromLong(0)); /* ACQUIRE (a cached small int) */
-    PyTuple_SET_ITEM(ev, 1, Py_NewRef(lid_o));
-    PyTuple_SET_ITEM(ev, 2, Py_NewRef(t_o));
-    PyTuple_SET_ITEM(ev, 3, Py_NewRef(PyList_GET_ITEM(s, 2)));
-    PyTuple_SET_ITEM(ev, 4, Py_NewRef(code));
-    PyTuple_SET_ITEM(ev, 5, lasti_o);
-    PyTuple_SET_ITEM(ev, 6, Py_NewRef(me));
-    PyTuple_SET_ITEM(ev, 7, Py_NewRef(name != NULL ? name : Py_None));
-    r = PyObject_CallMethodOneArg(buf, s_append, ev);
-    if (r == NULL) goto done;
     if (PyList_SetItem(s, 5, Py_NewRef(owner)) < 0) goto done;
     if (PyList_SetItem(s, 3, Py_NewRef(lid_o)) < 0) goto done;
     rc = 0;
@@ -312,11 +629,18 @@ static void record_exit(Handle *self, PyObject *s, PyObject *lid, PyObject *et, 
         }
         PyObject *buf = Py_NewRef(PyList_GET_ITEM(hot, 0));
         Py_DECREF(hot);
-        PyObject *t_o = PyLong_FromLongLong(now_ns());
-        PyObject *evt = t_o == NULL ? NULL : PyTuple_Pack(3, g_one, lid, t_o); /* RELEASE */
-        r = evt == NULL ? NULL : PyObject_CallMethodOneArg(buf, s_append, evt);
-        Py_XDECREF(t_o);
-        Py_XDECREF(evt);
+        if (Py_IS_TYPE(buf, &EventBufType)) {
+            long long id = PyLong_AsLongLong(lid);
+            r = (id == -1 && PyErr_Occurred()) || evbuf_push_release((EventBuf *)buf, id, now_ns()) < 0
+                    ? NULL
+                    : Py_NewRef(Py_None);
+        } else { /* another buffer (a test's): the pure-Python path's tuple */
+            PyObject *t_o = PyLong_FromLongLong(now_ns());
+            PyObject *evt = t_o == NULL ? NULL : PyTuple_Pack(3, g_one, lid, t_o); /* RELEASE */
+            r = evt == NULL ? NULL : PyObject_CallMethodOneArg(buf, s_append, evt);
+            Py_XDECREF(t_o);
+            Py_XDECREF(evt);
+        }
         Py_DECREF(buf);
     } else {
         r = PyObject_CallMethodObjArgs((PyObject *)self, s_exited, lid, et, ev, ret, NULL);
@@ -1047,12 +1371,19 @@ done:
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"skip_files", "thread_me", "get_running_loop", "current_task", "failed", "fast",
                              "track_slow", "active", "current_recorder", "before_with", "send", "get_awaitable",
-                             NULL};
-    PyObject *skip, *me, *loop, *task, *failed, *fast, *slow, *active, *current;
-    int bw, send, ga;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!OOOOO!OOOiii", kwlist, &PySet_Type, &skip, &me, &loop, &task,
-                                     &failed, &PyDict_Type, &fast, &slow, &active, &current, &bw, &send, &ga))
+                             "current_tasks", NULL};
+    PyObject *skip = NULL, *me = NULL, *loop = NULL, *task = NULL, *failed = NULL, *fast = NULL, *slow = NULL,
+             *active = NULL, *current = NULL, *tasks = Py_None;
+    int bw = -2, send = -2, ga = -2;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O!OOOOO!OOOiiiO", kwlist, &PySet_Type, &skip, &me, &loop, &task,
+                                     &failed, &PyDict_Type, &fast, &slow, &active, &current, &bw, &send, &ga,
+                                     &tasks))
         return NULL;
+    if (!skip || !me || !loop || !task || !failed || !fast || !slow || !active || !current || bw == -2 ||
+        send == -2 || ga == -2) { /* every argument but current_tasks is required */
+        PyErr_SetString(PyExc_TypeError, "configure() is missing a required keyword argument");
+        return NULL;
+    }
     if (!PyContextVar_CheckExact(active)) {
         PyErr_SetString(PyExc_TypeError, "active must be a ContextVar");
         return NULL;
@@ -1067,6 +1398,9 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject
     Py_XSETREF(g_active, Py_NewRef(active));
     Py_XSETREF(g_current_recorder, Py_NewRef(current));
     Py_CLEAR(g_last_me);
+    Py_CLEAR(g_loop_holder);
+    Py_CLEAR(g_loop);
+    Py_XSETREF(g_current_tasks, PyDict_CheckExact(tasks) ? Py_NewRef(tasks) : NULL);
     g_send = send;
     g_get_awaitable = ga;
     g_before_with = bw;
@@ -1093,6 +1427,8 @@ static PyMethodDef module_methods[] = {
     {"fold_releases", (PyCFunction)(void (*)(void))fold_releases, METH_FASTCALL,
      "fold_releases(events, outcome, released_ns) -> (released ids, other events)"},
     {"now", (PyCFunction)now, METH_NOARGS, "The clock the hot path reads (time.perf_counter_ns)."},
+    {"forget_loop", (PyCFunction)forget_loop, METH_NOARGS,
+     "Drop the cached running loop (in a forked child: os.register_at_fork)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1129,13 +1465,16 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     INTERN(s_label, "label");
     INTERN(s_suppresses, "suppresses");
     INTERN(s_recorder, "recorder");
+    INTERN(s_loop_key, "__asyncio_running_event_loop__");
     if ((g_one = PyLong_FromLong(1)) == NULL || (g_zero = PyLong_FromLong(0)) == NULL) return NULL;
-    if (PyType_Ready(&HandleType) < 0 || PyType_Ready(&StreamIterType) < 0 || PyType_Ready(&AwaitType) < 0)
+    if (PyType_Ready(&HandleType) < 0 || PyType_Ready(&StreamIterType) < 0 || PyType_Ready(&AwaitType) < 0 ||
+        PyType_Ready(&EventBufType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "HandleBase", (PyObject *)&HandleType) < 0 ||
-        PyModule_AddObjectRef(m, "StreamIter", (PyObject *)&StreamIterType) < 0) {
+        PyModule_AddObjectRef(m, "StreamIter", (PyObject *)&StreamIterType) < 0 ||
+        PyModule_AddObjectRef(m, "EventBuf", (PyObject *)&EventBufType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

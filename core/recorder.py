@@ -126,7 +126,9 @@ class Recorder:
         self._stack_depth = stack_depth
         self.t0_ns = time.perf_counter_ns()
         self.wall_t0 = time.time()  # Unix time at t0_ns, to put perf_counter times on a date axis
-        self._buf: deque[tuple[Any, ...]] = deque()
+        # A deque on the pure-Python path; the accelerator's EventBuf (same methods, plus `take`)
+        # keeps the hot path's events as C records and hands them out as the same tuples.
+        self._buf: Any = deque() if _C is None else _C.EventBuf()
         self._ids = itertools.count()
         # Invariant (kept by `_sync_hot`): `_limit` is `capacity` when `stack_depth` is 1, else 0.
         # The inlined `__enter__` records only while the buffer holds fewer than `_limit` events;
@@ -277,7 +279,8 @@ class Recorder:
         n = len(buf)  # producers only append: at least n events are there to pop
         if max_events is not None and max_events < n:
             n = max(0, max_events)
-        events = list(starmap(buf.popleft, repeat((), n)))
+        take = getattr(buf, "take", None)
+        events = take(n) if take is not None else list(starmap(buf.popleft, repeat((), n)))
         self.events_total += n
         table = self.table
         acqs = list(filterfalse(_CODE, events))  # ACQUIRE is code 0

@@ -64,8 +64,10 @@ Design of the hot path (issue 6: a tracked `with` within 4x a bare one). Measure
 
 from __future__ import annotations
 
+import asyncio
 import dis
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from types import FrameType, TracebackType
@@ -646,7 +648,11 @@ if _C is not None:
         before_with=_BEFORE_WITH,
         send=_SEND,
         get_awaitable=_GET_AWAITABLE,
+        # The dict asyncio.current_task(loop) reads (when it is one: the C `_asyncio` module's).
+        current_tasks=getattr(asyncio.tasks, "_current_tasks", None) if _current_task is asyncio.current_task else None,
     )
+    if hasattr(os, "register_at_fork"):  # the C path caches the running loop: a forked child forgets it
+        os.register_at_fork(after_in_child=_C.forget_loop)
     _SyncCtx.__enter__ = _C.HandleBase.sync_enter  # type: ignore[method-assign]
     Tracked.__exit__ = _C.HandleBase.sync_exit  # type: ignore[method-assign]
     _AsyncCtx.__aenter__ = _C.HandleBase.async_enter  # type: ignore[method-assign]

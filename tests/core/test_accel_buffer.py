@@ -1,0 +1,223 @@
+"""The recorder's pending-event buffer and the running-loop cache of the C accelerator
+(core/_speedups.c: `EventBuf`, `running_loop`). On the pure-Python path the buffer is a deque and
+these tests check the same behaviour of it, so both paths are held to one contract."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import threading
+from collections import deque
+from typing import Any
+
+import pytest
+from accel_scenario import ACM
+from withscope.core import Recorder, track
+from withscope.core._accel import speedups
+
+ACQUIRE, RELEASE = 0, 1
+
+
+def make_buffer() -> Any:
+    return Recorder()._buf
+
+
+class CM:
+    def __enter__(self) -> CM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_the_buffer_is_the_accelerators_when_it_is_built() -> None:
+    buf = make_buffer()
+    if speedups is None:
+        assert isinstance(buf, deque)
+    else:
+        assert type(buf) is speedups.EventBuf
+
+
+def test_hot_path_records_and_appended_events_keep_their_order() -> None:
+    # GIVEN a recorder whose hot path records two with blocks around two appended events
+    rec = Recorder()
+    with track(CM(), recorder=rec):
+        rec.mark("inside")
+    rec._buf.append(("custom", 1))
+    with track(CM(), recorder=rec):
+        pass
+    # THEN the raw events come out in order, as the tuples the pure-Python path appends
+    raw = list(rec._buf)
+    assert [ev[0] for ev in raw] == [ACQUIRE, 4, RELEASE, "custom", ACQUIRE, RELEASE]  # 4: MARK
+    acq = raw[0]
+    assert len(acq) == 8
+    assert acq[1] == 0
+    assert isinstance(acq[2], int)
+    assert acq[4] is sys._getframe().f_code  # the site's code object
+    assert acq[7] is None  # no task
+    assert raw[2] == (RELEASE, 0, raw[2][2])
+    assert raw[2][2] >= acq[2]
+    # AND iterating leaves them pending; popleft takes the oldest
+    assert len(rec._buf) == 6
+    assert rec._buf.popleft() == acq
+    assert len(rec._buf) == 5
+    # AND the fold sees the same events: two clean lifetimes and the mark
+    batch = rec.drain()
+    assert batch.events == 5
+    assert len(rec._buf) == 0
+    assert [str(lt.outcome) for lt in rec.lifetimes()] == ["released"]  # the first ACQUIRE was popped above
+    assert [m.text for m in rec.marks()] == ["inside"]
+
+
+def test_take_and_clear() -> None:
+    buf = make_buffer()
+    if not hasattr(buf, "take"):
+        pytest.skip("the deque of the pure-Python path has no take()")
+    for i in range(5):
+        buf.append((9, i))
+    assert buf.take(2) == [(9, 0), (9, 1)]
+    assert buf.take(0) == []
+    assert buf.take(-3) == []
+    assert buf.take(None) == [(9, 2), (9, 3), (9, 4)]
+    assert buf.take() == []
+    assert len(buf) == 0
+    assert not buf
+    buf.append((9, 5))
+    buf.clear()
+    assert len(buf) == 0
+    with pytest.raises(IndexError):
+        buf.popleft()
+
+
+def test_the_buffer_grows_past_its_first_block_and_wraps() -> None:
+    # GIVEN more events than the first allocation, taken in pieces so the ring wraps around
+    buf = make_buffer()
+    taken: list[Any] = []
+    n = 0
+    for _ in range(6):
+        for _ in range(700):
+            buf.append((9, n))
+            n += 1
+        taken += [buf.popleft() for _ in range(500)]
+    taken += list(buf)
+    # THEN every event comes out once, in order
+    assert [ev[1] for ev in taken] == list(range(n))
+
+
+class _AppendsWhenCollected:
+    """An object whose finalizer appends to a buffer, as an armed handle's `__del__` does."""
+
+    def __init__(self, buf: Any) -> None:
+        self.buf = buf
+        self.me = self  # a cycle: only the garbage collector frees it
+
+    def __del__(self) -> None:
+        for i in range(3000):  # enough to make the ring grow while it is being read
+            self.buf.append(("late", i))
+
+
+def test_a_finalizer_that_appends_while_the_events_are_taken() -> None:
+    # GIVEN pending hot-path events and garbage whose finalizer appends (run by a collection that
+    # tuple allocations inside the drain may trigger)
+    rec = Recorder()
+    for _ in range(2000):
+        with track(CM(), recorder=rec):
+            pass
+    _AppendsWhenCollected(rec._buf)
+    old = gc.get_threshold()
+    gc.set_threshold(1)  # collect at almost every allocation
+    try:
+        first = rec._buf.take(4000) if hasattr(rec._buf, "take") else [rec._buf.popleft() for _ in range(4000)]
+    finally:
+        gc.set_threshold(*old)
+    gc.collect()
+    rest = list(rec._buf)
+    # THEN the first events are the 4000 records in order and the late ones are all kept after them
+    assert [ev[0] for ev in first] == [ACQUIRE, RELEASE] * 2000
+    assert [ev[1] for ev in first[::2]] == list(range(2000))
+    assert sorted(ev[1] for ev in rest) == list(range(3000))
+
+
+def test_buffer_references_are_released() -> None:
+    # GIVEN a code object's function that records, and a buffer holding its events
+    import weakref
+
+    class Spec:
+        pass
+
+    rec = Recorder()
+    payload = Spec()
+    ref = weakref.ref(payload)
+    rec._buf.append(("held", payload))
+    del payload
+    assert ref() is not None
+    # WHEN the events are dropped
+    rec._buf.clear()
+    # THEN nothing keeps them
+    assert ref() is None
+
+
+# ------------------------------------------------------------------------ running-loop cache
+def _task_names(rec: Recorder) -> list[str | None]:
+    rec.drain()
+    return [lt.task for lt in rec.lifetimes()]
+
+
+def test_task_names_across_loops_and_threads() -> None:
+    # GIVEN async with blocks in tasks of two loops run one after the other, a sync with between
+    # them (no loop), and a loop in another thread
+    rec = Recorder()
+
+    async def body(name: str) -> None:
+        async def inner() -> None:
+            async with track(ACM(), recorder=rec):
+                pass
+            with track(CM(), recorder=rec):
+                pass
+
+        await asyncio.create_task(inner(), name=name)
+
+    asyncio.run(body("first"))
+    with track(CM(), recorder=rec):
+        pass
+    asyncio.run(body("second"))
+    t = threading.Thread(target=lambda: asyncio.run(body("thread")))
+    t.start()
+    t.join()
+    asyncio.run(body("third"))
+    # THEN every entry carries the task it ran in (none for the one outside any loop)
+    assert _task_names(rec) == ["first", "first", None, "second", "second", "thread", "thread", "third", "third"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_see_its_parents_loop() -> None:
+    # GIVEN a running loop whose task recorded once (so the C path has cached the loop)
+    rec = Recorder()
+
+    r, w = os.pipe()
+
+    async def main() -> int:
+        with track(CM(), recorder=rec):
+            pass
+        pid = os.fork()
+        if pid == 0:  # the child: asyncio reports no running loop here; neither may withscope
+            try:
+                child = Recorder()
+                with track(CM(), recorder=child):
+                    pass
+                child.drain()
+                ok = child.lifetimes()[0].task is None and asyncio._get_running_loop() is None
+                os.write(w, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+        return pid
+
+    pid = asyncio.run(main())
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert got == b"1"
+    assert _task_names(rec)[0] is not None
