@@ -15,7 +15,7 @@
  *   fold_releases()       the clean-release loop of `Recorder._fold`;
  *   EventBuf              `Recorder._buf`, the pending events (a deque on the Python path): the hot
  *                         path's ACQUIRE and clean RELEASE are stored as C records, not tuples;
- *   running_loop()        `asyncio._get_running_loop()`, cached (it costs a system call on 3.11).
+ *   running_loop()        `asyncio._get_running_loop()` without its system call on 3.11.
  * Every uncommon case (nested entries, a full buffer, skipped frames, errors) calls back into the
  * Python methods of the handle, so the rules live in one place: the Python code.
  *
@@ -162,6 +162,16 @@ static void ev_clear(Ev *e) {
     Py_CLEAR(e->name);
 }
 
+/* Bytes of ring held by every EventBuf of the process (the retention budget below reads it). */
+static Py_ssize_t g_ring_bytes = 0;
+
+static void evbuf_free_ring(EventBuf *b) {
+    g_ring_bytes -= b->cap * (Py_ssize_t)sizeof(Ev);
+    PyMem_Free(b->items);
+    b->items = NULL;
+    b->cap = b->head = 0;
+}
+
 /* Room for one more record; -1 with MemoryError set. Calls no Python code. */
 static int evbuf_reserve(EventBuf *b) {
     if (b->len < b->cap) return 0;
@@ -172,10 +182,12 @@ static int evbuf_reserve(EventBuf *b) {
         return -1;
     }
     for (Py_ssize_t i = 0; i < b->len; i++) items[i] = b->items[(b->head + i) & (b->cap - 1)];
-    PyMem_Free(b->items);
+    Py_ssize_t len = b->len;
+    evbuf_free_ring(b);
     b->items = items;
     b->cap = cap;
-    b->head = 0;
+    b->len = len;
+    g_ring_bytes += cap * (Py_ssize_t)sizeof(Ev);
     return 0;
 }
 
@@ -270,16 +282,13 @@ static PyObject *evbuf_popleft(EventBuf *b, PyObject *Py_UNUSED(ignored)) {
     return ev_materialize(&e);
 }
 
-/* An emptied ring keeps its memory up to EVBUF_RETAIN bytes: refilling a freed one costs a page
- * fault per 73 records (~100 ns per `with` in a burst); a larger one, left by a burst, is freed. */
+/* An emptied ring keeps its memory while all the rings of the process hold at most EVBUF_RETAIN
+ * bytes: refilling a freed one costs a page fault per 73 records (~100 ns per `with` in a burst).
+ * Beyond that (a large burst, or many recorders kept after their runs) it is freed. */
 #define EVBUF_RETAIN ((Py_ssize_t)32 << 20)
 
 static void evbuf_emptied(EventBuf *b) {
-    if (b->len == 0 && b->cap * (Py_ssize_t)sizeof(Ev) > EVBUF_RETAIN) {
-        PyMem_Free(b->items);
-        b->items = NULL;
-        b->cap = b->head = 0;
-    }
+    if (b->len == 0 && b->items != NULL && g_ring_bytes > EVBUF_RETAIN) evbuf_free_ring(b);
 }
 
 /* take(n): a list of the n oldest events (all when n is None or larger), removed. */
@@ -296,6 +305,9 @@ static PyObject *evbuf_take(EventBuf *b, PyObject *const *args, Py_ssize_t nargs
     }
     PyObject *out = PyList_New(n);
     if (out == NULL) return NULL;
+    /* Not visible to the garbage collector (gc.get_objects(), a gc callback) while slots are NULL:
+     * making a tuple below may start a collection. */
+    PyObject_GC_UnTrack(out);
     for (Py_ssize_t i = 0; i < n; i++) {
         Ev e;
         if (!evbuf_pop(b, &e)) { /* cannot happen: only the draining thread pops */
@@ -311,6 +323,7 @@ static PyObject *evbuf_take(EventBuf *b, PyObject *const *args, Py_ssize_t nargs
         PyList_SET_ITEM(out, i, ev);
     }
     evbuf_emptied(b);
+    PyObject_GC_Track(out);
     return out;
 }
 
@@ -320,6 +333,7 @@ static void evbuf_drop_all(EventBuf *b) {
     Py_ssize_t cap = b->cap, head = b->head, len = b->len;
     b->items = NULL;
     b->cap = b->head = b->len = 0;
+    g_ring_bytes -= cap * (Py_ssize_t)sizeof(Ev);
     for (Py_ssize_t i = 0; i < len; i++) ev_clear(&items[(head + i) & (cap - 1)]);
     PyMem_Free(items);
 }
@@ -412,32 +426,50 @@ static PyTypeObject EventBufType = {
 
 /* ----------------------------------------------------------------------------- running loop */
 /* asyncio._get_running_loop() (new reference; None when no loop runs). On CPython 3.11 every call
- * inside a running loop makes a getpid() system call (~100 ns, the fork check), so the answer is
- * cached against the object that `asyncio._set_running_loop` stores in the thread's state dict:
- * every start or stop of a loop stores a new one, and each thread has its own, so the same object
- * means the same running loop. forget_loop() (registered with os.register_at_fork) drops the cache
- * in a forked child, where asyncio no longer reports the parent's loop. Where the interpreter keeps
- * the running loop elsewhere, the key is absent and every call asks asyncio. */
-static PyObject *s_loop_key;
-static PyObject *g_loop_holder = NULL, *g_loop = NULL;
-static PyObject *g_current_tasks = NULL; /* asyncio.tasks._current_tasks when it is a dict, else NULL */
+ * inside a running loop makes a getpid() system call (~100 ns): the C `_asyncio` module keeps the
+ * running loop in the thread's state dict, in a holder {loop, pid} whose pid it compares with
+ * getpid() so that a forked child sees no loop. Here the holder is read directly and its pid is
+ * compared with the pid this module last saw (read at import and, in a forked child, by
+ * after_fork_in_child(), which track.py registers with os.register_at_fork). Nothing is cached and
+ * no reference is kept. Any other interpreter, or a holder of another shape, asks asyncio. */
+static PyObject *g_current_tasks = NULL; /* asyncio.tasks._current_tasks when it is _asyncio's dict, else NULL */
+
+#if PY_VERSION_HEX < 0x030C0000 && !defined(MS_WINDOWS)
+#include <unistd.h>
+#define READ_LOOP_HOLDER 1
+typedef struct { /* CPython 3.11 Modules/_asynciomodule.c: PyRunningLoopHolder */
+    PyObject_HEAD
+    PyObject *rl_loop;
+    pid_t rl_pid;
+} LoopHolder;
+static PyObject *s_loop_key;      /* "__asyncio_running_event_loop__" */
+static PyTypeObject *g_holder_type = NULL; /* the holder type, once recognised */
+static pid_t g_pid;
+#endif
 
 static PyObject *running_loop(void) {
+#ifdef READ_LOOP_HOLDER
     PyObject *d = PyThreadState_GetDict(); /* borrowed */
     PyObject *holder = d == NULL ? NULL : PyDict_GetItemWithError(d, s_loop_key); /* borrowed */
     if (holder == NULL && PyErr_Occurred()) return NULL;
-    if (holder != NULL && holder == g_loop_holder) return Py_NewRef(g_loop);
-    PyObject *loop = PyObject_CallNoArgs(g_get_running_loop);
-    if (loop != NULL && holder != NULL && loop != Py_None) {
-        Py_XSETREF(g_loop, Py_NewRef(loop));
-        Py_XSETREF(g_loop_holder, Py_NewRef(holder));
+    if (holder != NULL) {
+        PyTypeObject *tp = Py_TYPE(holder);
+        if (tp != g_holder_type && g_holder_type == NULL && tp->tp_basicsize == (Py_ssize_t)sizeof(LoopHolder) &&
+            strcmp(tp->tp_name, "_RunningLoopHolder") == 0)
+            g_holder_type = tp;
+        if (tp == g_holder_type) {
+            LoopHolder *h = (LoopHolder *)holder;
+            return Py_NewRef(h->rl_pid == g_pid ? h->rl_loop : Py_None);
+        }
     }
-    return loop;
+#endif
+    return PyObject_CallNoArgs(g_get_running_loop);
 }
 
-static PyObject *forget_loop(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored)) {
-    Py_CLEAR(g_loop_holder);
-    Py_CLEAR(g_loop);
+static PyObject *after_fork_in_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored)) {
+#ifdef READ_LOOP_HOLDER
+    g_pid = getpid();
+#endif
     Py_RETURN_NONE;
 }
 
@@ -1431,8 +1463,6 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject
     Py_XSETREF(g_active, Py_NewRef(active));
     Py_XSETREF(g_current_recorder, Py_NewRef(current));
     Py_CLEAR(g_last_me);
-    Py_CLEAR(g_loop_holder);
-    Py_CLEAR(g_loop);
     Py_XSETREF(g_current_tasks, PyDict_CheckExact(tasks) ? Py_NewRef(tasks) : NULL);
     g_send = send;
     g_get_awaitable = ga;
@@ -1460,8 +1490,8 @@ static PyMethodDef module_methods[] = {
     {"fold_releases", (PyCFunction)(void (*)(void))fold_releases, METH_FASTCALL,
      "fold_releases(events, outcome, released_ns) -> (released ids, other events)"},
     {"now", (PyCFunction)now, METH_NOARGS, "The clock the hot path reads (time.perf_counter_ns)."},
-    {"forget_loop", (PyCFunction)forget_loop, METH_NOARGS,
-     "Drop the cached running loop (in a forked child: os.register_at_fork)."},
+    {"after_fork_in_child", (PyCFunction)after_fork_in_child, METH_NOARGS,
+     "Note the new process id (os.register_at_fork(after_in_child=...))."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1498,7 +1528,10 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     INTERN(s_label, "label");
     INTERN(s_suppresses, "suppresses");
     INTERN(s_recorder, "recorder");
+#ifdef READ_LOOP_HOLDER
     INTERN(s_loop_key, "__asyncio_running_event_loop__");
+    g_pid = getpid();
+#endif
     if ((g_one = PyLong_FromLong(1)) == NULL || (g_zero = PyLong_FromLong(0)) == NULL) return NULL;
     if (PyType_Ready(&HandleType) < 0 || PyType_Ready(&StreamIterType) < 0 || PyType_Ready(&AwaitType) < 0 ||
         PyType_Ready(&EventBufType) < 0)

@@ -104,6 +104,20 @@ from .lifecycle import (
 )
 from .recorder import Recorder, _active, current_recorder
 
+
+def _asyncio_current_tasks() -> dict[Any, Any] | None:
+    """The dict `asyncio.current_task(loop)` reads, when it reads one: the C `_asyncio` module's
+    `_current_tasks` (CPython 3.11-3.13). None elsewhere (3.14 keeps the task on the thread state)."""
+    try:
+        import _asyncio
+    except ImportError:
+        return None
+    tasks = getattr(_asyncio, "_current_tasks", None)
+    if _current_task is asyncio.current_task and tasks is getattr(asyncio.tasks, "_current_tasks", None):
+        return tasks if isinstance(tasks, dict) else None
+    return None
+
+
 if TYPE_CHECKING or _C is None:
 
     class _HandleBase:
@@ -648,11 +662,10 @@ if _C is not None:
         before_with=_BEFORE_WITH,
         send=_SEND,
         get_awaitable=_GET_AWAITABLE,
-        # The dict asyncio.current_task(loop) reads (when it is one: the C `_asyncio` module's).
-        current_tasks=getattr(asyncio.tasks, "_current_tasks", None) if _current_task is asyncio.current_task else None,
+        current_tasks=_asyncio_current_tasks(),
     )
-    if hasattr(os, "register_at_fork"):  # the C path caches the running loop: a forked child forgets it
-        os.register_at_fork(after_in_child=_C.forget_loop)
+    if hasattr(os, "register_at_fork"):  # the C path compares the running loop's pid with this one
+        os.register_at_fork(after_in_child=_C.after_fork_in_child)
     _SyncCtx.__enter__ = _C.HandleBase.sync_enter  # type: ignore[method-assign]
     Tracked.__exit__ = _C.HandleBase.sync_exit  # type: ignore[method-assign]
     _AsyncCtx.__aenter__ = _C.HandleBase.async_enter  # type: ignore[method-assign]

@@ -127,6 +127,83 @@ def test_an_emptied_buffer_keeps_a_small_ring_and_frees_a_large_one() -> None:
     assert sys.getsizeof(buf) == empty
 
 
+def test_emptied_rings_share_one_retention_budget() -> None:
+    # GIVEN six buffers each emptied after a burst of 100,000 events (7 MiB of ring each)
+    bufs = [make_buffer() for _ in range(6)]
+    if not hasattr(bufs[0], "take"):
+        pytest.skip("the deque of the pure-Python path frees its blocks as it empties")
+    empty = sys.getsizeof(bufs[0])
+    for buf in bufs:
+        for i in range(100_000):
+            buf.append((9, i))
+        buf.take()
+    # THEN together they keep at most 32 MiB (the rest was given back)
+    kept = sum(sys.getsizeof(b) - empty for b in bufs)
+    assert 0 < kept <= 32 << 20
+
+
+def test_a_gc_callback_never_sees_a_half_filled_batch() -> None:
+    # GIVEN pending events and a gc callback that walks every list (what memory monitors do)
+    rec = Recorder(capacity=10**9)
+    for _ in range(5000):
+        with track(CM(), recorder=rec):
+            pass
+    walked = []
+
+    def monitor(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            walked.append(sum(len(list(o)) for o in gc.get_objects() if type(o) is list))
+
+    gc.callbacks.append(monitor)
+    old = gc.get_threshold()
+    gc.set_threshold(100)
+    try:
+        # WHEN the drain turns 10,000 records into tuples (collections start meanwhile)
+        batch = rec.drain()
+    finally:
+        gc.set_threshold(*old)
+        gc.callbacks.remove(monitor)
+    # THEN it did not crash, the monitor ran, and every event was folded
+    assert walked
+    assert batch.events == 10_000
+
+
+def test_the_running_loop_is_not_kept_alive() -> None:
+    # GIVEN a loop a tracked with ran in, never closed, then dropped
+    import warnings
+    import weakref
+
+    rec = Recorder()
+    loop = asyncio.new_event_loop()
+
+    async def main() -> None:
+        with track(CM(), recorder=rec):
+            pass
+
+    loop.run_until_complete(main())
+    ref = weakref.ref(loop)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del loop
+        gc.collect()
+    # THEN it is collected and asyncio's "unclosed event loop" warning is not hidden
+    assert ref() is None
+    assert any(issubclass(w.category, ResourceWarning) for w in caught)
+
+
+def test_the_current_tasks_dict_is_asyncios_own() -> None:
+    from withscope.core import track as _  # noqa: F401  (the module is loaded)
+
+    track_module = sys.modules["withscope.core.track"]
+    tasks = track_module._asyncio_current_tasks()
+    try:
+        import _asyncio
+    except ImportError:
+        assert tasks is None
+        return
+    assert tasks is None or tasks is _asyncio._current_tasks
+
+
 class _AppendsWhenCollected:
     """An object whose finalizer appends to a buffer, as an armed handle's `__del__` does."""
 
