@@ -446,12 +446,16 @@ static PyObject *s_loop_key;      /* "__asyncio_running_event_loop__" */
 static PyTypeObject *g_holder_type = NULL; /* the holder type, once recognised */
 static pid_t g_pid;
 #endif
+/* configure(loop_in_thread_state=True): get_running_loop is the C `_asyncio` one, which keeps the
+ * loop under s_loop_key only, so no key means no running loop. */
+static int g_loop_in_ts = 0;
 
 static PyObject *running_loop(void) {
 #ifdef READ_LOOP_HOLDER
     PyObject *d = PyThreadState_GetDict(); /* borrowed */
     PyObject *holder = d == NULL ? NULL : PyDict_GetItemWithError(d, s_loop_key); /* borrowed */
     if (holder == NULL && PyErr_Occurred()) return NULL;
+    if (holder == NULL && g_loop_in_ts) return Py_NewRef(Py_None); /* no loop has run in this thread */
     if (holder != NULL) {
         PyTypeObject *tp = Py_TYPE(holder);
         if (tp != g_holder_type && g_holder_type == NULL && tp->tp_basicsize == (Py_ssize_t)sizeof(LoopHolder) &&
@@ -1436,13 +1440,13 @@ done:
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"skip_files", "thread_me", "get_running_loop", "current_task", "failed", "fast",
                              "track_slow", "active", "current_recorder", "before_with", "send", "get_awaitable",
-                             "current_tasks", NULL};
+                             "current_tasks", "loop_in_thread_state", NULL};
     PyObject *skip = NULL, *me = NULL, *loop = NULL, *task = NULL, *failed = NULL, *fast = NULL, *slow = NULL,
              *active = NULL, *current = NULL, *tasks = Py_None;
-    int bw = -2, send = -2, ga = -2;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O!OOOOO!OOOiiiO", kwlist, &PySet_Type, &skip, &me, &loop, &task,
+    int bw = -2, send = -2, ga = -2, loop_in_ts = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O!OOOOO!OOOiiiOp", kwlist, &PySet_Type, &skip, &me, &loop, &task,
                                      &failed, &PyDict_Type, &fast, &slow, &active, &current, &bw, &send, &ga,
-                                     &tasks))
+                                     &tasks, &loop_in_ts))
         return NULL;
     if (!skip || !me || !loop || !task || !failed || !fast || !slow || !active || !current || bw == -2 ||
         send == -2 || ga == -2) { /* every argument but current_tasks is required */
@@ -1464,6 +1468,7 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args, PyObject
     Py_XSETREF(g_current_recorder, Py_NewRef(current));
     Py_CLEAR(g_last_me);
     Py_XSETREF(g_current_tasks, PyDict_CheckExact(tasks) ? Py_NewRef(tasks) : NULL);
+    g_loop_in_ts = loop_in_ts;
     g_send = send;
     g_get_awaitable = ga;
     g_before_with = bw;

@@ -68,6 +68,7 @@ import asyncio
 import dis
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from types import FrameType, TracebackType
@@ -663,6 +664,7 @@ if _C is not None:
         send=_SEND,
         get_awaitable=_GET_AWAITABLE,
         current_tasks=_asyncio_current_tasks(),
+        loop_in_thread_state=_get_running_loop is getattr(sys.modules.get("_asyncio"), "_get_running_loop", None),
     )
     if hasattr(os, "register_at_fork"):  # the C path compares the running loop's pid with this one
         os.register_at_fork(after_in_child=_C.after_fork_in_child)

@@ -285,8 +285,18 @@ def test_task_names_across_loops_and_threads() -> None:
     t.start()
     t.join()
     asyncio.run(body("third"))
-    # THEN every entry carries the task it ran in (none for the one outside any loop)
-    assert _task_names(rec) == ["first", "first", None, "second", "second", "thread", "thread", "third", "third"]
+
+    def plain() -> None:  # a thread where no loop ever ran
+        with track(CM(), recorder=rec):
+            pass
+
+    t = threading.Thread(target=plain)
+    t.start()
+    t.join()
+    # THEN every entry carries the task it ran in (none for those outside any loop)
+    assert _task_names(rec) == [
+        "first", "first", None, "second", "second", "thread", "thread", "third", "third", None,
+    ]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
