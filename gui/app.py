@@ -5,12 +5,20 @@ Order (shared/PITFALLS.md): the binding is pinned by importing `withscope.gui`; 
 loop_factory=...)` on 3.12+, `qasync.run` on 3.11); `setQuitOnLastWindowClosed(False)` and the
 window's close event drives shutdown (cancel runs, await their cleanup, then leave `main`).
 Errors that reach the loop's exception handler are shown in the window, never fatal.
+
+Progressive start-up (startup.py): the window shows its frame first, before numpy or pyqtgraph
+are imported, and builds its plots on the loop turn after that frame was painted; `--run`
+workloads wait for them, a `--screenshot` is taken once they exist, and `--quit-after` counts
+from the first shown frame. With `WITHSCOPE_STARTUP_MARK=1` the app prints `STARTUP_MARK` on
+stdout at that moment (benchmarks/bench_gui.py measures start-up up to that line).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +34,7 @@ from . import theme as th
 log = logging.getLogger("withscope")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SCREENSHOT_SIZE = (1680, 1000)
+STARTUP_MARK = "withscope: window shown"
 
 
 @dataclass(slots=True)
@@ -97,7 +106,11 @@ async def main(options: Options, app: QApplication) -> int:
     loop = asyncio.get_running_loop()
     headless_shot = options.screenshot is not None or options.quit_after is not None
     settings = Settings() if options.settings and not headless_shot else None
-    win = MainWindow(patterns=load_patterns(), settings=settings)
+    win = MainWindow(patterns=load_patterns(), settings=settings, defer_views=True)
+    shown = asyncio.Event()
+    win.firstShown.connect(shown.set)
+    if os.environ.get("WITHSCOPE_STARTUP_MARK") == "1":
+        win.firstShown.connect(lambda: print(STARTUP_MARK, flush=True))
     win.setWindowIcon(app_icon())
 
     def on_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -121,7 +134,8 @@ async def main(options: Options, app: QApplication) -> int:
     win.start()
     if options.run:
         win.catalogue.select(options.run)
-        win.run_workloads(options.run, options.repeat)
+        win.run_workloads(options.run, options.repeat)  # they start once the views exist
+    timed: asyncio.Task[None] | None = None
     if options.quit_after is not None or options.screenshot is not None:
         delay = options.quit_after if options.quit_after is not None else 2.0
 
@@ -131,8 +145,20 @@ async def main(options: Options, app: QApplication) -> int:
             if options.quit_after is not None:
                 win.close()
 
-        QTimer.singleShot(max(0, int(delay * 1000)), finish)
+        async def finish_later() -> None:
+            await shown.wait()
+            await asyncio.sleep(max(0.0, delay))
+            if options.screenshot:
+                with contextlib.suppress(Exception):  # views that failed to build: shown as a message
+                    await win.ready()
+            # From a Qt timer, not from this task: save_screenshot processes events, which may
+            # step other tasks (qasync: "Cannot enter into task", shared/PITFALLS.md).
+            QTimer.singleShot(0, finish)
+
+        timed = loop.create_task(finish_later(), name="withscope-timed-exit")
     await done.wait()
+    if timed is not None and not timed.done():
+        timed.cancel()
     loop.set_exception_handler(None)
     return 0
 

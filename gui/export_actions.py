@@ -47,14 +47,14 @@ class ExportActions(QObject):
         for fmt, text, _f in DATA_FORMATS:
             a = menu.addAction(text)
             a.setStatusTip(f"Export the current run or recording as {text.rstrip('…')}")
-            a.triggered.connect(lambda _c=False, f=fmt: self.ask_export(f))
+            a.triggered.connect(lambda _c=False, f=fmt: self.win.when_ready(self.ask_export, f))
             self.actions[fmt] = a
         menu.addSeparator()
         for plot, text in (("timeline", "Timeline image…"), ("metrics", "Metrics image…"),
                            ("throughput", "Throughput image…")):
             a = menu.addAction(text)
             a.setStatusTip(f"Save the {plot} plot as PNG or SVG (also: right-click on a plot)")
-            a.triggered.connect(lambda _c=False, p=plot: self.ask_plot_image(p))
+            a.triggered.connect(lambda _c=False, p=plot: self.win.when_ready(self.ask_plot_image, p))
             self.actions[plot] = a
 
     # ------------------------------------------------------------------ data exports

@@ -7,6 +7,10 @@ JSON report, HTML report, plot images); View > Tour panel; Help > Tours ▸ and 
 (F1). A right-click on any plot offers PNG / SVG. The heavier parts (replay, tours, compare)
 are created on first use, so start-up pays only for the menus.
 
+Two steps, like the window (startup.py): `install(win)` adds the menus, whose actions wait for the
+window's views (`win.when_ready`); `attach()`, called by the window once its views exist, follows
+the runs, registers the plot image formats and opens a tour asked for at start.
+
 Shutdown: a close request stops the tour first (no step may start runs while the window shuts
 down); when the window has shut down, timers stop and recordings being written are finished.
 GUI thread only.
@@ -46,7 +50,7 @@ class Features(QObject):
     def __init__(self, win: Any) -> None:
         super().__init__(win)
         self.win = win
-        self.history = RunHistory(win)
+        self.history: RunHistory | None = None  # with the views (attach)
         self.exports = ExportActions(win, self)
         self._replay: Any = None
         self._tours: Any = None
@@ -56,11 +60,16 @@ class Features(QObject):
         self._build_menus()
         self._plots_watched = False
         self.plot_menu: Any = None
+        win.installEventFilter(self)
+        win.closed.connect(self.shutdown)
+
+    def attach(self) -> None:
+        """The window's views exist: follow its runs and plots (called once, by the window)."""
+        win = self.win
+        self.history = RunHistory(win)
         self._watch_plots()
         win.bridge.samplesAdded.connect(self._watch_plots)
         win.bridge.streamsChanged.connect(self._watch_plots)
-        win.installEventFilter(self)
-        win.closed.connect(self.shutdown)
         self._restore_recording_folder()
         from .plot_export import register_formats
 
@@ -94,14 +103,21 @@ class Features(QObject):
         return self._tours
 
     # ------------------------------------------------------------------ menus
-    def _action(self, key: str, text: str, slot: Any, shortcut: str | None = None, tip: str = "") -> QAction:
+    def _action(self, key: str, text: str, slot: Any, shortcut: str | None = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        """An action whose `slot` runs once the window's views exist (with the checked state
+        when `checkable`)."""
         a = QAction(text, self.win)
+        a.setCheckable(checkable)
         if shortcut:
             a.setShortcut(QKeySequence(shortcut))
         if tip:
             a.setStatusTip(tip)
             a.setToolTip(tip + (f" ({QKeySequence(shortcut).toString()})" if shortcut else ""))
-        a.triggered.connect(slot)
+        if checkable:
+            a.triggered.connect(lambda on: self.win.when_ready(slot, on))
+        else:
+            a.triggered.connect(lambda: self.win.when_ready(slot))
         self.actions[key] = a
         return a
 
@@ -115,14 +131,13 @@ class Features(QObject):
             self._action("save_recording", "Save recording…", self.ask_save_recording, "Ctrl+S",
                          "Save the selected (or latest) run as a recording file"),
             self._action("record_folder", "Record runs to a folder…", self.set_record_to_folder, None,
-                         "Write every run started from now on to a recording file in a folder"),
+                         "Write every run started from now on to a recording file in a folder", checkable=True),
             None,
             self._action("compare_files", "Compare recordings…", self.ask_compare_files, None,
                          "Two recordings side by side, with a diff of alerts and resources"),
             self._action("compare_runs", "Compare the last two runs", self.compare_last_runs, None,
                          "The two latest finished runs of this session side by side"),
         ]
-        self.actions["record_folder"].setCheckable(True)
         export_menu = QMenu("Export", win)
         self.exports.build_menu(export_menu)
         self.export_menu = export_menu
@@ -137,8 +152,7 @@ class Features(QObject):
 
         v = _menu(win, "&View")
         panel = self._action("tour_panel", "Tour panel", self.toggle_tour_panel, None,
-                             "Show or hide the tour panel (opens the built-in tour the first time)")
-        panel.setCheckable(True)
+                             "Show or hide the tour panel (opens the built-in tour the first time)", checkable=True)
         v.addSeparator()
         v.addAction(panel)
 
@@ -162,9 +176,9 @@ class Features(QObject):
         m = self.tours_menu
         m.clear()
         for name, title in available_tours():
-            m.addAction(title, lambda n=name: self.tours.open(n))
+            m.addAction(title, lambda n=name: self.win.when_ready(lambda: self.tours.open(n)))
         m.addSeparator()
-        m.addAction("Open tour file…", lambda: self.tours.ask_file())
+        m.addAction("Open tour file…", lambda: self.win.when_ready(lambda: self.tours.ask_file()))
 
     def toggle_tour_panel(self, on: bool) -> None:
         if on:
@@ -338,7 +352,8 @@ class Features(QObject):
             self._tours.shutdown()
         if self._replay is not None:
             self._replay.shutdown()
-        self.history.shutdown()
+        if self.history is not None:
+            self.history.shutdown()
         for w in list(self.compare_windows):
             w.close()
         for t in list(self._tasks):

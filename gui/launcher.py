@@ -5,6 +5,10 @@ importing Qt; anything else opens the desktop app.
     withscope --run class-cm/faulty [--run ...] # open it and start workloads
     withscope --screenshot FILE.png --quit-after 3
     withscope --quit-after 0                    # start-up measurement: quit once the window shows
+
+Opening the app imports neither `withscope.core.cli` nor anything heavy before the window is
+shown (see app.py and startup.py): arguments that start with one of the app's options go straight
+to the app's parser (`_app_only`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# What `core.cli` handles itself besides its subcommands (whose names never start with "-").
+_CLI_OPTIONS = frozenset({"-h", "--help", "--version"})
+
+
+def _app_only(args: list[str]) -> bool:
+    """True when `args` are the app's options, no subcommand: no arguments, or a first one that
+    is an option other than -h/--help/--version. For these `core.cli` has nothing to do
+    (`gui_command` is None and `is_headless` False; a test keeps them in step), so the launcher
+    does not import it."""
+    return not args or (args[0].startswith("-") and args[0] not in _CLI_OPTIONS)
+
+
 def _has_display() -> bool:
     if sys.platform in ("win32", "darwin"):
         return True
@@ -42,15 +58,16 @@ def _has_display() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    from withscope.core import cli
+    if not _app_only(args):
+        from withscope.core import cli
 
-    command = cli.gui_command(args)
-    if command is not None:  # `demo` (the app in tour mode) or `export` to png/svg (Qt offscreen)
-        from .commands import main as command_main
+        command = cli.gui_command(args)
+        if command is not None:  # `demo` (the app in tour mode) or `export` to png/svg (Qt offscreen)
+            from .commands import main as command_main
 
-        return command_main(command, args)
-    if cli.is_headless(args):
-        return cli.main(args)
+            return command_main(command, args)
+        if cli.is_headless(args):
+            return cli.main(args)
     ns = build_parser().parse_args(args)
     if ns.repeat < 1:
         print("withscope: --repeat must be at least 1", file=sys.stderr)

@@ -4,39 +4,72 @@ throughput (bottom), a status bar and a non-modal message bar.
 It wires views to the `Bridge` and requests to the `RunController`. Closing the window while runs
 are going cancels them, awaits their cleanup and only then lets the app quit (`closed` signal);
 see shared/PITFALLS.md (qasync shutdown). GUI thread only.
+
+Two steps (startup.py): the frame - menus, toolbar, catalogue, status bar, message bar, the dock
+layout - needs Qt only; the views - bridge, run controller, timeline, alerts, details, metrics,
+throughput, and the features' plumbing - need numpy and pyqtgraph. `MainWindow()` builds both at
+once; `MainWindow(defer_views=True)` (the app) shows the frame with placeholders and builds the
+views on the loop turn after its first paint (`firstShown`). Until then `views_ready` is False and
+every request that needs a view is queued (`when_ready`) and runs, in order, once they exist
+(`viewsReady`, `await ready()`). The module imports no view: importing it stays cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QStyle, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QVBoxLayout, QWidget
 
 from . import theme as th
-from .alerts_dock import AlertsDock
-from .bridge import Bridge, BridgeStats, RunAlert
 from .catalogue_dock import CatalogueDock
-from .details_dock import DetailsDock
 from .lag import LagMonitor
 from .message_bar import MessageBar
-from .metrics_dock import MetricsDock
-from .runs import RunController, RunFactory
 from .settings import STATE_VERSION, Settings
+from .startup import FirstShow, Placeholder, ReadyQueue, placeholder_dock
 from .target_dialog import TargetDialog
-from .throughput_dock import ThroughputDock
-from .timeline import TimelineView
+
+if TYPE_CHECKING:  # the views are imported when they are built (see the module docstring)
+    from .alerts_dock import AlertsDock
+    from .bridge import Bridge, BridgeStats, RunAlert
+    from .details_dock import DetailsDock
+    from .metrics_dock import MetricsDock
+    from .runs import RunController, RunFactory
+    from .throughput_dock import ThroughputDock
+    from .timeline import TimelineView
+
+log = logging.getLogger("withscope")
 
 STATUS_EVERY_S = 0.25  # status bar numbers refresh at most 4 times a second
+# The data docks: attribute, title, object name (the saved layout knows them by it), area.
+DATA_DOCKS = (
+    ("alerts", "Leak alerts", "alertsDock", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("details", "Details", "detailsDock", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("metrics", "Process metrics", "metricsDock", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("throughput", "Streaming throughput", "throughputDock", Qt.DockWidgetArea.BottomDockWidgetArea),
+)
 
 
 class MainWindow(QMainWindow):
     closed = Signal()  # emitted once shutdown finished: the app may quit now
+    firstShown = Signal()  # emitted once, on the loop turn after the window was first painted
+    viewsReady = Signal()  # emitted once the views are built (see the module docstring)
+
+    # Built with the views (`build_views`); until then the data docks are placeholders.
+    bridge: Bridge
+    controller: RunController
+    timeline: TimelineView
+    alerts: AlertsDock
+    details: DetailsDock
+    metrics: MetricsDock
+    throughput: ThroughputDock
 
     def __init__(
         self,
@@ -45,61 +78,139 @@ class MainWindow(QMainWindow):
         run_factory: RunFactory | None = None,
         settings: Settings | None = None,
         bridge: Bridge | None = None,
+        defer_views: bool = False,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("withscope — resource lifetimes, live")
         self.settings = settings
-        self.bridge = bridge or Bridge(self)
-        self.controller = RunController(self.bridge, run_factory, self)
+        self._bridge_arg = bridge
+        self._run_factory = run_factory
         self.lag = LagMonitor()
         self._closing = False
         self._closed_ok = False
+        self._started = False
         self._last_target = ""
         self._dialog: TargetDialog | None = None
         self._status_at = -math.inf  # time.monotonic() of the last status bar update
+        self._details_pinned = False  # the user picked something: new alerts do not replace it
 
-        # centre: message bar over the timeline
+        # centre: message bar over the timeline (a placeholder until the views are built)
         self.messages = MessageBar()
-        self.timeline = TimelineView(self.bridge)
+        self._queue = ReadyQueue(lambda text: self.messages.show_message("error", text))
+        self._placeholders: dict[str, QWidget] = {}  # view attribute -> what stands for it
+        if defer_views:
+            self._placeholders = {attr: placeholder_dock(title, name, self) for attr, title, name, _a in DATA_DOCKS}
+            self._placeholders["timeline"] = Placeholder("Loading plots…")
+        else:
+            self._create_views()
         centre = QWidget()
-        box = QVBoxLayout(centre)
+        self._centre_box = box = QVBoxLayout(centre)
         box.setContentsMargins(4, 4, 4, 0)
         box.setSpacing(4)
         box.addWidget(self.messages)
-        box.addWidget(self.timeline, 1)
+        box.addWidget(self._view("timeline"), 1)
         self.setCentralWidget(centre)
 
-        # docks
+        # docks: catalogue (left), alerts and details (right), metrics and throughput (bottom)
         self.catalogue = CatalogueDock(patterns, self)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.catalogue)
+        for attr, _title, _name, area in DATA_DOCKS:
+            self.addDockWidget(area, self._dock(attr))
+        metrics, throughput = self._dock("metrics"), self._dock("throughput")
+        alerts, details = self._dock("alerts"), self._dock("details")
+        self.tabifyDockWidget(metrics, throughput)
+        metrics.raise_()
+        self.resizeDocks([self.catalogue, alerts], [320, 500], Qt.Orientation.Horizontal)
+        self.resizeDocks([alerts, details], [300, 260], Qt.Orientation.Vertical)
+        self.resizeDocks([metrics], [330], Qt.Orientation.Vertical)
+
+        self._build_actions()
+        self._build_status()
+
+        # wiring of the frame (the views are wired in _wire_views)
+        cat = self.catalogue
+        cat.runRequested.connect(self.run_workloads)
+        cat.stopRequested.connect(self.stop_all)
+        cat.clearRequested.connect(self.clear)
+        cat.openTargetRequested.connect(self.open_target)
+        th.notifier().changed.connect(self._sync_theme_actions)
+        from .features import install as install_features  # tours, recordings, compare, exports
+
+        self.features = install_features(self)  # its menus now, its plumbing with the views
+        self._default_state = self.saveState(STATE_VERSION)
+        self._first_show = FirstShow(self)
+        self._first_show.shown.connect(self.firstShown)
+        if defer_views:
+            self._first_show.shown.connect(lambda: QTimer.singleShot(0, self, self.build_views))
+        else:
+            self._wire_views()
+            self._queue.open()
+
+    # ------------------------------------------------------------------ the views, built later
+    @property
+    def views_ready(self) -> bool:
+        """True once the views exist (always, unless built with `defer_views=True`)."""
+        return self._queue.is_open
+
+    def when_ready(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call `fn(*args)` now if the views exist, else once they do (in the order asked)."""
+        self._queue.call(fn, *args)
+
+    async def ready(self) -> None:
+        """Return once the views exist (raises what building them raised)."""
+        await self._queue.wait()
+
+    def build_views(self) -> None:
+        """Import and build the views into the placeholders' places, wire them, then run what
+        was queued (idempotent: the views are built once)."""
+        if self._queue.is_open or self._queue.error is not None:
+            return
+        try:
+            self._create_views()
+            self._swap_placeholders()
+            self._wire_views()
+        except Exception as exc:
+            log.exception("withscope: the views could not be built")
+            self._queue.fail(exc)
+            self.messages.show_message("error", f"Internal error: the views could not be built: {exc!r}")
+            raise
+        self._queue.open()
+        self.viewsReady.emit()
+
+    def _view(self, attr: str) -> Any:
+        """The view called `attr`, or the placeholder standing for it."""
+        return self._placeholders.get(attr) or getattr(self, attr)
+
+    def _dock(self, attr: str) -> QDockWidget:
+        dock: QDockWidget = self._view(attr)
+        return dock
+
+    def _create_views(self) -> None:
+        from .alerts_dock import AlertsDock
+        from .bridge import Bridge
+        from .details_dock import DetailsDock
+        from .metrics_dock import MetricsDock
+        from .runs import RunController
+        from .throughput_dock import ThroughputDock
+        from .timeline import TimelineView
+
+        self.bridge = self._bridge_arg or Bridge(self)
+        self.controller = RunController(self.bridge, self._run_factory, self)
+        self.timeline = TimelineView(self.bridge)
         self.alerts = AlertsDock(self.bridge, self)
         self.details = DetailsDock(self.bridge, self)
         self.metrics = MetricsDock(self.bridge, self)
         self.throughput = ThroughputDock(self.bridge, self)
         self.metrics.link_x(self.timeline.plot.getViewBox())
         self.throughput.link_x(self.timeline.plot.getViewBox())
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.catalogue)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.details)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.throughput)
-        self.tabifyDockWidget(self.metrics, self.throughput)
-        self.metrics.raise_()
-        self.resizeDocks([self.catalogue, self.alerts], [320, 500], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.alerts, self.details], [300, 260], Qt.Orientation.Vertical)
-        self.resizeDocks([self.metrics], [330], Qt.Orientation.Vertical)
 
-        self._build_actions()
-        self._build_status()
-
-        # wiring
-        cat = self.catalogue
-        cat.runRequested.connect(self.run_workloads)
-        cat.stopRequested.connect(self.stop_all)
-        cat.clearRequested.connect(self.clear)
-        cat.openTargetRequested.connect(self.open_target)
+    def _wire_views(self) -> None:
+        self.timeline.follow_button.toggled.connect(self.follow_action.setChecked)
+        self.timeline.group_combo.currentIndexChanged.connect(
+            lambda i: self.lane_actions["run" if i else "kind"].setChecked(True))
         self.controller.message.connect(self.messages.show_message)
         self.controller.runStarted.connect(lambda *_: self._on_runs_changed())
         self.controller.runFinished.connect(self._on_run_finished)
@@ -107,12 +218,34 @@ class MainWindow(QMainWindow):
         self.timeline.selected.connect(self._on_bar_selected)
         self.alerts.alertSelected.connect(self._on_alert_selected)
         self.bridge.alertsAdded.connect(self._on_new_alerts)
-        self._details_pinned = False  # the user picked something: new alerts do not replace it
-        th.notifier().changed.connect(self._sync_theme_actions)
-        from .features import install as install_features  # tours, recordings, compare, exports
+        self.features.attach()
+        if self._started:
+            self.bridge.start()
 
-        self.features = install_features(self)
-        self._default_state = self.saveState(STATE_VERSION)
+    def _swap_placeholders(self) -> None:
+        """The real docks take the placeholders' places: same areas, tabs, sizes, visibility and
+        floating state (through the window state, which knows docks by object name), and their
+        toggle actions replace the placeholders' in the View menu."""
+        plot = self._placeholders.pop("timeline")
+        self._centre_box.replaceWidget(plot, self.timeline)
+        plot.deleteLater()
+        state = self.saveState(STATE_VERSION)
+        for attr, _title, _name, area in DATA_DOCKS:
+            ph = self._dock(attr)
+            dock: QDockWidget = getattr(self, attr)
+            self.view_menu.insertAction(ph.toggleViewAction(), dock.toggleViewAction())
+            self.view_menu.removeAction(ph.toggleViewAction())
+            self.removeDockWidget(ph)
+            ph.setObjectName("")  # restoreState finds docks by name: only the real one has it now
+            ph.deleteLater()
+            self.addDockWidget(area, dock)
+        self._placeholders.clear()
+        self.tabifyDockWidget(self.metrics, self.throughput)
+        self.restoreState(state, STATE_VERSION)
+
+    def _docks(self) -> list[QDockWidget]:
+        """The catalogue and the data docks (or the placeholders standing for them)."""
+        return [self.catalogue, *(self._dock(attr) for attr, *_ in DATA_DOCKS)]
 
     # ------------------------------------------------------------------ building
     def _action(self, text: str, slot: Any, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
@@ -132,12 +265,11 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action("Clear", self.clear, "Ctrl+L", "Forget finished runs and clear the views")
         self.open_action = self._action("Open target…", self.open_target, "Ctrl+Shift+O",
                                         "Run your own file.py:function")
-        self.fit_action = self._action("Fit timeline", self.timeline.fit, "Ctrl+0", "Show every lifetime")
-        self.follow_action = self._action("Follow latest", self.timeline.set_follow, "Ctrl+F",
+        self.fit_action = self._action("Fit timeline", self.fit_timeline, "Ctrl+0", "Show every lifetime")
+        self.follow_action = self._action("Follow latest", self.set_follow, "Ctrl+F",
                                           "Keep the newest events in view")
         self.follow_action.setCheckable(True)
         self.follow_action.setChecked(True)
-        self.timeline.follow_button.toggled.connect(self.follow_action.setChecked)
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit, "Stop every run and quit")
 
         tb = QToolBar("Main")
@@ -164,7 +296,7 @@ class MainWindow(QMainWindow):
         r = menu.addMenu("&Run")
         for a in (self.run_action, self.stop_action, self.clear_action):
             r.addAction(a)
-        v = menu.addMenu("&View")
+        v = self.view_menu = menu.addMenu("&View")
         v.addAction(self.follow_action)
         v.addAction(self.fit_action)
         lanes = v.addMenu("Lanes")
@@ -173,12 +305,10 @@ class MainWindow(QMainWindow):
         for mode, text in (("kind", "By kind"), ("run", "By run")):
             a = QAction(text, self, checkable=True)
             a.setChecked(mode == "kind")
-            a.triggered.connect(lambda _c=False, m=mode: self.timeline.set_group_by(m))
+            a.triggered.connect(lambda _c=False, m=mode: self.set_group_by(m))
             group.addAction(a)
             lanes.addAction(a)
             self.lane_actions[mode] = a
-        self.timeline.group_combo.currentIndexChanged.connect(
-            lambda i: self.lane_actions["run" if i else "kind"].setChecked(True))
         v.addSeparator()
         theme_menu = v.addMenu("Theme")
         tgroup = QActionGroup(self)
@@ -191,7 +321,7 @@ class MainWindow(QMainWindow):
             self.theme_actions[mode] = a
         self.theme_actions["system"].setChecked(True)
         v.addSeparator()
-        for dock in (self.catalogue, self.alerts, self.details, self.metrics, self.throughput):
+        for dock in self._docks():
             v.addAction(dock.toggleViewAction())
         v.addSeparator()
         v.addAction(self._action("Reset layout", self.reset_layout, None, "Put every dock back where it started"))
@@ -218,8 +348,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start the bridge frame timer and the lag monitor (needs the running qasync loop)."""
-        self.bridge.start()
+        """Start the bridge frame timer (once it exists) and the lag monitor (needs the running
+        qasync loop)."""
+        self._started = True
+        if self.views_ready:
+            self.bridge.start()
         self.lag.start()
 
     def restore(self) -> None:
@@ -231,7 +364,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state, STATE_VERSION)
         self.set_theme_mode(self.settings.get("theme", "system"), save=False)
-        self.timeline.set_group_by(self.settings.get("lanes", "kind"))
+        self.set_group_by(self.settings.get("lanes", "kind"))
 
     def save(self) -> None:
         if self.settings is None:
@@ -243,7 +376,7 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         self.restoreState(QByteArray(self._default_state), STATE_VERSION)
-        for dock in (self.catalogue, self.alerts, self.details, self.metrics, self.throughput):
+        for dock in self._docks():
             dock.show()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -254,10 +387,25 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self._closing = True
             self.status_running.setText("Closing: stopping runs and releasing their resources…")
+            if not self.views_ready and self._queue.error is None:
+                # Closed before the views exist: what waited for them is moot (a run would be
+                # cancelled at once); the views are built all the same, for one shutdown path.
+                self._queue.drop()
+                with contextlib.suppress(Exception):  # logged and shown by build_views
+                    self.build_views()
             task = asyncio.get_event_loop().create_task(self._shutdown(), name="withscope-shutdown")
-            self.controller._keep(task)
+            if self.views_ready:
+                self.controller._keep(task)
+            else:
+                self._shutdown_task = task  # a strong reference
 
     async def _shutdown(self) -> None:
+        if not self.views_ready:  # building them failed: nothing ran, nothing to stop
+            self.lag.stop()
+            self._closed_ok = True
+            self.close()
+            self.closed.emit()
+            return
         try:
             await self.controller.shutdown()
             self.lag.stop()
@@ -275,16 +423,25 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ commands
     def run_workloads(self, names: list[str], repeat: int = 1) -> None:
+        if not self.views_ready:
+            self.when_ready(self.run_workloads, list(names), repeat)
+            return
         for name in names:
             self.controller.start(name, repeat)
         self._on_runs_changed()
 
     def stop_all(self) -> None:
+        if not self.views_ready:
+            self.when_ready(self.stop_all)  # after the runs queued before it
+            return
         if self.controller.is_running():
             self.status_running.setText("Stopping: cancelling runs and releasing their resources…")
             self.controller.stop_all()
 
     def clear(self) -> None:
+        if not self.views_ready:
+            self.when_ready(self.clear)
+            return
         self.bridge.clear()
         self._details_pinned = False
         self.details.show_empty()
@@ -300,6 +457,19 @@ class MainWindow(QMainWindow):
     def _on_target(self, spec: str) -> None:
         self._last_target = spec
         self.run_workloads([spec])
+
+    def fit_timeline(self) -> None:
+        self.when_ready(lambda: self.timeline.fit())
+
+    def set_follow(self, on: bool) -> None:
+        self.when_ready(lambda: self.timeline.set_follow(on))
+
+    def set_group_by(self, mode: str) -> None:
+        """Lanes by "kind" or by "run" (the View menu follows)."""
+        a = self.lane_actions.get(mode)
+        if a is not None:
+            a.setChecked(True)
+        self.when_ready(lambda: self.timeline.set_group_by(mode))
 
     def set_theme_mode(self, mode: str, *, save: bool = True) -> None:
         self.theme_mode = mode if mode in ("system", "light", "dark") else "system"

@@ -5,8 +5,9 @@
 - `loop`: a qasync `QEventLoop` on pytest-qt's single `qapp`. Tests drive asyncio from the
   synchronous test with `loop.run_until_complete(...)` (never qtbot waits inside a coroutine); at
   teardown left-over tasks are cancelled and every exception the loop swallowed fails the test.
-- `window`: a `MainWindow` with throw-away settings, shut down properly (runs cancelled and
-  awaited) at teardown.
+- `window`: a `MainWindow` with throw-away settings, started the way the app starts it (its frame
+  shown first, its views built on a later loop turn: `defer_views=True`), handed to the test once
+  its views exist (`await win.ready()`); shut down properly (runs cancelled and awaited) at teardown.
 """
 
 from __future__ import annotations
@@ -94,12 +95,13 @@ def window(qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: P
     from withscope.gui.settings import Settings
 
     patterns = _patterns()
-    win = MainWindow(patterns=patterns, settings=Settings(settings_path))
+    win = MainWindow(patterns=patterns, settings=Settings(settings_path), defer_views=True)
     win.resize(1400, 900)
     win.show()
 
     async def start() -> None:
         win.start()
+        await win.ready()
 
     loop.run_until_complete(start())
     try:

@@ -202,9 +202,11 @@ def test_layout_theme_and_lanes_persist(qapp, loop, settings_path) -> None:  # t
     loop.run_until_complete(_started(first))
     shutdown_window(loop, first)  # saves on close
 
-    second = MainWindow(settings=Settings(settings_path))
+    # the app restores the layout before its views exist (placeholders stand for the docks)
+    second = MainWindow(settings=Settings(settings_path), defer_views=True)
     second.restore()
     second.show()
+    loop.run_until_complete(second.ready())
     try:
         assert second.theme_mode == "dark"
         assert second.theme_actions["dark"].isChecked()
@@ -273,8 +275,9 @@ def test_two_runs_at_once_live_alert_status_bar_and_stop(window, loop) -> None: 
         await until(lambda: window.alerts.model.rowCount() > 0, 15, "a live alert")
         seen["alert_while_running"] = (len(window.controller.running), window.alerts.model.rows[0].alert.rule)
         await until(lambda: window.bridge.store.n >= 4, 15, "every bar")
-        await until(lambda: "events/s" in window.status_events.text() and "lifetimes" in window.status_lifetimes.text(),
-                    5, "the status bar's counters")
+        # (the counters refresh at most every 0.25 s: wait for the one that counts every bar)
+        await until(lambda: "events/s" in window.status_events.text()
+                    and "4 lifetimes" in window.status_lifetimes.text(), 5, "the status bar's counters")
         await until(lambda: "loop lag" in window.status_lag.text() and "—" not in window.status_lag.text(), 5,
                     "the loop-lag reading")
         seen["lifetimes"] = window.status_lifetimes.text()
