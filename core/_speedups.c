@@ -545,6 +545,53 @@ static PyObject *state_of(Handle *self) {
     return s;
 }
 
+/* The recorder's `_hot` list (new reference). The last recorder's is kept, keyed by a weak
+ * reference to that recorder: `_hot` is only ever updated in place (Recorder._sync_hot), and the
+ * weak reference's callback drops the entry when the recorder goes, so nothing is kept alive. */
+static PyObject *g_hot_ref = NULL, *g_hot = NULL, *g_hot_gone = NULL;
+
+static PyObject *hot_gone(PyObject *Py_UNUSED(module), PyObject *ref) {
+    if (ref == g_hot_ref) {
+        Py_CLEAR(g_hot_ref);
+        Py_CLEAR(g_hot);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *hot_of(PyObject *rec) {
+    if (g_hot_ref != NULL && PyWeakref_GET_OBJECT(g_hot_ref) == rec) return Py_NewRef(g_hot);
+    PyObject *hot = PyObject_GetAttr(rec, s_hot);
+    if (hot == NULL) return NULL;
+    if (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 3) {
+        Py_DECREF(hot);
+        PyErr_SetString(PyExc_TypeError, "Recorder._hot must be [_buf, _ids, _limit]");
+        return NULL;
+    }
+    PyObject *ref = g_hot_gone == NULL ? NULL : PyWeakref_NewRef(rec, g_hot_gone);
+    if (ref == NULL) {
+        PyErr_Clear(); /* not weakly referenceable: read it every time */
+        return hot;
+    }
+    Py_XSETREF(g_hot_ref, ref);
+    Py_XSETREF(g_hot, Py_NewRef(hot));
+    return hot;
+}
+
+/* The name of `task` (new reference): `_asyncio.Task.get_name` called directly on a plain Task. */
+static PyTypeObject *g_task_type = NULL;
+static PyObject *g_task_get_name = NULL;
+
+static PyObject *task_name(PyObject *task) {
+    if (g_task_type == NULL && strcmp(Py_TYPE(task)->tp_name, "_asyncio.Task") == 0) {
+        PyObject *m = PyObject_GetAttr((PyObject *)Py_TYPE(task), s_get_name);
+        if (m == NULL) return NULL;
+        g_task_get_name = m;
+        g_task_type = (PyTypeObject *)Py_NewRef(Py_TYPE(task));
+    }
+    if (Py_IS_TYPE(task, g_task_type)) return PyObject_Vectorcall(g_task_get_name, &task, 1, NULL);
+    return PyObject_CallMethodNoArgs(task, s_get_name);
+}
+
 /* Record one entry of the handle made at frame `f` (borrowed; NULL: no Python caller). The C twin
  * of the inlined part of `_SyncCtx.__enter__` / `_AsyncCtx.__aenter__`: `opcode` is the
  * instruction at which a `with` (BEFORE_WITH) statement calls the handle, or -1 for an `async with`
@@ -585,13 +632,8 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
         if (r == NULL) goto done;
         Py_CLEAR(r);
     }
-    PyObject *rec = PyList_GET_ITEM(s, 1);
-    hot = PyObject_GetAttr(rec, s_hot); /* [_buf, _ids, _limit] */
+    hot = hot_of(PyList_GET_ITEM(s, 1)); /* [_buf, _ids, _limit] */
     if (hot == NULL) goto done;
-    if (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 3) {
-        PyErr_SetString(PyExc_TypeError, "Recorder._hot must be [_buf, _ids, _limit]");
-        goto done;
-    }
     buf = PyList_GET_ITEM(hot, 0);
     Py_ssize_t limit = PyLong_AsSsize_t(PyList_GET_ITEM(hot, 2));
     if (limit == -1 && PyErr_Occurred()) goto done;
@@ -625,7 +667,7 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
         task = current_task(loop);
         if (task == NULL) goto done;
         if (task != Py_None) {
-            name = PyObject_CallMethodNoArgs(task, s_get_name);
+            name = task_name(task);
             if (name == NULL) goto done;
             owner = task;
         }
@@ -694,12 +736,7 @@ static PyObject *handle_sync_enter(Handle *self, PyObject *Py_UNUSED(ignored)) {
 static void record_exit(Handle *self, PyObject *s, PyObject *lid, PyObject *et, PyObject *ev, PyObject *ret) {
     PyObject *r;
     if (et == Py_None) {
-        PyObject *rec = PyList_GET_ITEM(s, 1);
-        PyObject *hot = PyObject_GetAttr(rec, s_hot);
-        if (hot != NULL && (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 3)) {
-            PyErr_SetString(PyExc_TypeError, "Recorder._hot must be [_buf, _ids, _limit]");
-            Py_CLEAR(hot);
-        }
+        PyObject *hot = hot_of(PyList_GET_ITEM(s, 1));
         if (hot == NULL) {
             report_failure(s_release_what);
             return;
@@ -1569,6 +1606,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
+    static PyMethodDef hot_gone_def = {"_hot_gone", (PyCFunction)hot_gone, METH_O, NULL};
+    g_hot_gone = PyCFunction_New(&hot_gone_def, NULL);
+    if (g_hot_gone == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddObjectRef(m, "HandleBase", (PyObject *)&HandleType) < 0 ||
         PyModule_AddObjectRef(m, "StreamIter", (PyObject *)&StreamIterType) < 0 ||
         PyModule_AddObjectRef(m, "EventBuf", (PyObject *)&EventBufType) < 0) {

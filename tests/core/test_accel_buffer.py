@@ -329,3 +329,41 @@ def test_a_forked_child_does_not_see_its_parents_loop() -> None:
     os.waitpid(pid, 0)
     assert got == b"1"
     assert _task_names(rec)[0] is not None
+
+
+def test_a_recorder_is_not_kept_alive_by_the_hot_path() -> None:
+    # GIVEN a recorder the hot path recorded into (the C path keeps its `_hot` list while it lives)
+    rec = Recorder()
+    with track(CM(), recorder=rec):
+        pass
+    hot = rec._hot
+    # WHEN the recorder goes
+    del rec
+    gc.collect()
+    # THEN nothing but this test holds its hot list any more
+    assert sys.getrefcount(hot) == 2
+
+
+def test_task_names_follow_renames_and_overrides() -> None:
+    # GIVEN a task renamed before its entry, and a Task subclass with its own get_name
+    rec = Recorder()
+
+    class Named(asyncio.Task):  # type: ignore[type-arg]
+        def get_name(self) -> str:
+            return "custom:" + super().get_name()
+
+    async def enter() -> None:
+        async with track(ACM(), recorder=rec):
+            pass
+
+    async def main() -> None:
+        t = asyncio.create_task(enter(), name="before")
+        t.set_name("after")
+        await t
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(lambda lp, coro: Named(coro, loop=lp, name="sub"))
+        await asyncio.create_task(enter())
+
+    asyncio.run(main())
+    # THEN each entry has the name the task had at that moment, as get_name() gives it
+    assert _task_names(rec) == ["after", "custom:sub"]
