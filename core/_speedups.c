@@ -558,8 +558,23 @@ static PyObject *hot_gone(PyObject *Py_UNUSED(module), PyObject *ref) {
     Py_RETURN_NONE;
 }
 
+/* Whether the weak reference `ref` refers to `obj` (which is alive: the caller holds it). */
+static inline int weak_is(PyObject *ref, PyObject *obj) {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *cur;
+    if (PyWeakref_GetRef(ref, &cur) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_XDECREF(cur); /* only compared: obj keeps it alive when they are the same */
+    return cur == obj;
+#else
+    return PyWeakref_GET_OBJECT(ref) == obj;
+#endif
+}
+
 static PyObject *hot_of(PyObject *rec) {
-    if (g_hot_ref != NULL && PyWeakref_GET_OBJECT(g_hot_ref) == rec) return Py_NewRef(g_hot);
+    if (g_hot_ref != NULL && weak_is(g_hot_ref, rec)) return Py_NewRef(g_hot);
     PyObject *hot = PyObject_GetAttr(rec, s_hot);
     if (hot == NULL) return NULL;
     if (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 3) {
@@ -974,11 +989,24 @@ static PySendResult await_am_send(Await *self, PyObject *arg, PyObject **result)
     return await_step(self, PyIter_Send(self->inner, arg, result), result);
 }
 
+/* Raise StopIteration(value), as a generator that returns `value` does. */
+static void set_stop_iteration(PyObject *value) {
+#if PY_VERSION_HEX >= 0x030D0000 /* _PyGen_SetStopIterationValue is no longer exported */
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, value);
+    if (stop != NULL) {
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+    }
+#else
+    _PyGen_SetStopIterationValue(value);
+#endif
+}
+
 static PyObject *await_send(Await *self, PyObject *arg) {
     PyObject *result;
     PySendResult r = await_am_send(self, arg, &result);
     if (r == PYGEN_RETURN) {
-        _PyGen_SetStopIterationValue(result);
+        set_stop_iteration(result);
         Py_CLEAR(result);
     }
     return result; /* the yielded value, or NULL with StopIteration / the error set */
@@ -1027,7 +1055,7 @@ static PyObject *await_throw(Await *self, PyObject *const *args, Py_ssize_t narg
     }
     r = await_step(self, r, &result);
     if (r == PYGEN_RETURN) {
-        _PyGen_SetStopIterationValue(result);
+        set_stop_iteration(result);
         Py_DECREF(result);
     }
     return NULL;

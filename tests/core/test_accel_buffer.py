@@ -361,8 +361,8 @@ def test_task_names_follow_renames_and_overrides() -> None:
         t.set_name("after")
         await t
         loop = asyncio.get_running_loop()
-        loop.set_task_factory(lambda lp, coro: Named(coro, loop=lp, name="sub"))
-        await asyncio.create_task(enter())
+        loop.set_task_factory(lambda lp, coro, **kw: Named(coro, loop=lp, **kw))
+        await asyncio.create_task(enter(), name="sub")
 
     asyncio.run(main())
     # THEN each entry has the name the task had at that moment, as get_name() gives it
