@@ -12,14 +12,16 @@ GUI thread only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QWidget
 
 from . import theme as th
+
+if TYPE_CHECKING:  # imported where a band is drawn: `withscope demo` shows its window first
+    import pyqtgraph as pg
 
 FLASH_MS = 260
 FLASHES = 6  # visibility toggles before the frame stays on
@@ -166,6 +168,8 @@ class Highlighter(QObject):
             colour = QColor(ACCENT)
             fill = QColor(colour)
             fill.setAlpha(40 if th.current().dark else 30)
+            import pyqtgraph as pg
+
             self.band = pg.LinearRegionItem(values=rng, orientation="horizontal", movable=False,
                                             brush=pg.mkBrush(fill), pen=pg.mkPen(colour, width=1))
             self.band.setZValue(5)  # over the lane bands and bars (translucent), under the "now" line
