@@ -142,11 +142,20 @@ def _load_file(path: str) -> Any:
 
 
 def _import_module(name: str) -> Any:
+    # Like `python -m`, a module target may live in the current directory; it goes last on the
+    # path, so it never hides an installed module of the same name.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+        importlib.invalidate_caches()
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
-            raise TargetError(f"no module named {exc.name!r} (for target module {name!r})") from None
+            raise TargetError(
+                f"no module named {exc.name!r} (for target module {name!r}; looked in the current "
+                "directory and sys.path)"
+            ) from None
         raise TargetError(f"importing {name} failed: ModuleNotFoundError: {exc}") from None
     except Exception as exc:
         raise TargetError(f"importing {name} failed: {type(exc).__name__}: {exc}") from None

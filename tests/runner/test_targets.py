@@ -45,6 +45,22 @@ def test_bad_targets_give_one_line_naming_the_problem(spec: str, message: str) -
     assert "\n" not in text
 
 
+def test_a_module_target_is_found_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a package in the current directory (not otherwise on sys.path), as `python -m` finds it
+    pkg = tmp_path / "wsnightlypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "jobs.py").write_text("def nightly():\n    return None\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
+    # THEN `wsnightlypkg.jobs:nightly` resolves
+    t = resolve_target("wsnightlypkg.jobs:nightly")
+    assert t.name == "wsnightlypkg.jobs:nightly"
+    assert t.blocking
+
+
 def test_required_arguments_are_named() -> None:
     with pytest.raises(TargetError, match=r"needs arguments \(a\); a target takes none"):
         resolve_target(f"{SAMPLE}:needs_args")
