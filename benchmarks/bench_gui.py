@@ -81,9 +81,11 @@ def _load(bridge: Any, view: Any, data: dict[str, np.ndarray]) -> float:
 def bench_timeline(n: int, rounds: int, key: str, target: str) -> Result:
     from PySide6.QtWidgets import QApplication
     from withscope.gui import theme as th
+    from withscope.gui.app import quiet_qt_messages
     from withscope.gui.bridge import Bridge
     from withscope.gui.timeline import TimelineView
 
+    quiet_qt_messages()
     app = QApplication.instance() or QApplication([])
     th.apply(th.LIGHT)
     span = 100.0
@@ -189,9 +191,10 @@ def bench_loop_lag(seconds: float, warmup_s: float, events_per_s: int) -> Result
     import qasync
     from PySide6.QtWidgets import QApplication
     from withscope.gui import theme as th
-    from withscope.gui.app import SCREENSHOT_SIZE, load_patterns
+    from withscope.gui.app import SCREENSHOT_SIZE, load_patterns, quiet_qt_messages
     from withscope.gui.main_window import MainWindow
 
+    quiet_qt_messages()
     app = QApplication.instance() or QApplication([])
     app.setQuitOnLastWindowClosed(False)
     th.apply(th.LIGHT)

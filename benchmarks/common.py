@@ -51,8 +51,10 @@ def interleaved_ratio(
     return statistics.median(ratios), statistics.median(cand), statistics.median(base)
 
 
-def print_table(results: list[Result]) -> None:
+def print_table(results: list[Result], quick: bool = False) -> None:
+    """One row per figure; in quick mode (sizes too small for the targets) the ok column says `-`."""
     w = max(len(r.key) for r in results)
     print(f"{'key':<{w}}  {'value':>14}  {'target':>12}  ok   detail")
     for r in results:
-        print(f"{r.key:<{w}}  {r.value:>14,.3f}  {r.target:>12}  {'yes' if r.ok else 'NO ':<3}  {r.detail}")
+        ok = "-" if quick else "yes" if r.ok else "NO"
+        print(f"{r.key:<{w}}  {r.value:>14,.3f}  {r.target:>12}  {ok:<3}  {r.detail}")

@@ -45,13 +45,13 @@ def main() -> int:
         import bench_gui
 
         results += bench_gui.run_all(args.quick)
-    print_table(results)
+    print_table(results, args.quick)
     from withscope.core._accel import HOT_PATH
 
     print(f"\nhot path: {HOT_PATH} ({'the C accelerator' if HOT_PATH == 'C' else 'pure Python'}); "
           f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
           f"{platform.machine()}, {time.strftime('%Y-%m-%d')}, {time.time() - t0:.0f} s"
-          + (" (quick mode: sizes too small for the targets)" if args.quick else ""))
+          + (" (quick mode: sizes too small for the targets, so the ok column is not judged)" if args.quick else ""))
     if args.json:
         data = {r.key: r.value for r in results}
         data["_details"] = {r.key: {"target": r.target, "ok": r.ok, "detail": r.detail} for r in results}

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QMessageLogContext, QRectF, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -68,8 +68,24 @@ def app_icon() -> QIcon:
     return QIcon(pm)
 
 
+# Qt messages that say nothing to a user: the offscreen platform (screenshots, CI) prints this
+# one for every top-level window.
+_QUIET_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def quiet_qt_messages() -> None:
+    """Drop the Qt messages in `_QUIET_QT_MESSAGES`; every other one goes to stderr as before."""
+
+    def handler(_mode: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+        if message not in _QUIET_QT_MESSAGES:
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
+
+
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
     """The one QApplication (reused when it exists, e.g. under pytest-qt)."""
+    quiet_qt_messages()
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
