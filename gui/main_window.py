@@ -168,6 +168,10 @@ class MainWindow(QMainWindow):
         was queued (idempotent: the views are built once)."""
         if self._queue.is_open or self._queue.error is not None:
             return
+        # The status bar's loop lag is about the app at work: the one-off build (~0.3 s, mostly
+        # importing pyqtgraph) is start-up, not lag, so the monitor pauses over it.
+        lag_running = self.lag.running
+        self.lag.stop()
         try:
             self._create_views()
             self._swap_placeholders()
@@ -177,6 +181,8 @@ class MainWindow(QMainWindow):
             self._queue.fail(exc)
             self.messages.show_message("error", f"Internal error: the views could not be built: {exc!r}")
             raise
+        if lag_running:
+            self.lag.start()
         self._queue.open()
         self.viewsReady.emit()
 

@@ -95,9 +95,14 @@ class Highlighter(QObject):
         if target is not None:
             self.frame.target = target
         self._flashes = 0
-        QTimer.singleShot(0, self.frame.follow)  # after the dock raise has laid it out
-        self.frame.show()
+        self._place()  # never shown before it is placed (it would flash at the window's corner)
+        QTimer.singleShot(0, self._place)  # again once the dock raise has laid it out
         self._timer.start()
+
+    def _place(self) -> None:
+        self.frame.follow()
+        t = self.frame.target
+        self.frame.setVisible(t is not None and t.isVisible())
 
     def _tick(self) -> None:
         self._flashes += 1
