@@ -3,7 +3,7 @@ ids, outcomes. Shared by `track()` handles (`core.track`), `tracked()` (`core.de
 `track_stream()` (`core.streams`).
 
 Thread-safety: every function may be called from any thread; none takes a lock (the recorder's
-buffer is a deque: appends are atomic). Sites are (code object, instruction offset) pairs that
+buffer, a deque or the accelerator's EventBuf, appends atomically under the GIL). Sites are (code object, instruction offset) pairs that
 the recorder turns into "path:line" when it folds, once per site.
 """
 

@@ -1,6 +1,8 @@
 """The recorder: a bounded buffer of raw events, folded in batches into a columnar table.
 
 Producers (any thread, any task) append tuples to the buffer; that is all the hot path does.
+(With the C accelerator the buffer is `_speedups.EventBuf`: the hot path's acquisitions and clean
+releases are kept as C records and become the same tuples only when a drain takes them.)
 Consumers call `drain()` (from any thread; drains serialise on one lock, e.g. the GUI timer or
 an asyncio task): it folds the pending events into `LifetimeTable` columns and hands a `Batch`
 to every subscriber. Nothing here imports Qt or knows how events are shown.
