@@ -3,8 +3,9 @@ ids, outcomes. Shared by `track()` handles (`core.track`), `tracked()` (`core.de
 `track_stream()` (`core.streams`).
 
 Thread-safety: every function may be called from any thread; none takes a lock (the recorder's
-buffer, a deque or the accelerator's EventBuf, appends atomically under the GIL). Sites are (code object, instruction offset) pairs that
-the recorder turns into "path:line" when it folds, once per site.
+buffer, a deque or the accelerator's EventBuf, appends atomically under the GIL). Sites are
+(code object, instruction offset) pairs that the recorder turns into "path:line" when it folds,
+once per site.
 """
 
 from __future__ import annotations
