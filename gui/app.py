@@ -176,7 +176,13 @@ async def main(options: Options, app: QApplication) -> int:
     if timed is not None and not timed.done():
         timed.cancel()
     loop.set_exception_handler(None)
-    return 0
+    # A `--run` that could not start (an unknown target, say) was a message in the window; it is
+    # also said here and in the exit status, as `withscope run` does, for scripts and terminals.
+    refused = [(spec, why) for spec, why in getattr(getattr(win, "controller", None), "refused", [])
+               if spec in options.run]
+    for spec, why in refused:
+        print(f"withscope: cannot run {spec}: {why}", file=sys.stderr)
+    return 2 if refused else 0
 
 
 def save_screenshot(win: Any, path: str) -> None:

@@ -80,6 +80,7 @@ class RunController(QObject):
         self.entries: dict[int, RunEntry] = {}
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references to every task we start
         self.errors: list[tuple[str, str]] = []  # (name, error) of every failed run, in order
+        self.refused: list[tuple[str, str]] = []  # (spec, why) of every run that could not start
         self._stopping = False
 
     # ----------------------------------------------------------------- queries
@@ -98,6 +99,7 @@ class RunController(QObject):
         except Exception as exc:  # bad target, runner refused: a message, never a crash
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.errors.append((spec, text))
+            self.refused.append((spec, text))
             self.message.emit("error", f"Cannot run {spec}: {text}")
             return False
         name = spec if repeat == 1 else f"{spec} ×{repeat}"
@@ -113,6 +115,7 @@ class RunController(QObject):
         except Exception as exc:
             self.bridge.finish(key)
             self.errors.append((spec, str(exc)))
+            self.refused.append((spec, str(exc)))
             self.message.emit("error", f"Cannot start {spec}: {exc}")
             return False
         task = asyncio.get_running_loop().create_task(self._follow(key, name, run), name=f"withscope-run-{name}")

@@ -244,6 +244,19 @@ def test_launcher_screenshot_and_quit_after(tmp_path: Path) -> None:
     assert res0.returncode == 0, res0.stderr
 
 
+def test_a_run_that_cannot_start_is_said_and_exits_2() -> None:
+    # GIVEN the app asked to run an unknown target (a typo)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    code = "import sys; from withscope.gui.launcher import main; sys.exit(main())"
+    res = subprocess.run(
+        [sys.executable, "-c", code, "--run", "class-cm/faulti", "--quit-after", "0.2", "--no-settings"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    # THEN, besides the message in the window, the terminal hears why and the exit status says so
+    assert res.returncode == 2
+    assert "withscope: cannot run class-cm/faulti: unknown target" in res.stderr
+
+
 def test_demo_screenshot_and_quit_after_without_a_display(tmp_path: Path) -> None:
     # GIVEN no display at all (CI): `withscope demo --screenshot ... --quit-after S` still works
     shot = tmp_path / "tour.png"
