@@ -457,7 +457,9 @@ static PyTypeObject EventBufType = {
  * getpid() so that a forked child sees no loop. Here the holder is read directly and its pid is
  * compared with the pid this module last saw (read at import and, in a forked child, by
  * after_fork_in_child(), which track.py registers with os.register_at_fork). Nothing is cached and
- * no reference is kept. Any other interpreter, or a holder of another shape, asks asyncio. */
+ * no reference is kept. Any other interpreter, or a holder of another shape, asks asyncio. Not
+ * covered: a child forked without Python's fork hooks (a raw fork() from C), or code run in the
+ * child by an at-fork hook registered before withscope was imported, sees the parent's loop. */
 static PyObject *g_current_tasks = NULL; /* asyncio.tasks._current_tasks when it is _asyncio's dict, else NULL */
 
 #if PY_VERSION_HEX < 0x030C0000 && !defined(MS_WINDOWS)
@@ -547,7 +549,9 @@ static PyObject *state_of(Handle *self) {
 
 /* The recorder's `_hot` list (new reference). The last recorder's is kept, keyed by a weak
  * reference to that recorder: `_hot` is only ever updated in place (Recorder._sync_hot), and the
- * weak reference's callback drops the entry when the recorder goes, so nothing is kept alive. */
+ * weak reference's callback drops the entry when the recorder goes. The one case this keeps a
+ * recorder alive: a dead recorder in a reference cycle through its own pending events (only
+ * events pushed by user code can refer back to it) stays until another recorder records. */
 static PyObject *g_hot_ref = NULL, *g_hot = NULL, *g_hot_gone = NULL;
 
 static PyObject *hot_gone(PyObject *Py_UNUSED(module), PyObject *ref) {
@@ -574,7 +578,7 @@ static inline int weak_is(PyObject *ref, PyObject *obj) {
 }
 
 static PyObject *hot_of(PyObject *rec) {
-    if (g_hot_ref != NULL && weak_is(g_hot_ref, rec)) return Py_NewRef(g_hot);
+    if (g_hot_ref != NULL && weak_is(g_hot_ref, rec) && PyList_GET_SIZE(g_hot) == 3) return Py_NewRef(g_hot);
     PyObject *hot = PyObject_GetAttr(rec, s_hot);
     if (hot == NULL) return NULL;
     if (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 3) {
@@ -916,6 +920,13 @@ static int get_optional(PyObject *o, const char *name, PyObject **out) {
 /* The iterator behind an awaitable, as `await` gets it (GET_AWAITABLE). */
 static PyObject *awaitable_iter(PyObject *o) {
     if (PyCoro_CheckExact(o)) return Py_NewRef(o);
+    if (PyGen_CheckExact(o)) { /* a generator-based coroutine (@types.coroutine) is awaitable as is */
+        PyObject *code = PyObject_GetAttrString(o, "gi_code");
+        if (code == NULL) return NULL;
+        int iterable = PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & CO_ITERABLE_COROUTINE) != 0;
+        Py_DECREF(code);
+        if (iterable) return Py_NewRef(o);
+    }
     unaryfunc getter = Py_TYPE(o)->tp_as_async != NULL ? Py_TYPE(o)->tp_as_async->am_await : NULL;
     if (getter == NULL) {
         PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression", Py_TYPE(o)->tp_name);
@@ -992,6 +1003,10 @@ static PySendResult await_am_send(Await *self, PyObject *arg, PyObject **result)
 /* Raise StopIteration(value), as a generator that returns `value` does. */
 static void set_stop_iteration(PyObject *value) {
 #if PY_VERSION_HEX >= 0x030D0000 /* _PyGen_SetStopIterationValue is no longer exported */
+    if (value == Py_None) { /* StopIteration(), as a generator returning None raises */
+        PyErr_SetNone(PyExc_StopIteration);
+        return;
+    }
     PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, value);
     if (stop != NULL) {
         PyErr_SetObject(PyExc_StopIteration, stop);

@@ -367,3 +367,30 @@ def test_task_names_follow_renames_and_overrides() -> None:
     asyncio.run(main())
     # THEN each entry has the name the task had at that moment, as get_name() gives it
     assert _task_names(rec) == ["after", "custom:sub"]
+
+
+def test_a_generator_based_coroutine_aenter_works_tracked() -> None:
+    # GIVEN an async manager whose __aenter__/__aexit__ are @types.coroutine generators
+    import types
+
+    class OldStyle:
+        @types.coroutine
+        def __aenter__(self):  # type: ignore[no-untyped-def]
+            yield from asyncio.sleep(0).__await__()
+            return "entered"
+
+        @types.coroutine
+        def __aexit__(self, *exc: object):  # type: ignore[no-untyped-def]
+            yield from asyncio.sleep(0).__await__()
+            return None
+
+    rec = Recorder()
+
+    async def main() -> object:
+        async with track(OldStyle(), recorder=rec) as value:
+            return value
+
+    # THEN it works as it does bare, and is recorded
+    assert asyncio.run(main()) == "entered"
+    rec.drain()
+    assert [str(lt.outcome) for lt in rec.lifetimes()] == ["released"]
