@@ -625,7 +625,7 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     }
     Py_XINCREF(f);
     int rc = -1;
-    PyObject *code = NULL, *co = NULL, *hot = NULL, *buf, *r = NULL, *lid_o = NULL;
+    PyObject *code = NULL, *co = NULL, *hot = NULL, *buf = NULL, *r = NULL, *lid_o = NULL;
     PyObject *me = NULL, *loop = NULL, *task = NULL, *name = NULL, *ev = NULL, *t_o = NULL;
     if (f == NULL) { /* no Python caller: the general path records no site */
         t_o = PyLong_FromLongLong(t);
@@ -653,7 +653,7 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     }
     hot = hot_of(PyList_GET_ITEM(s, 1)); /* [_buf, _ids, _limit] */
     if (hot == NULL) goto done;
-    buf = PyList_GET_ITEM(hot, 0);
+    buf = Py_NewRef(PyList_GET_ITEM(hot, 0)); /* owned: Python code runs below (thread_me, get_name) */
     Py_ssize_t limit = PyLong_AsSsize_t(PyList_GET_ITEM(hot, 2));
     if (limit == -1 && PyErr_Occurred()) goto done;
     int fast_buf = Py_IS_TYPE(buf, &EventBufType);
@@ -726,6 +726,7 @@ done:
     Py_XDECREF(code);
     Py_XDECREF(co);
     Py_XDECREF(hot);
+    Py_XDECREF(buf);
     Py_XDECREF(r);
     Py_XDECREF(lid_o);
     Py_XDECREF(me);
