@@ -158,6 +158,13 @@ typedef struct {
 
 static PyTypeObject EventBufType;
 
+static void ev_incref(Ev *e) {
+    Py_XINCREF(e->obj);
+    Py_XINCREF(e->code);
+    Py_XINCREF(e->me);
+    Py_XINCREF(e->name);
+}
+
 static void ev_clear(Ev *e) {
     Py_CLEAR(e->obj);
     Py_CLEAR(e->code);
@@ -219,32 +226,12 @@ static int evbuf_reserve(EventBuf *b) {
 
 static inline Ev *evbuf_tail(EventBuf *b) { return &b->items[(b->head + b->len) & (b->cap - 1)]; }
 
-/* The hot path's ACQUIRE (takes new references to spec, code, me, name). */
-static int evbuf_push_acquire(EventBuf *b, int64_t lid, int64_t t, PyObject *spec, PyObject *code, int lasti,
-                              PyObject *me, PyObject *name) {
+/* Append a copy of the record `e`, taking new references to its objects. Calls no Python code. */
+static int evbuf_push(EventBuf *b, const Ev *e) {
     if (evbuf_reserve(b) < 0) return -1;
-    Ev *e = evbuf_tail(b);
-    e->kind = EV_ACQUIRE;
-    e->lid = lid;
-    e->t = t;
-    e->obj = Py_NewRef(spec);
-    e->code = Py_NewRef(code);
-    e->lasti = lasti;
-    e->me = Py_NewRef(me);
-    e->name = Py_NewRef(name);
-    b->len++;
-    return 0;
-}
-
-/* The hot path's clean RELEASE. */
-static int evbuf_push_release(EventBuf *b, int64_t lid, int64_t t) {
-    if (evbuf_reserve(b) < 0) return -1;
-    Ev *e = evbuf_tail(b);
-    e->kind = EV_RELEASE;
-    e->lid = lid;
-    e->t = t;
-    e->obj = e->code = e->me = e->name = NULL;
-    e->lasti = 0;
+    Ev *tail = evbuf_tail(b);
+    *tail = *e;
+    ev_incref(tail);
     b->len++;
     return 0;
 }
@@ -290,13 +277,23 @@ static int evbuf_pop(EventBuf *b, Ev *out) {
 }
 
 static PyObject *evbuf_append(EventBuf *b, PyObject *ev) {
-    if (evbuf_reserve(b) < 0) return NULL;
-    Ev *e = evbuf_tail(b);
-    e->kind = EV_OBJECT;
-    e->obj = Py_NewRef(ev);
-    e->code = e->me = e->name = NULL;
-    b->len++;
+    Ev e = {.kind = EV_OBJECT, .obj = ev};
+    if (evbuf_push(b, &e) < 0) return NULL;
     Py_RETURN_NONE;
+}
+
+/* Append the hot path's record `e` (borrowed references) to `buf`: as a C record to an EventBuf,
+ * else (another buffer: a test's) as the tuple the pure-Python path appends. */
+static int push_record(PyObject *buf, const Ev *e) {
+    if (Py_IS_TYPE(buf, &EventBufType)) return evbuf_push((EventBuf *)buf, e);
+    Ev copy = *e;
+    ev_incref(&copy);
+    PyObject *ev = ev_materialize(&copy);
+    if (ev == NULL) return -1;
+    PyObject *r = PyObject_CallMethodOneArg(buf, s_append, ev);
+    Py_DECREF(ev);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
 }
 
 static PyObject *evbuf_popleft(EventBuf *b, PyObject *Py_UNUSED(ignored)) {
@@ -384,10 +381,7 @@ static PyObject *evbuf_iter(EventBuf *b) {
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n && i < b->len; i++) {
         Ev e = b->items[(b->head + i) & (b->cap - 1)];
-        Py_XINCREF(e.obj);
-        Py_XINCREF(e.code);
-        Py_XINCREF(e.me);
-        Py_XINCREF(e.name);
+        ev_incref(&e);
         PyObject *ev = ev_materialize(&e);
         if (ev == NULL || PyList_Append(out, ev) < 0) {
             Py_XDECREF(ev);
@@ -626,7 +620,7 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     Py_XINCREF(f);
     int rc = -1;
     PyObject *code = NULL, *co = NULL, *hot = NULL, *buf = NULL, *r = NULL, *lid_o = NULL;
-    PyObject *me = NULL, *loop = NULL, *task = NULL, *name = NULL, *ev = NULL, *t_o = NULL;
+    PyObject *me = NULL, *loop = NULL, *task = NULL, *name = NULL, *t_o = NULL;
     if (f == NULL) { /* no Python caller: the general path records no site */
         t_o = PyLong_FromLongLong(t);
         if (t_o == NULL) goto done;
@@ -656,8 +650,7 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
     buf = Py_NewRef(PyList_GET_ITEM(hot, 0)); /* owned: Python code runs below (thread_me, get_name) */
     Py_ssize_t limit = PyLong_AsSsize_t(PyList_GET_ITEM(hot, 2));
     if (limit == -1 && PyErr_Occurred()) goto done;
-    int fast_buf = Py_IS_TYPE(buf, &EventBufType);
-    Py_ssize_t pending = fast_buf ? ((EventBuf *)buf)->len : PyObject_Size(buf);
+    Py_ssize_t pending = Py_IS_TYPE(buf, &EventBufType) ? ((EventBuf *)buf)->len : PyObject_Size(buf);
     if (pending < 0) goto done;
     PyObject *entry = PyList_GET_ITEM(s, 3);
     int skip = PySet_Contains(g_skip_files, ((PyCodeObject *)code)->co_filename);
@@ -691,33 +684,11 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
             owner = task;
         }
     }
-    if (fast_buf) {
-        long long lid = PyLong_AsLongLong(lid_o);
-        if (lid == -1 && PyErr_Occurred()) goto done;
-        if (evbuf_push_acquire((EventBuf *)buf, lid, t, PyList_GET_ITEM(s, 2), code, lasti, me,
-                               name != NULL ? name : Py_None) < 0)
-            goto done;
-    } else { /* another buffer (a test's): the tuple the pure-Python path appends */
-        t_o = PyLong_FromLongLong(t);
-        if (t_o == NULL) goto done;
-        PyObject *lasti_o = PyLong_FromLong(lasti);
-        if (lasti_o == NULL) goto done;
-        ev = PyTuple_New(8);
-        if (ev == NULL) {
-            Py_DECREF(lasti_o);
-            goto done;
-        }
-        PyTuple_SET_ITEM(ev, 0, Py_NewRef(g_zero)); /* ACQUIRE */
-        PyTuple_SET_ITEM(ev, 1, Py_NewRef(lid_o));
-        PyTuple_SET_ITEM(ev, 2, Py_NewRef(t_o));
-        PyTuple_SET_ITEM(ev, 3, Py_NewRef(PyList_GET_ITEM(s, 2)));
-        PyTuple_SET_ITEM(ev, 4, Py_NewRef(code));
-        PyTuple_SET_ITEM(ev, 5, lasti_o);
-        PyTuple_SET_ITEM(ev, 6, Py_NewRef(me));
-        PyTuple_SET_ITEM(ev, 7, Py_NewRef(name != NULL ? name : Py_None));
-        r = PyObject_CallMethodOneArg(buf, s_append, ev);
-        if (r == NULL) goto done;
-    }
+    long long lid = PyLong_AsLongLong(lid_o);
+    if (lid == -1 && PyErr_Occurred()) goto done;
+    Ev e = {.kind = EV_ACQUIRE, .lid = lid, .t = t, .obj = PyList_GET_ITEM(s, 2), .code = code, .lasti = lasti,
+            .me = me, .name = name != NULL ? name : Py_None};
+    if (push_record(buf, &e) < 0) goto done;
     if (PyList_SetItem(s, 5, Py_NewRef(owner)) < 0) goto done;
     if (PyList_SetItem(s, 3, Py_NewRef(lid_o)) < 0) goto done;
     rc = 0;
@@ -733,7 +704,6 @@ done:
     Py_XDECREF(loop);
     Py_XDECREF(task);
     Py_XDECREF(name);
-    Py_XDECREF(ev);
     Py_XDECREF(t_o);
     return rc;
 }
@@ -763,18 +733,9 @@ static void record_exit(Handle *self, PyObject *s, PyObject *lid, PyObject *et, 
         }
         PyObject *buf = Py_NewRef(PyList_GET_ITEM(hot, 0));
         Py_DECREF(hot);
-        if (Py_IS_TYPE(buf, &EventBufType)) {
-            long long id = PyLong_AsLongLong(lid);
-            r = (id == -1 && PyErr_Occurred()) || evbuf_push_release((EventBuf *)buf, id, now_ns()) < 0
-                    ? NULL
-                    : Py_NewRef(Py_None);
-        } else { /* another buffer (a test's): the pure-Python path's tuple */
-            PyObject *t_o = PyLong_FromLongLong(now_ns());
-            PyObject *evt = t_o == NULL ? NULL : PyTuple_Pack(3, g_one, lid, t_o); /* RELEASE */
-            r = evt == NULL ? NULL : PyObject_CallMethodOneArg(buf, s_append, evt);
-            Py_XDECREF(t_o);
-            Py_XDECREF(evt);
-        }
+        long long id = PyLong_AsLongLong(lid);
+        Ev e = {.kind = EV_RELEASE, .lid = id, .t = now_ns()};
+        r = (id == -1 && PyErr_Occurred()) || push_record(buf, &e) < 0 ? NULL : Py_NewRef(Py_None);
         Py_DECREF(buf);
     } else {
         r = PyObject_CallMethodObjArgs((PyObject *)self, s_exited, lid, et, ev, ret, NULL);
