@@ -23,7 +23,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QMenu, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
 PLOTS = ("timeline", "metrics", "throughput")
 DEFAULT_WIDTH = 1600
@@ -33,39 +33,6 @@ CLICK_SLOP_PX = 4
 
 
 # ------------------------------------------------------------------------------ library quirks
-class _CallableFlags(dict[Any, Any]):
-    """Stands in for an item's `flags` dict attribute during an export: pyqtgraph's exporters call
-    `item.flags()` (QGraphicsItem.flags), which a dict attribute of that name shadows
-    (`TimelineItem.flags` holds alert severities); this one answers both ways."""
-
-    def __init__(self, item: Any, data: dict[Any, Any]) -> None:
-        super().__init__(data)
-        self._item = item
-
-    def __call__(self) -> Any:
-        return QGraphicsItem.flags(self._item)
-
-
-@contextlib.contextmanager
-def _exportable(item: Any) -> Iterator[None]:
-    """Make every item of `item`'s scene exportable for the duration (see `_CallableFlags`)."""
-    swapped: list[tuple[Any, dict[Any, Any], _CallableFlags]] = []
-    scene = item.scene()
-    for it in scene.items() if scene is not None else ():
-        value = getattr(it, "__dict__", {}).get("flags")
-        if isinstance(value, dict) and not callable(value):
-            proxy = _CallableFlags(it, value)
-            it.flags = proxy
-            swapped.append((it, value, proxy))
-    try:
-        yield
-    finally:
-        for it, original, proxy in swapped:
-            original.clear()
-            original.update(proxy)
-            it.flags = original
-
-
 def _fix_svg_closed_paths() -> None:
     """pyqtgraph 0.14's SVG exporter cannot parse the closed paths Qt >= 6.10 writes ("... Z";
     pyqtgraph issue #3495): strip the close command around its coordinate fix-up, then put it
@@ -110,19 +77,18 @@ def export_item(item: Any, path: str | os.PathLike[str], fmt: str | None = None,
     rect = item.sceneBoundingRect()
     if rect.width() < 1 or rect.height() < 1:
         raise ValueError("the plot has no size yet (is it shown?)")
-    with _exportable(item):
-        if fmt == "png":
-            exporter = pge.ImageExporter(item)
-            if width:
-                exporter.parameters()["width"] = int(width)
-            if not exporter.export(str(p)):
-                raise OSError(0, "Qt could not write the PNG image", str(p))
-        else:
-            _fix_svg_closed_paths()
-            exporter = pge.SVGExporter(item)
-            if width:
-                exporter.parameters()["width"] = int(width)
-            exporter.export(str(p))
+    if fmt == "png":
+        exporter = pge.ImageExporter(item)
+        if width:
+            exporter.parameters()["width"] = int(width)
+        if not exporter.export(str(p)):
+            raise OSError(0, "Qt could not write the PNG image", str(p))
+    else:
+        _fix_svg_closed_paths()
+        exporter = pge.SVGExporter(item)
+        if width:
+            exporter.parameters()["width"] = int(width)
+        exporter.export(str(p))
     return p
 
 

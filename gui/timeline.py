@@ -293,7 +293,7 @@ class TimelineView(QWidget):
     def on_cleared(self) -> None:
         self.layout_.clear()
         self._unplaced_alerts.clear()
-        self.item.flags.clear()
+        self.item.alert_rows.clear()
         self.item.selected = None
         self.item.set_store(self.bridge.store, self.layout_)
         self.marks.clear()

@@ -155,7 +155,10 @@ class TimelineItem(pg.GraphicsObject):
         self.now = 0.0
         self.theme = th.current()
         self.selected: int | None = None
-        self.flags: dict[int, str] = {}  # row -> severity of the worst alert about it
+        # row -> severity of the worst alert about it. Not named `flags`: that would shadow
+        # QGraphicsItem.flags(), which the scene calls on every click (a TypeError raised inside a
+        # Qt virtual crashed PySide6 6.11 in its error reporting).
+        self.alert_rows: dict[int, str] = {}
         # Vertical grid lines at this axis' ticks, drawn here behind the bars: the axis' own
         # grid is a full-height picture replayed on every paint (2-8 ms).
         self.grid_axis: pg.AxisItem | None = None
@@ -187,9 +190,9 @@ class TimelineItem(pg.GraphicsObject):
     def flag(self, row: int, severity: str) -> None:
         """Mark a bar as the subject of an alert (outlined in the severity colour)."""
         order = {"critical": 0, "warning": 1, "info": 2}
-        old = self.flags.get(row)
+        old = self.alert_rows.get(row)
         if old is None or order.get(severity, 9) < order.get(old, 9):
-            self.flags[row] = severity
+            self.alert_rows[row] = severity
             if 0 <= row < self.store.n:
                 self._damage(float(self.store.start[row]))
 
@@ -630,21 +633,21 @@ class TimelineItem(pg.GraphicsObject):
 
     def _paint_overlays(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float,
                         x_lo: float, x_hi: float) -> None:
-        if self.flags:
+        if self.alert_rows:
             self._paint_flags(p, sx, dx, sy, dy, h, x_lo, x_hi)
         if self.selected is not None and 0 <= self.selected < self._placed():
             self._paint_selection(p, sx, dx, sy, dy, h)
 
     def _paint_flags(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float,
                      x_lo: float, x_hi: float) -> None:
-        rows = np.fromiter(self.flags.keys(), np.int64, len(self.flags))
+        rows = np.fromiter(self.alert_rows.keys(), np.int64, len(self.alert_rows))
         rows = rows[rows < self._placed()]
         if not len(rows):
             return
         rows = rows[(self.store.start[rows] <= x_hi) & (self._end_of(rows) >= x_lo)]
         pad = (1 - BAR_FILL) / 2
         p.setBrush(Qt.BrushStyle.NoBrush)
-        sev = np.array([self.flags[r] for r in rows.tolist()], dtype=object)
+        sev = np.array([self.alert_rows[r] for r in rows.tolist()], dtype=object)
         for severity in ("info", "warning", "critical"):  # worst drawn last, on top
             sel = rows[sev == severity] if len(rows) else rows
             if not len(sel):

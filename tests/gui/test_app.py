@@ -60,7 +60,7 @@ def test_faulty_catalogue_workload_shows_alert_and_flagged_bar(window, loop) -> 
     rules = {ra.alert.rule for ra in window.alerts.model.rows}
     assert "unreleased" in rules
     s = window.bridge.store
-    flagged = [r for r, sev in window.timeline.item.flags.items() if sev == "critical"]
+    flagged = [r for r, sev in window.timeline.item.alert_rows.items() if sev == "critical"]
     assert flagged, "the leaked connection's bar is framed"
     assert all(s.kinds[int(s.kind[r])] == "db.connection" for r in flagged)
     # the runner's cleanup closed them after the workload ended: shown as leaked, not as fine
