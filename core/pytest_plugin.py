@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .recorder import Recorder
-from .rules import AlertEngine, RuleContext
-from .rules.engine import RULES
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+# The recorder and the rules are imported when a test first needs them: the plugin is loaded in
+# every pytest session of an environment where withscope is installed, and must cost nothing
+# there (and must not import withscope's modules before a coverage tool starts measuring them).
 
 MARKER = "withscope"
 LEAK_RULES = frozenset({"unreleased", "gc-release"})
@@ -48,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def withscope_recorder() -> Iterator[Recorder]:
     """A fresh Recorder, active during the test."""
+    from .recorder import Recorder
+
     with Recorder(name="pytest") as rec:
         yield rec
 
@@ -60,6 +66,9 @@ def _checked(item: pytest.Item) -> bool:
 
 def leak_report(rec: Recorder) -> str | None:
     """The failure text for what `rec` saw leak, or None when everything was released properly."""
+    from .rules import AlertEngine, RuleContext
+    from .rules.engine import RULES
+
     gc.collect()
     engine = AlertEngine(rules=[r for r in RULES if r.name in LEAK_RULES])
     alerts = engine.update(RuleContext(lifetimes=rec.lifetimes(), t0_ns=rec.t0_ns), final=True)
@@ -76,6 +85,8 @@ def leak_report(rec: Recorder) -> str | None:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     if not _checked(item):
         return (yield)
+    from .recorder import Recorder
+
     funcargs = getattr(item, "funcargs", {})
     rec = funcargs.get("withscope_recorder")
     own = not isinstance(rec, Recorder)
