@@ -1,4 +1,4 @@
-/* withscope.core._speedups: the C accelerator of the recording hot path (issue 6).
+/* withscope.core._speedups: the C accelerator of the recording hot path.
  *
  * Optional, like coverage.py's CTracer: `core.track`, `core.streams` and `core.recorder` use it
  * when it was built (`pip install` compiles it; a machine without a C compiler installs without it)

@@ -14,7 +14,7 @@ ever recorded for it. Releases and withdrawals (ABORT) of *admitted* acquisition
 admitted - a full buffer never turns a released resource into a fake leak - so the buffer
 holds at most `capacity` + (lifetimes open at that moment) events.
 
-Folding (issue 6: >= 1M events/s ingested while 4 producer threads run). A drain pops its
+Folding (target: >= 1M events/s ingested while 4 producer threads run; benchmarks/). A drain pops its
 events in one C-level call, splits acquisitions from the rest in C (`filter` on the event
 code), and folds the acquisitions column by column: ids, kinds/labels (once per shared spec
 object), sites (once per code object and instruction offset), thread and task names each

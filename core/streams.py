@@ -225,7 +225,7 @@ class AsyncTrackedStream(_Base, Generic[T]):
             state.finish(OUT_GC, None)
 
 
-# Clock reads (issue 6: a tracked stream within 1.5x a bare one, 1 KiB chunks). The generators
+# Clock reads (target: a tracked stream within 1.5x a bare one, 1 KiB chunks; benchmarks/). The generators
 # read the clock at the first chunk (time to first byte) and then every `stride` chunks, where
 # `stride` adapts at each read so that reads land about 8 times per `interval_s` (1 when chunks
 # are slower than that, or when `interval_s` is 0; at most _MAX_STRIDE): a post is late by at

@@ -1,7 +1,8 @@
 """withscope.gui: the Qt desktop app (PySide6 + pyqtgraph on a qasync loop).
 
 Importing this package pins the Qt binding: qasync and pyqtgraph both pick PySide6, whatever
-other bindings are installed (see shared/PITFALLS.md, "Bindings").
+other bindings are installed (with several bindings present, each library could otherwise pick a
+different one).
 """
 
 import os

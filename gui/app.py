@@ -1,6 +1,6 @@
 """Start-up and shutdown of the desktop app on a qasync loop.
 
-Order (shared/PITFALLS.md): the binding is pinned by importing `withscope.gui`; the
+Order (each step guards a known qasync/Qt trap): the binding is pinned by importing `withscope.gui`; the
 `QApplication` is created first; the loop is a qasync `QEventLoop` (`asyncio.run(...,
 loop_factory=...)` on 3.12+, `qasync.run` on 3.11); `setQuitOnLastWindowClosed(False)` and the
 window's close event drives shutdown (cancel runs, await their cleanup, then leave `main`).
@@ -168,7 +168,7 @@ async def main(options: Options, app: QApplication) -> int:
                 with contextlib.suppress(Exception):  # views that failed to build: shown as a message
                     await win.ready()
             # From a Qt timer, not from this task: save_screenshot processes events, which may
-            # step other tasks (qasync: "Cannot enter into task", shared/PITFALLS.md).
+            # step other tasks (qasync: "Cannot enter into task").
             QTimer.singleShot(0, finish)
 
         timed = loop.create_task(finish_later(), name="withscope-timed-exit")

@@ -1,5 +1,5 @@
 """Non-modal file dialogs: `QFileDialog.open()` plus a callback, never `exec()` or the static
-helpers (they spin a nested event loop, which breaks qasync coroutines - shared/PITFALLS.md).
+helpers (they spin a nested event loop, which breaks qasync coroutines: "Cannot enter into task").
 
 Every dialog is parented to the window (no stray top-level widget) and deleted when closed; the
 window keeps the latest one in `owner._file_dialog` so tests can find (and close) it.

@@ -2,7 +2,9 @@
 
 `LagMonitor.start()` schedules itself with `loop.call_later` (no task: nothing to cancel or to
 leak, and it cannot fail when Qt runs a callback while asyncio is not marked running);
-`stop()` cancels the pending call. `latest_ms` and `percentile(p)` read the recent overshoots.
+`stop()` cancels the pending call. `latest_ms` and `percentile(p)` read the overshoots of the last
+`window_s` seconds only (a sliding window by time, not by count: a stall at start-up, or before
+the app sat idle, leaves the reading once it is `window_s` old).
 Loop thread only.
 """
 
@@ -11,12 +13,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
+
+WINDOW_S = 5.0
 
 
 class LagMonitor:
-    def __init__(self, interval_s: float = 0.05, window: int = 200) -> None:
+    def __init__(self, interval_s: float = 0.05, window_s: float = WINDOW_S,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.interval_s = interval_s
-        self.samples: deque[float] = deque(maxlen=window)
+        self.window_s = window_s
+        self._clock = clock
+        # (time the tick ran, overshoot in ms), oldest first. Invariant: bounded by window_s of
+        # ticks (at most window_s / interval_s + 1 entries), trimmed on every append and read.
+        self._samples: deque[tuple[float, float]] = deque()
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -24,14 +34,32 @@ class LagMonitor:
     def running(self) -> bool:
         return self._handle is not None
 
+    def _trim(self, now: float) -> None:
+        old = now - self.window_s
+        s = self._samples
+        while s and s[0][0] < old:
+            s.popleft()
+
+    @property
+    def samples(self) -> list[float]:
+        """Overshoots (ms) of the last `window_s` seconds, oldest first."""
+        self._trim(self._clock())
+        return [lag for _t, lag in self._samples]
+
+    def add(self, lag_ms: float) -> None:
+        now = self._clock()
+        self._samples.append((now, lag_ms))
+        self._trim(now)
+
     @property
     def latest_ms(self) -> float:
-        return self.samples[-1] if self.samples else 0.0
+        s = self.samples
+        return s[-1] if s else 0.0
 
     def percentile(self, p: float) -> float:
-        if not self.samples:
-            return 0.0
         data = sorted(self.samples)
+        if not data:
+            return 0.0
         return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))]
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -44,7 +72,7 @@ class LagMonitor:
         self._handle = self._loop.call_later(self.interval_s, self._tick, time.perf_counter())
 
     def _tick(self, t0: float) -> None:
-        self.samples.append(max(0.0, (time.perf_counter() - t0 - self.interval_s) * 1e3))
+        self.add(max(0.0, (time.perf_counter() - t0 - self.interval_s) * 1e3))
         if self._handle is not None and self._loop is not None and not self._loop.is_closed():
             self._schedule()
 

@@ -3,7 +3,8 @@ throughput (bottom), a status bar and a non-modal message bar.
 
 It wires views to the `Bridge` and requests to the `RunController`. Closing the window while runs
 are going cancels them, awaits their cleanup and only then lets the app quit (`closed` signal);
-see shared/PITFALLS.md (qasync shutdown). GUI thread only.
+closing the last window would otherwise stop the qasync loop under awaits still pending.
+GUI thread only.
 
 Two steps (startup.py): the frame - menus, toolbar, catalogue, status bar, message bar, the dock
 layout - needs Qt only; the views - bridge, run controller, timeline, alerts, details, metrics,

@@ -1,6 +1,7 @@
 """A non-modal message bar above the timeline: errors stay until dismissed, info fades after a while.
 
-Never a modal dialog (see shared/PITFALLS.md, qasync): messages never block the loop. Every
+Never a modal dialog (a nested event loop inside a qasync coroutine fails with "Cannot enter into
+task"): messages never block the loop. Every
 message is also kept in `history` (bounded). GUI thread only.
 """
 

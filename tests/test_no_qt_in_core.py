@@ -1,4 +1,4 @@
-"""The model knows nothing of the view (STYLE point 1): `withscope.core` and every module
+"""The model knows nothing of the view: `withscope.core` and every module
 under it import with Qt, pyqtgraph and qasync made unimportable."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Observing never breaks the observed: when the recorder fails inside, the workload returns,
-raises and suppresses exactly what it would, and the failure is logged (STYLE point 7)."""
+raises and suppresses exactly what it would, and the failure is logged."""
 
 from __future__ import annotations
 

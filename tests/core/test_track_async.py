@@ -1,5 +1,6 @@
 """`async with track(cm)`: the async twin of test_track_sync, plus cancellation, timeouts and
-TaskGroup (STYLE point 11 and PITFALLS "Cancellation"). Each test drives its own loop."""
+TaskGroup (CancelledError is never swallowed: that would break asyncio.timeout and TaskGroup).
+Each test drives its own loop."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`with track(cm)`: what the block sees, raises and suppresses is exactly what it would bare,
-and the lifetime records how it ended (STYLE point 11, sync path)."""
+and the lifetime records how it ended (sync path)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The whole app on a qasync loop with the real runner: alerts and bars appear live, Stop and
 closing mid-run release everything, errors are messages, layout persists, the launcher works.
 
-Asyncio is driven from the synchronous tests with `loop.run_until_complete` (PITFALLS)."""
+Asyncio is driven from the synchronous tests with `loop.run_until_complete` (a qtbot wait inside a
+qasync coroutine would spin a nested loop)."""
 
 from __future__ import annotations
 

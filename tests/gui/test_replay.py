@@ -1,6 +1,7 @@
 """Replay: a recording shown in the window's docks with a time slider, equal at every moment to
 `snapshot_at`; bad files are messages, never crashes. Asyncio is driven from the synchronous
-tests with `loop.run_until_complete` (PITFALLS)."""
+tests with `loop.run_until_complete` (a qtbot wait inside a
+qasync coroutine would spin a nested loop)."""
 
 from __future__ import annotations
 

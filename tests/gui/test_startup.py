@@ -2,7 +2,8 @@
 imported, the views are built on a later loop turn, and what is asked before they exist (runs,
 the View menu, the features' menus, closing) takes effect once they do, in order.
 
-Asyncio is driven from the synchronous tests with `loop.run_until_complete` (PITFALLS)."""
+Asyncio is driven from the synchronous tests with `loop.run_until_complete` (a qtbot wait inside a
+qasync coroutine would spin a nested loop)."""
 
 from __future__ import annotations
 

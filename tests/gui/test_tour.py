@@ -1,7 +1,8 @@
 """Tour mode in the app: step navigation (buttons and keys), each step's workloads started through
 the window's run machinery, the focus highlighted (dock flashed, the rule's alert selected, the
 kind's lanes banded), auto-play, presenter fonts, and a malformed tour shown as a non-modal error.
-Asyncio is driven from the synchronous tests with `loop.run_until_complete` (PITFALLS)."""
+Asyncio is driven from the synchronous tests with `loop.run_until_complete` (a qtbot wait inside a
+qasync coroutine would spin a nested loop)."""
 
 from __future__ import annotations
 
