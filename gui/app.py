@@ -45,6 +45,7 @@ class Options:
     quit_after: float | None = None
     theme: str | None = None  # "light" | "dark" | None (saved choice / system)
     settings: bool = True
+    recording: str | None = None  # a recording file to open at launch
 
 
 def app_icon() -> QIcon:
@@ -151,6 +152,10 @@ async def main(options: Options, app: QApplication) -> int:
     if options.run:
         win.catalogue.select(options.run)
         win.run_workloads(options.run, options.repeat)  # they start once the views exist
+    opened: list[asyncio.Task[bool]] = []
+    if options.recording:
+        path = Path(options.recording)
+        win.when_ready(lambda: opened.append(win.features.open_recording(path)))
     timed: asyncio.Task[None] | None = None
     if options.quit_after is not None or options.screenshot is not None:
         delay = options.quit_after if options.quit_after is not None else 2.0
@@ -167,6 +172,8 @@ async def main(options: Options, app: QApplication) -> int:
             if options.screenshot:
                 with contextlib.suppress(Exception):  # views that failed to build: shown as a message
                     await win.ready()
+                    for task in opened:  # a recording asked for at launch is in the picture
+                        await task
             # From a Qt timer, not from this task: save_screenshot processes events, which may
             # step other tasks (qasync: "Cannot enter into task").
             QTimer.singleShot(0, finish)

@@ -2,6 +2,7 @@
 importing Qt; anything else opens the desktop app.
 
     withscope                                   # open the app
+    withscope run.withscope.db                  # open the app showing a recording
     withscope --run class-cm/faulty [--run ...] # open it and start workloads
     withscope --screenshot FILE.png --quit-after 3
     withscope --quit-after 0                    # start-up measurement: quit once the window shows
@@ -24,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make Python resource management visible. Without a subcommand, opens the desktop app. "
         "Headless: withscope list | run | check | export ... (see `withscope --help` of each).",
     )
+    p.add_argument("recording", nargs="?", metavar="FILE.db",
+                   help="a recording (withscope run --record, or the app's recordings) to open in the app")
     p.add_argument("--run", action="append", default=[], metavar="NAME",
                    help="start a workload (catalogue name or file.py:function) at launch; repeatable")
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="run each --run workload N times")
@@ -69,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         if cli.is_headless(args):
             return cli.main(args)
     ns = build_parser().parse_args(args)
+    if ns.recording is not None and not os.path.isfile(ns.recording):
+        # Neither a subcommand (core.cli took those) nor a file: most likely a mistyped command.
+        print(f"withscope: {ns.recording!r} is neither a command nor a recording file "
+              "(commands: withscope --help)", file=sys.stderr)
+        return 2
+    if ns.recording is not None and ns.run:
+        print("withscope: open a recording or --run workloads, not both", file=sys.stderr)
+        return 2
     if ns.repeat < 1:
         print("withscope: --repeat must be at least 1", file=sys.stderr)
         return 2
@@ -82,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["WITHSCOPE_DB"] = ns.db  # the runner's fallback: every run started in the app uses it
     from .app import Options, run
 
-    return run(Options(run=ns.run, repeat=ns.repeat, screenshot=ns.screenshot, quit_after=ns.quit_after,
+    return run(Options(run=ns.run, recording=ns.recording, repeat=ns.repeat, screenshot=ns.screenshot,
+                       quit_after=ns.quit_after,
                        theme=ns.theme, settings=not ns.no_settings))
 
 
