@@ -109,6 +109,7 @@ APP_USAGE = """\
 Without a COMMAND, withscope opens the desktop app:
   withscope [--run NAME ...] [--repeat N] [--db DSN] [--theme {light,dark}]
             [--screenshot FILE.png] [--quit-after SECONDS] [--no-settings]
+  withscope FILE.db     open a recording (withscope run --record FILE.db) in the app
 
   --run NAME            start a workload (catalogue name or file.py:function) at launch; repeatable
   --repeat N            run each --run workload N times
