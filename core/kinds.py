@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .redact import redact_dsn
 
 Labeler = Callable[[Any], str]
 # (kind, label, exception types the manager declares it suppresses, shared by every instance)
@@ -33,19 +34,6 @@ NON_RELEASING_WITH: frozenset[str] = frozenset(
         "psycopg2.extensions.connection",
     }
 )
-
-# user:password@ in a URL. Greedy up to the last "@" of the token, so a password containing "@"
-# is hidden whole (over-redacting a rare "@" in the query string is the safe side).
-_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
-# password=... in a key/value DSN (libpq) or a query string; quoted values may hold spaces.
-_KV_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&]+)""", re.IGNORECASE)
-
-
-def redact_dsn(dsn: str) -> str:
-    """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`; also `password=...` pairs."""
-    dsn = _DSN_PASSWORD.sub(r"\1***@", dsn)
-    return _KV_PASSWORD.sub(r"\1***", dsn)
-
 
 @dataclass(frozen=True, slots=True)
 class TypeInfo:
