@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .redact import redact_dsn
+from .redact import redact_dsn as redact_dsn  # re-exported: the DSN redaction lives in redact.py
 
 Labeler = Callable[[Any], str]
 # (kind, label, exception types the manager declares it suppresses, shared by every instance)

@@ -32,9 +32,9 @@ import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from .events import Alert, Lifetime, Mark, StreamStats
 
@@ -306,11 +306,47 @@ def _same_or_new(items: tuple[_R, ...]) -> tuple[_R, ...]:
     return items
 
 
+class RedactedLifetimes(Sequence[Lifetime]):
+    """`inner` read through `redact_record`: lazy, so a recording of millions of lifetimes is
+    neither scanned nor copied up front; each item costs one cached `redact_text` when read."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Sequence[Lifetime]) -> None:
+        self.inner = inner
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    @overload
+    def __getitem__(self, i: int) -> Lifetime: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Lifetime, ...]: ...
+    def __getitem__(self, i: int | slice) -> Lifetime | tuple[Lifetime, ...]:
+        if isinstance(i, slice):
+            return tuple(map(redact_record, self.inner[i]))
+        return redact_record(self.inner[i])
+
+    def __iter__(self) -> Iterator[Lifetime]:
+        return map(redact_record, self.inner)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} lifetimes, redacted>"
+
+
 def redact_snapshot(snap: RunSnapshot) -> RunSnapshot:
     """`snap` with every text a person or a file may see scrubbed (target, error, meta, labels,
-    lifetime errors, alerts, stream labels, marks); the same object when nothing changes, and
-    records that need no change are shared, not copied."""
-    lifetimes, alerts = _same_or_new(snap.lifetimes), _same_or_new(snap.alerts)
+    lifetime errors, alerts, stream labels, marks). Lifetimes are scrubbed as they are read
+    (`RedactedLifetimes`); the other records are shared when they need no change."""
+    lifetimes = snap.lifetimes if isinstance(snap.lifetimes, RedactedLifetimes) else RedactedLifetimes(snap.lifetimes)
+    alerts = _same_or_new(snap.alerts)
     streams, marks = _same_or_new(snap.streams), _same_or_new(snap.marks)
     target, error = redact_text(snap.target), redact_optional(snap.error)
     meta = redact_mapping(snap.meta)

@@ -73,8 +73,8 @@ from .events import (
     Lifetime,
     StreamStats,
 )
-from .kinds import redact_dsn
 from .recorder import Batch, Recorder
+from .redact import redact_dsn, redact_mapping, redact_optional, redact_text, register_dsn
 from .rules import (
     AlertEngine,
     DbFacts,
@@ -140,8 +140,9 @@ _LIB_DIRS = tuple(
 
 
 def error_text(exc: BaseException) -> str:
-    """'ValueError: boom (raised at app.py:12 in load)' - one line for a person. The site is the
-    innermost frame outside the standard library and withscope's wrappers (else the innermost)."""
+    """'ValueError: boom (raised at app.py:12 in load)' - one line for a person, secrets redacted.
+    The site is the innermost frame outside the standard library and withscope's wrappers (else
+    the innermost)."""
     msg = str(exc).strip()
     text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
     text = text.splitlines()[0]
@@ -158,7 +159,7 @@ def error_text(exc: BaseException) -> str:
             except ValueError:
                 pass
         text += f" (raised at {path}:{pick.lineno} in {pick.name})"
-    return text
+    return redact_text(text)  # a driver's error may echo the DSN it was given
 
 
 class Run:
@@ -184,6 +185,7 @@ class Run:
         self.error: str | None = None
         self.progress = (0, self.options.repeat)
         dsn = self.options.dsn()
+        register_dsn(dsn)  # its password is scrubbed from every text from now on, whatever the shape
         self.db = DatabaseConfig(dsn=dsn, application_name=f"withscope-{self.id}")
         self.context: WorkloadContext | None = None
         # The zero of every time of this run: fixed here, so what subscribes before `start()`
@@ -547,7 +549,7 @@ class Run:
 
     def _meta(self) -> dict[str, str]:
         o = self.options
-        return {
+        meta = {
             "run_id": self.id,
             "repeat": str(o.repeat),
             "timeout_s": "" if o.timeout_s is None else f"{o.timeout_s:g}",
@@ -560,6 +562,7 @@ class Run:
             "host": platform.node(),
             "pid": str(os.getpid()),
         }
+        return redact_mapping(meta)
 
     def _build_snapshot(self) -> RunSnapshot:
         rec = self.recorder
@@ -567,7 +570,7 @@ class Run:
         return RunSnapshot(
             target=self.target.name,
             status=self.status,
-            error=self.error,
+            error=redact_optional(self.error),
             t0_ns=self.t0_ns,
             wall_t0=self.wall_t0,
             end_ns=end,
@@ -577,7 +580,7 @@ class Run:
             samples=tuple(self.sampler.history(since_ns=self.t0_ns, until_ns=end)),
             marks=tuple(rec.marks()),
             dropped_events=rec.dropped,
-            meta=dict(self.meta),
+            meta=redact_mapping(self.meta),  # leftover and cleanup errors quote exceptions
         )
 
 

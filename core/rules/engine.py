@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable
 
 from ..events import Alert  # noqa: TID252 (mypy sees this tree as `core`)
+from ..redact import redact_record  # noqa: TID252
 from . import exceptions, lifecycle, os_growth, postgres, tempfiles, throughput
 from .base import RuleConfig, RuleContext, RuleSpec
 
@@ -56,7 +57,7 @@ def evaluate(ctx: RuleContext, rules: Iterable[RuleSpec] = RULES) -> list[Alert]
         if spec.name in ctx.config.disabled or not (spec.final if ctx.final else spec.live):
             continue
         try:
-            out.extend(spec.func(ctx))
+            out.extend(map(redact_record, spec.func(ctx)))  # messages quote labels and errors
         except Exception:
             log.exception("withscope: rule %s failed; skipped", spec.name)
     return out

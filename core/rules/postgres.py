@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..events import Alert, Lifetime, Severity  # noqa: TID252 (mypy sees this tree as `core`)
+from ..redact import redact_text  # noqa: TID252
 from .base import DbBackend, DbFacts, RuleContext, alert, describe
 
 PROBE_APPLICATION_NAME = "withscope-probe"
@@ -92,20 +93,27 @@ async def gather_db_facts(
     try:
         probe = await _Probe.connect(dsn, connect_timeout_s)
     except Exception as exc:
-        return DbFacts(application_name, (), f"could not connect to check backends: {type(exc).__name__}: {exc}")
+        # A driver's error may echo the DSN: never let its password into the facts (meta, alerts).
+        return DbFacts(application_name, (), redact_text(f"could not connect to check backends: {_why(exc)}"))
     try:
         deadline = time.monotonic() + settle_s
         while True:
             rows = await probe.fetch(_QUERY, application_name)
-            backends = tuple(DbBackend(int(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in rows)
+            # a backend's last query is the workload's SQL: it may spell a password too
+            backends = tuple(DbBackend(int(r[0]), str(r[1]), redact_text(str(r[2])), float(r[3])) for r in rows)
             if len(backends) <= expected_open or time.monotonic() >= deadline:
                 return DbFacts(application_name, backends)
             await asyncio.sleep(0.05)
     except Exception as exc:
-        return DbFacts(application_name, (), f"could not query pg_stat_activity: {type(exc).__name__}: {exc}")
+        return DbFacts(application_name, (), redact_text(f"could not query pg_stat_activity: {_why(exc)}"))
     finally:
         with contextlib.suppress(Exception):
             await probe.close()
+
+
+def _why(exc: BaseException) -> str:
+    msg = str(exc).strip()
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
 async def terminate_backends(dsn: str, application_name: str, *, connect_timeout_s: float = 5.0) -> int:

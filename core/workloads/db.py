@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..kinds import redact_dsn  # noqa: TID252 (mypy sees this tree as `core`)
+from ..redact import redact_dsn  # noqa: TID252 (mypy sees this tree as `core`)
 from ..track import SKIP_FILES, track  # noqa: TID252
 from .base import DatabaseConfig, Leftovers, WorkloadContext
 
@@ -70,7 +70,7 @@ def _sqlite(ctx: WorkloadContext) -> sqlite3.Connection:
 
 def _dsn(db: DatabaseConfig) -> str:
     if not db.is_postgres or db.dsn is None:
-        raise ValueError(f"not a PostgreSQL DSN: {db.dsn!r}")
+        raise ValueError(f"not a PostgreSQL DSN: {redact_dsn(db.dsn)!r}" if db.dsn else "no PostgreSQL DSN")
     return db.dsn
 
 
