@@ -28,6 +28,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .redact import redact_snapshot
 from .snapshot import RunSnapshot
 
 SCHEMA = "withscope.report/1"
@@ -52,6 +53,7 @@ def _end_ns(snap: RunSnapshot) -> int:
 
 def build_report(snapshot: RunSnapshot) -> dict[str, Any]:
     """The report as plain JSON-ready data (see the module docstring)."""
+    snapshot = redact_snapshot(snapshot)  # no secret reaches a report, whatever made the snapshot
     t0 = snapshot.t0_ns
     workload_end = snapshot.workload_end_ns
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..redact import redact_snapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from . import chrome, csv, html, json_report
 from ._common import run_end_ns
@@ -82,6 +83,7 @@ def export(snapshot: RunSnapshot, fmt: str, out_path: str | os.PathLike[str], **
             )
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join([*FORMATS, *GUI_FORMATS])}")
     path = Path(out_path)
+    snapshot = redact_snapshot(snapshot)  # every format, the GUI's images too: no secret leaves
     try:
         return writer(snapshot, path, **options)
     except TypeError as exc:
