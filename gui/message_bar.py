@@ -2,7 +2,8 @@
 
 Never a modal dialog (a nested event loop inside a qasync coroutine fails with "Cannot enter into
 task"): messages never block the loop. Every
-message is also kept in `history` (bounded). GUI thread only.
+message is also kept in `history` (bounded). Messages quote errors (a driver's may echo a DSN):
+each text passes through `redact_text` before it is shown or kept. GUI thread only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import deque
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from withscope.core.redact import redact_text
 
 INFO_TIMEOUT_MS = 8000
 
@@ -41,6 +43,7 @@ class MessageBar(QFrame):
 
     def show_message(self, level: str, text: str) -> None:
         """`level` is "error", "warning" or "info"; info messages hide themselves."""
+        text = redact_text(text)
         self.history.append((time.time(), level, text))
         self.level = level
         self.setProperty("level", "info" if level == "info" else "error")
