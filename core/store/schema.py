@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..events import Alert, Lifetime, Sample, StreamStats  # noqa: TID252
+from ..redact import redact_mapping, redact_optional, redact_text  # noqa: TID252
 
 log = logging.getLogger("withscope")
 
@@ -128,14 +129,15 @@ def _stack(stack: Sequence[str]) -> str | None:
 
 def lifetime_row(lt: Lifetime) -> Row:
     return (
-        lt.id, lt.kind, lt.label, lt.site, _stack(lt.stack), lt.thread, lt.task, lt.acquired_ns,
-        lt.released_ns, lt.outcome.value, lt.error, lt.error_type, int(lt.suppressed),
+        lt.id, lt.kind, redact_text(lt.label), lt.site, _stack(lt.stack), lt.thread, lt.task,
+        lt.acquired_ns, lt.released_ns, lt.outcome.value, redact_optional(lt.error), lt.error_type, int(lt.suppressed),
         int(lt.suppression_declared), int(lt.released_by_close),
     )  # fmt: skip
 
 
 def alert_row(a: Alert) -> Row:
-    return (a.rule, a.severity.value, a.message, a.hint, a.lifetime_id, a.site, _stack(a.stack), a.t_ns)
+    message, hint = redact_text(a.message), redact_text(a.hint)
+    return (a.rule, a.severity.value, message, hint, a.lifetime_id, a.site, _stack(a.stack), a.t_ns)
 
 
 def sample_row(s: Sample) -> Row:
@@ -144,18 +146,19 @@ def sample_row(s: Sample) -> Row:
 
 
 def stream_row(st: StreamStats) -> Row:
-    return (st.lifetime_id, st.label, st.started_ns, st.first_chunk_ns, st.last_ns, int(st.ended), st.chunks, st.bytes)
+    label = redact_text(st.label)
+    return (st.lifetime_id, label, st.started_ns, st.first_chunk_ns, st.last_ns, int(st.ended), st.chunks, st.bytes)
 
 
 def _meta_rows(target: str, status: str, t0_ns: int, wall_t0: float, options: dict[str, str]) -> list[Row]:
     return [
         ("application", APPLICATION),
         ("schema_version", str(SCHEMA_VERSION)),
-        ("target", target),
+        ("target", redact_text(target)),
         ("status", status),
         ("t0_ns", str(t0_ns)),
         ("wall_t0", repr(wall_t0)),
-        ("options", json.dumps({str(k): str(v) for k, v in options.items()}, sort_keys=True)),
+        ("options", json.dumps({str(k): str(v) for k, v in redact_mapping(options).items()}, sort_keys=True)),
         ("dropped_events", "0"),
         ("created_wall", repr(time.time())),
         ("withscope_version", _version()),

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..events import OUT_MISSING, Alert, Mark, Sample, StreamStats  # noqa: TID252
 from ..recorder import Batch, Recorder  # noqa: TID252
+from ..redact import redact_mapping, redact_text  # noqa: TID252
 from ..snapshot import RunSnapshot  # noqa: TID252
 from .schema import (
     _DELETE_LIFETIME,
@@ -203,10 +204,11 @@ class RecordingWriter:
         with self._lock:
             new = [m for m in marks if m not in self._marks_seen]
             self._marks_seen.update(new)
-        self._put(_INSERT_MARK, [(m.t_ns, m.text) for m in new])
+        self._put(_INSERT_MARK, [(m.t_ns, redact_text(m.text)) for m in new])
 
     def set_meta(self, options: dict[str, str]) -> None:
         """Replace the run's options (meta key ``options``)."""
+        options = redact_mapping(options)  # errors of the cleanup are quoted here: no secret is stored
         self._put(_SET_META, [("options", json.dumps({str(k): str(v) for k, v in options.items()}, sort_keys=True))])
 
     def _put(self, sql: str, rows: list[Row]) -> None:
@@ -247,7 +249,7 @@ class RecordingWriter:
         end = end_ns if end_ns is not None else time.perf_counter_ns()
         rows: list[Row] = [("status", status), ("end_ns", str(end))]
         if error is not None:
-            rows.append(("error", error))
+            rows.append(("error", redact_text(error)))
         self._put(_SET_META, rows)
         self._finished = True
         self._queue.put(_STOP)
@@ -447,7 +449,7 @@ def save_snapshot(snapshot: RunSnapshot, path: str | os.PathLike[str]) -> None:
             if snapshot.end_ns is not None:
                 extra.append(("end_ns", str(snapshot.end_ns)))
             if snapshot.error is not None:
-                extra.append(("error", snapshot.error))
+                extra.append(("error", redact_text(snapshot.error)))
             conn.executemany(_SET_META, extra)
             conn.executemany(_UPSERT_LIFETIME, [lifetime_row(lt) for lt in snapshot.lifetimes])
             conn.executemany(_INSERT_ALERT, [alert_row(a) for a in snapshot.alerts])
@@ -456,7 +458,7 @@ def save_snapshot(snapshot: RunSnapshot, path: str | os.PathLike[str]) -> None:
             conn.executemany(
                 _INSERT_POINT, [(st.lifetime_id, t, c, b) for st in snapshot.streams for t, c, b in st.series]
             )
-            conn.executemany(_INSERT_MARK, [(m.t_ns, m.text) for m in snapshot.marks])
+            conn.executemany(_INSERT_MARK, [(m.t_ns, redact_text(m.text)) for m in snapshot.marks])
         conn.close()
         os.replace(tmp, dest)
     except (OSError, sqlite3.Error) as exc:
