@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from . import tours
+from . import tours, units
 from .events import Alert
 from .exporters import GUI_FORMATS, ExportError, export
 from .exporters import command as export_command
@@ -377,11 +377,7 @@ def _finish_recording(writer: RecordingWriter | None, snap: RunSnapshot) -> str 
 
 
 def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+    return units.fmt_bytes(n)  # one convention (decimal) in every view
 
 
 def _table(rows: list[list[str]], right: frozenset[int] | set[int] = frozenset()) -> list[str]:

@@ -12,7 +12,8 @@ from html import escape
 
 from ..events import Lifetime, Outcome  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
-from ._common import OUTCOME_ORDER, finite, fmt_bytes, fmt_seconds, kinds_in_order, pack_lanes, run_end_ns
+from ..units import fmt_bytes, rate_unit  # noqa: TID252 (mypy sees this tree as `core`)
+from ._common import OUTCOME_ORDER, finite, fmt_seconds, kinds_in_order, pack_lanes, run_end_ns
 
 WIDTH = 960
 GUTTER = 170  # left margin for lane and axis labels
@@ -28,6 +29,8 @@ PALETTE = (
     "#59A14F", "#B07AA1", "#9C755F", "#76B7B2",
 )  # fmt: skip
 ERROR_RED = "#D62728"
+LEAK_MAGENTA = "#C2185B"  # leaked bars' outline: a colour no outcome and no kind uses
+NEUTRAL = "#888888"  # outcome swatches of the legend (the bars take their kind's colour)
 _LIGHT_FILL = (Outcome.OPEN, Outcome.GC, Outcome.EXIT_RAISED)  # bars whose label is drawn in the text colour
 
 
@@ -131,9 +134,12 @@ def _defs(kind_colours: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def bar_style(lt: Lifetime, c: str, hatch_id: str) -> str:
-    """Fill/stroke attributes of one bar: the outcome decides the styling, the kind the colour."""
+def bar_style(lt: Lifetime, c: str, hatch_id: str, *, leaked: bool = False) -> str:
+    """Fill/stroke attributes of one bar: the outcome decides the styling, the kind the colour.
+    `leaked`: the workload left it open and only the run's cleanup released it."""
     o = lt.outcome
+    if leaked:
+        return f'fill="{c}" fill-opacity=".3" stroke="{LEAK_MAGENTA}" stroke-width="2" stroke-dasharray="5 2"'
     if o is Outcome.OPEN:
         return f'fill="{c}" fill-opacity=".3" stroke="{c}" stroke-width="1.5" stroke-dasharray="4 2"'
     if o is Outcome.RELEASED_WITH_ERROR:
@@ -145,9 +151,10 @@ def bar_style(lt: Lifetime, c: str, hatch_id: str) -> str:
     return f'fill="{c}"'
 
 
-def _bar_title(snapshot: RunSnapshot, lt: Lifetime, end: int) -> str:
+def _bar_title(snapshot: RunSnapshot, lt: Lifetime, end: int, leaked: bool = False) -> str:
     held = fmt_seconds(lt.duration_ns(end) / 1e9)
-    parts = [f"{lt.label} ({lt.kind}, id {lt.id})", f"outcome: {lt.outcome.value}", f"held {held}"]
+    outcome = lt.outcome.value + (" by the run's cleanup (leaked: the workload left it open)" if leaked else "")
+    parts = [f"{lt.label} ({lt.kind}, id {lt.id})", f"outcome: {outcome}", f"held {held}"]
     parts.append(f"acquired at {fmt_seconds(snapshot.seconds(lt.acquired_ns))}")
     if lt.site:
         parts.append(f"site: {lt.site}")
@@ -160,6 +167,7 @@ def timeline_svg(snapshot: RunSnapshot) -> str:
     """Lifetimes as bars, one group of lanes per kind; alerts as red ticks; marks as dashed lines."""
     scale = TimeScale(snapshot)
     end = scale.end
+    workload_end = snapshot.workload_end_ns
     kinds = kinds_in_order(snapshot.lifetimes)
     kind_colours = {k: colour(i) for i, k in enumerate(kinds)}
     top = 24
@@ -186,6 +194,7 @@ def timeline_svg(snapshot: RunSnapshot) -> str:
                 break
             drawn += 1
             ly = y + (lanes[lt.id] % shown) * (LANE_H + LANE_GAP)
+            leaked = snapshot.released_by_cleanup(lt, workload_end)
             x0 = scale.x(lt.acquired_ns)
             stop = lt.released_ns if lt.released_ns is not None else end
             x1 = max(scale.x(stop), x0 + 1.5)
@@ -194,14 +203,14 @@ def timeline_svg(snapshot: RunSnapshot) -> str:
             chars = int((x1 - x0 - 8) / 6.5)
             if chars >= 4 and lt.label and count == shown:  # folded lanes overlap: no labels there
                 shown_label = lt.label if len(lt.label) <= chars else lt.label[: chars - 1] + "…"
-                fill = "currentColor" if lt.outcome in _LIGHT_FILL else "#ffffff"
+                fill = "currentColor" if leaked or lt.outcome in _LIGHT_FILL else "#ffffff"
                 text = (
                     f'<text x="{x0 + 4:.1f}" y="{ly + LANE_H - 3.5:.1f}" class="bar" fill="{fill}">'
                     f"{esc(shown_label)}</text>"
                 )
             bars.append(
-                f'<g><title>{esc(_bar_title(snapshot, lt, end))}</title><rect x="{x0:.1f}" y="{ly:.1f}" '
-                f'width="{x1 - x0:.1f}" height="{LANE_H}" rx="2" {bar_style(lt, c, f"hatch{ki}")}/>'
+                f'<g><title>{esc(_bar_title(snapshot, lt, end, leaked))}</title><rect x="{x0:.1f}" y="{ly:.1f}" '
+                f'width="{x1 - x0:.1f}" height="{LANE_H}" rx="2" {bar_style(lt, c, f"hatch{ki}", leaked=leaked)}/>'
                 + (
                     f'<line x1="{x1:.1f}" y1="{ly + LANE_H / 2:.1f}" x2="{x1 + 0.1:.1f}" '
                     f'y2="{ly + LANE_H / 2:.1f}" stroke="{c}"{extra}/>'
@@ -238,19 +247,35 @@ def timeline_svg(snapshot: RunSnapshot) -> str:
         )
     body.extend(scale.axis(y))
     y += 40
-    body.extend(_legend(y))
-    y += 22
+    legend, y = _legend(y, kind_colours)
+    body.extend(legend)
     for note in notes:
         body.append(f'<text x="{GUTTER}" y="{y:.1f}" class="note">{esc(note)}</text>')
         y += 16
     return _svg(y + 6, body, "Lifetime timeline")
 
 
-def _legend(y: float) -> list[str]:
-    """The outcome styles, drawn with a neutral colour."""
+def _legend(y: float, kind_colours: dict[str, str]) -> tuple[list[str], float]:
+    """Every style the bars use: the kinds in their colours, then the outcome styles (drawn in
+    a neutral grey: a bar takes its kind's colour) and the leaked style. Returns the markup and
+    the y below it."""
     out: list[str] = []
     x = float(GUTTER)
-    grey = "#888888"
+
+    def entry(swatch: str, text: str) -> None:
+        nonlocal x, y
+        width = 40 + 6.2 * len(text)
+        if x + width > WIDTH - RIGHT and x > GUTTER:
+            x, y = float(GUTTER), y + 18
+        out.append(swatch.format(x=f"{x:.1f}", y=f"{y - 10:.1f}"))
+        out.append(f'<text x="{x + 27:.1f}" y="{y:.1f}" class="tick">{esc(text)}</text>')
+        x += width
+
+    out.append(f'<text x="{GUTTER - 8}" y="{y:.1f}" class="tick" text-anchor="end">kind</text>')
+    for kind, c in kind_colours.items():
+        entry(f'<rect x="{{x}}" y="{{y}}" width="22" height="10" rx="2" fill="{c}" class="legend-kind"/>', kind)
+    if kind_colours:
+        x, y = float(GUTTER), y + 18
     names = {
         "open": "open (held at the end)",
         "released": "released",
@@ -258,13 +283,16 @@ def _legend(y: float) -> list[str]:
         "exit-raised": "exit raised",
         "gc": "released by GC",
     }
+    out.append(f'<text x="{GUTTER - 8}" y="{y:.1f}" class="tick" text-anchor="end">outcome</text>')
     for name in OUTCOME_ORDER:
         fake = Lifetime(0, "", "", None, (), "", None, 0, None, Outcome(name), None, None, False, False)
-        style = bar_style(fake, grey, "hatch0")
-        out.append(f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="22" height="10" rx="2" {style}/>')
-        out.append(f'<text x="{x + 27:.1f}" y="{y:.1f}" class="tick">{esc(names[name])}</text>')
-        x += 40 + 6.2 * len(names[name])
-    return out
+        style = bar_style(fake, NEUTRAL, "hatch0")
+        entry(f'<rect x="{{x}}" y="{{y}}" width="22" height="10" rx="2" {style}/>', names[name])
+    fake = Lifetime(0, "", "", None, (), "", None, 0, None, Outcome.RELEASED, None, None, False, False)
+    entry(f'<rect x="{{x}}" y="{{y}}" width="22" height="10" rx="2" {bar_style(fake, NEUTRAL, "", leaked=True)}/>',
+          "leaked (released only by the run's cleanup)")
+    entry(f'<path d="M{{x}},{{y}}l10,0l-5,9z" fill="{ERROR_RED}"/>', "alert")
+    return out, y + 22
 
 
 def _polyline(points: Sequence[tuple[float, float]], c: str, width: float = 1.5) -> str:
@@ -332,11 +360,7 @@ def throughput_svg(snapshot: RunSnapshot) -> str:
     top, plot_h = 10.0, 200.0
     rates = {st.lifetime_id: [(t, finite(bps)) for t, bps, _ in st.rates()] for st in streams}
     peak = max((v for r in rates.values() for _, v in r), default=0.0) or 1.0
-    unit, unit_name = 1.0, "B/s"
-    for size, name in ((1024.0**3, "GiB/s"), (1024.0**2, "MiB/s"), (1024.0, "KiB/s")):
-        if peak >= size:
-            unit, unit_name = size, name
-            break
+    unit, unit_name = rate_unit(peak)
     ticks = [t * unit for t in nice_ticks(0.0, peak / unit, 4)]
     if len(ticks) > 1 and ticks[-1] < peak:
         ticks.append(ticks[-1] + (ticks[1] - ticks[0]))  # the axis ends on a labelled value above the peak

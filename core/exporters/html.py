@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..events import Lifetime, Severity  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
+from ..units import fmt_bytes as fmt_size  # noqa: TID252 (mypy sees this tree as `core`)
+from ..units import fmt_rate  # noqa: TID252 (mypy sees this tree as `core`)
 from ._common import OUTCOME_ORDER, fmt_bytes, fmt_seconds, run_end_ns
 from ._svg import esc, metrics_svg, throughput_svg, timeline_svg
 
@@ -46,6 +48,21 @@ def _card(title: str, value: str) -> str:
     return f'<div class="card"><span class="muted">{esc(title)}</span><b>{esc(value)}</b></div>'
 
 
+def status_headline(snapshot: RunSnapshot) -> tuple[str, str]:
+    """(badge class, text) of the run's status: a run that ended `ok` but raised alerts says so,
+    worst severity first - "ran ok — 3 critical alerts" - in the worst severity's colour."""
+    status = snapshot.status
+    if not snapshot.alerts:
+        return status, status
+    counts = Counter(a.severity for a in snapshot.alerts)
+    ordered = sorted(counts, key=lambda sev: _SEVERITY_ORDER.get(sev, 3))
+    said = ", ".join(
+        f"{counts[sev]} {sev.value} alert{'s' if counts[sev] != 1 else ''}" for sev in ordered
+    )
+    text = f"ran ok — {said}" if status == "ok" else f"{status} — {said}"
+    return (ordered[0].value if status == "ok" else status), text
+
+
 def _summary(snapshot: RunSnapshot) -> str:
     end = run_end_ns(snapshot)
     workload_end = snapshot.workload_end_ns
@@ -55,11 +72,11 @@ def _summary(snapshot: RunSnapshot) -> str:
         for lt in snapshot.lifetimes
     )
     started = _dt.datetime.fromtimestamp(snapshot.wall_t0, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    status = snapshot.status
+    badge_class, headline = status_headline(snapshot)
     parts = [
         f"<h1>withscope report: <code>{esc(snapshot.target)}</code></h1>",
-        f'<p class="muted">Run started {esc(started)} &middot; status <span class="badge {esc(status)}">'
-        f"{esc(status)}</span>",
+        f'<p class="muted">Run started {esc(started)} &middot; status <span class="badge {esc(badge_class)}">'
+        f"{esc(headline)}</span>",
     ]
     if snapshot.end_ns is None:
         parts.append(" &middot; the run did not finish (times end at the last thing seen)")
@@ -135,8 +152,8 @@ def _streams(snapshot: RunSnapshot) -> str:
         rows.append(
             f'<tr><td>{esc(st.label)} <span class="muted">#{st.lifetime_id}</span></td>'
             f'<td class="num">{esc(ttfb)}</td><td class="num">{esc(fmt_seconds(st.duration_ns / 1e9))}</td>'
-            f'<td class="num">{st.chunks}</td><td class="num">{esc(fmt_bytes(st.bytes))}</td>'
-            f'<td class="num">{esc(fmt_bytes(st.throughput_bps))}/s</td><td>{"yes" if st.ended else "no"}</td></tr>'
+            f'<td class="num">{st.chunks}</td><td class="num">{esc(fmt_size(st.bytes))}</td>'
+            f'<td class="num">{esc(fmt_rate(st.throughput_bps))}</td><td>{"yes" if st.ended else "no"}</td></tr>'
         )
     return (
         "<h2>Streams</h2><table><thead><tr><th>stream</th><th>time to first chunk</th><th>duration</th>"
