@@ -40,6 +40,7 @@ from .events import Alert
 from .exporters import GUI_FORMATS, ExportError, export
 from .exporters import command as export_command
 from .kinds import redact_dsn
+from .redact import redact_optional, redact_text, register_dsn
 from .report import build_report, write_report
 from .rules.engine import RULE_NAMES
 from .runner import DB_ENV, Run, RunOptions
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def fail(message: str) -> int:
     """Print a one-line error on stderr; return exit code 2."""
-    print(f"withscope: {message}", file=sys.stderr)
+    print(f"withscope: {redact_text(message)}", file=sys.stderr)
     return 2
 
 
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(args_list)
     except UsageError as exc:
-        print(str(exc).splitlines()[0], file=sys.stderr)
+        print(redact_text(str(exc).splitlines()[0]), file=sys.stderr)  # argparse quotes bad values
         return 2
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
@@ -346,11 +347,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_report(snap, args.json)
     if not args.quiet:
         out = sys.stdout if args.json != "-" else sys.stderr
-        print(format_summary(snap), file=out)
+        print(redact_text(format_summary(snap)), file=out)
         if writer is not None and record_error is None:
             print(f"\nRecorded to {writer.path} (open it with `withscope`, or `withscope export`)", file=out)
     if record_error is not None:
-        print(f"withscope: {record_error}", file=sys.stderr)
+        print(f"withscope: {redact_text(record_error)}", file=sys.stderr)
     if interrupted:
         print("withscope: interrupted", file=sys.stderr)
         return 130
@@ -541,10 +542,10 @@ async def check_catalogue(
                 expected=expected,
                 actual=actual,
                 status=snap.status,
-                error=snap.error,
+                error=redact_optional(snap.error),
                 repeat=n,
                 duration_s=snap.duration_s,
-                messages=[f"{a.rule}: {a.message}" for a in snap.alerts],
+                messages=[redact_text(f"{a.rule}: {a.message}") for a in snap.alerts],
                 attempts=attempts,
             )
             rows.append(row)
@@ -577,6 +578,7 @@ async def _server_answers(dsn: str) -> str | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     dsn = args.db if args.db is not None else (os.environ.get(DB_ENV) or None)
+    register_dsn(dsn)  # the driver's errors below may echo it in any shape
     if dsn is not None:
         if not DatabaseConfig(dsn).is_postgres:
             raise UsageError(f"--db wants a postgresql:// DSN, got {redact_dsn(dsn)!r}")
@@ -600,10 +602,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         extra = f"  [{row.status}: {row.error}]" if row.status == "error" and row.error else ""
         if row.attempts > 1:
             extra += "  (second run: the first one's timings were off)"
+        extra = redact_text(extra)
         print(f"{row.name:<{width}}  {fmt(row.expected):<{exp_w}}  {fmt(row.actual):<{exp_w}}  {result}{extra}")
         if args.verbose or not row.ok:
             for m in row.messages:
-                print(f"{'':<{width}}    {m}")
+                print(f"{'':<{width}}    {redact_text(m)}")
         sys.stdout.flush()
 
     if not args.json:
