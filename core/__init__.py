@@ -11,6 +11,8 @@ the CLI's argument parser) does not pay for the recorder, asyncio and the accele
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,9 +69,28 @@ def __getattr__(name: str) -> Any:
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{home}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
+    if name != "track":  # (the package property answers `track`: see _Package)
+        globals()[name] = value  # later look-ups skip this function
     return value
 
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """`withscope.core.track` is the function, never the submodule of the same name. (The import
+    system binds a submodule to its package's attribute when it first loads it: whoever imports
+    `withscope.core.track` the module before `track` the function is asked for would otherwise
+    turn `from withscope.core import track` into the module.)"""
+
+    @property
+    def track(self) -> Any:
+        return __getattr__("track")
+
+    @track.setter
+    def track(self, value: Any) -> None:  # the import system binding the submodule: keep the function
+        pass
+
+
+sys.modules[__name__].__class__ = _Package

@@ -33,3 +33,13 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = core.nope  # type: ignore[attr-defined]
+
+
+def test_track_is_the_function_whoever_loads_its_module_first() -> None:
+    code = (
+        "import withscope.core.track as m, sys\n"  # the submodule first, as the runner does
+        "from withscope.core import track\n"
+        "assert callable(track) and not isinstance(track, type(sys)), track\n"
+        "assert sys.modules['withscope.core.track'].track is track\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
