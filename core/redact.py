@@ -26,6 +26,7 @@ an immutable pattern; registered secrets stay registered for the life of the pro
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
@@ -149,6 +150,20 @@ def dsn_passwords(dsn: str) -> list[str]:
             inner = raw[1:-1] if len(raw) > 1 and raw[-1] == raw[0] else raw[1:]
             found += [inner, re.sub(r"\\(.)", r"\1", inner)]
     return [pw for pw in dict.fromkeys(found) if pw]
+
+
+@contextlib.contextmanager
+def isolated_secrets() -> Iterator[None]:
+    """Registrations made inside are forgotten at exit (for tests: a registered secret scrubs
+    every later text of the process, which would bleed into unrelated tests)."""
+    global _secrets, _known
+    saved = (_secrets, _known)
+    try:
+        yield
+    finally:
+        with _lock:
+            _secrets, _known = saved
+            _cache.clear()
 
 
 def registered() -> frozenset[str]:
