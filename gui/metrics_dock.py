@@ -21,7 +21,7 @@ from . import theme as th
 from .bridge import Bridge, RunMark, SampleBlock
 from .frames import on_screen
 from .marks import MarksItem
-from .plotutil import cache_axes, own_menus, settle
+from .plotutil import cache_axes, mirror_x, own_menus, settle
 from .ring import Ring
 from .time_grid import TickCache, TimeGrid
 from .timeline import shown_marks
@@ -158,7 +158,7 @@ class MetricsDock(QDockWidget):
             plot.addItem(grid, ignoreBounds=True)
             self.grids.append(grid)
         if self._link is not None:
-            self.plots[0].setXLink(self._link)
+            mirror_x(self.plots[0].getViewBox(), self._link)
         else:
             self.plots[0].setXRange(0, 10, padding=0)
         self.stack.addWidget(self.graphics)
@@ -168,7 +168,7 @@ class MetricsDock(QDockWidget):
         """Share the x range with the timeline."""
         self._link = view_box
         if self.plots:
-            self.plots[0].setXLink(view_box)
+            mirror_x(self.plots[0].getViewBox(), view_box)
 
     def on_samples(self, block: SampleBlock) -> None:
         self._build()

@@ -33,3 +33,27 @@ def settle(view: Any) -> None:
     to paint, and changes made there dirty the scene again - a second paint pass right after the
     first. `view` is a `pg.GraphicsView` (PlotWidget, GraphicsLayoutWidget)."""
     view.scene().prepareForPaint()
+
+
+def mirror_x(follower: Any, leader: Any) -> None:
+    """Keep `follower`'s x range equal to `leader`'s (two `pg.ViewBox`es), both ways.
+
+    Not pyqtgraph's `setXLink`: that lines the two views up by their position on screen, so a
+    plot narrower than the timeline, beside a table or in a dock behind a tab, showed only the
+    part of the time axis above it (after Fit, the second run was missing there). Here the
+    range itself is copied: a Fit on the timeline shows every run in every view. A pan or zoom
+    in the follower (by the user) moves the leader, which moves every other follower."""
+
+    def from_leader(*_args: object) -> None:
+        rng = leader.viewRange()[0]
+        if follower.viewRange()[0] != rng:
+            follower.setXRange(rng[0], rng[1], padding=0)
+
+    def from_follower(*_args: object) -> None:
+        rng = follower.viewRange()[0]
+        if leader.viewRange()[0] != rng:
+            leader.setXRange(rng[0], rng[1], padding=0)
+
+    leader.sigXRangeChanged.connect(from_leader)
+    follower.sigRangeChangedManually.connect(from_follower)
+    from_leader()

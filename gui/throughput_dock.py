@@ -1,5 +1,9 @@
 """Streaming throughput dock: bytes/s and chunks/s per tracked stream, TTFB marked, and a summary.
 
+The bytes/s axis is logarithmic by default (a "log scale" switch turns it linear): a correct run
+at GB/s and a faulty one at kB/s are both readable on one axis after Fit. Every rate - axis ticks
+and table - is written by `withscope.core.units` (decimal, the one convention of every view).
+
 Mirrors `StreamStats` (core/streams.py) as published by `Bridge.streamsChanged`: one curve per
 stream (the newest `MAX_CURVES` are plotted; older ones stay in the table), updated with
 `setData` from `StreamStats.rates()`; one scatter item marks every time to first byte.
@@ -16,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDockWidget,
     QHeaderView,
     QLabel,
@@ -23,13 +28,15 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
+from withscope.core import units
 
 from . import theme as th
 from .bridge import Bridge, RunStream
 from .frames import on_screen
-from .plotutil import cache_axes, own_menus, settle
+from .plotutil import cache_axes, mirror_x, own_menus, settle
 from .timeline import format_duration
 
 FLUSH_EVERY_S = 0.2  # curves and table redraw at most 5 times a second
@@ -40,12 +47,21 @@ COLUMNS = ["Stream", "Run", "TTFB", "Duration", "Chunks", "Bytes", "Throughput",
 EMPTY_TEXT = "No streams yet.\nStreaming workloads (track_stream) show their throughput and time to first byte here."
 
 
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+format_bytes = units.fmt_bytes
+MIN_LOG_RATE = 1.0  # B/s: zero rates sit on the log axis' floor instead of at minus infinity
+
+
+class RateAxis(pg.AxisItem):
+    """A bytes-per-second axis whose ticks are written by `units.fmt_rate` (linear or log)."""
+
+    def __init__(self, orientation: str = "left", **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # pyqtgraph API
+        if self.logMode:
+            return [units.fmt_rate(10.0**v) if abs(v - round(v)) < 1e-6 else "" for v in values]
+        return [units.fmt_rate(v * scale) for v in values]
 
 
 class ThroughputDock(QDockWidget):
@@ -81,17 +97,17 @@ class ThroughputDock(QDockWidget):
             return
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.setContentsMargins(0, 4, 8, 0)
-        self.bytes_plot = self.graphics.addPlot(row=0, col=0)
+        self.bytes_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": RateAxis("left")})
         self.chunks_plot = self.graphics.addPlot(row=1, col=0)
-        for plot, (label, units) in ((self.bytes_plot, ("throughput", "B/s")), (self.chunks_plot, ("chunks", "/s"))):
+        for plot, (label, unit) in ((self.bytes_plot, ("throughput", None)), (self.chunks_plot, ("chunks", "/s"))):
             plot.hideButtons()
             own_menus(plot, self)
             cache_axes(plot)
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.getAxis("left").setLabel(label, units=units)
+            plot.getAxis("left").setLabel(label, units=unit)
             plot.getAxis("left").setWidth(90)
-            plot.getViewBox().setLimits(yMin=0)
+        self.chunks_plot.getViewBox().setLimits(yMin=0)
         self.chunks_plot.setXLink(self.bytes_plot)
         self.chunks_plot.getAxis("bottom").setLabel("time since start", units="s")
         self.chunks_plot.getAxis("bottom").enableAutoSIPrefix(False)
@@ -101,7 +117,12 @@ class ThroughputDock(QDockWidget):
         self.ttfb.setZValue(10)
         self.bytes_plot.addItem(self.ttfb)
         if self._link is not None:
-            self.bytes_plot.setXLink(self._link)
+            mirror_x(self.bytes_plot.getViewBox(), self._link)
+        self.log_check = QCheckBox("log scale")
+        self.log_check.setToolTip("Throughput on a logarithmic axis: fast and slow runs compared on one plot")
+        self.log_check.setChecked(True)
+        self.log_check.toggled.connect(self.set_log)
+        self.set_log(True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
@@ -111,8 +132,14 @@ class ThroughputDock(QDockWidget):
         self.table.setShowGrid(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        left = QWidget()
+        box = QVBoxLayout(left)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.log_check, 0, Qt.AlignmentFlag.AlignRight)
+        box.addWidget(self.graphics, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.graphics)
+        split.addWidget(left)
         split.addWidget(self.table)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -124,7 +151,18 @@ class ThroughputDock(QDockWidget):
         """Share the x range with the timeline."""
         self._link = view_box
         if self.graphics is not None:
-            self.bytes_plot.setXLink(view_box)
+            mirror_x(self.bytes_plot.getViewBox(), view_box)
+
+    def set_log(self, on: bool) -> None:
+        """Throughput on a log (default) or linear axis; the y range fits every stream."""
+        self.bytes_plot.setLogMode(y=on)
+        # y >= 0 either way: 0 B/s linear, 10^0 = MIN_LOG_RATE on the log axis
+        self.bytes_plot.getViewBox().setLimits(yMin=0)
+        for key, rs in self.streams.items():
+            if key in self.curves:
+                self._update_curve(key, rs)
+        self._update_ttfb()
+        self.bytes_plot.getViewBox().enableAutoRange(axis=pg.ViewBox.YAxis)
 
     def on_streams(self, streams: list[RunStream]) -> None:
         self._build()
@@ -185,8 +223,12 @@ class ThroughputDock(QDockWidget):
             return
         arr = np.array(rates, np.float64)
         t = (arr[:, 0] - (self.bridge.origin_ns or 0)) / 1e9
-        curves[0].setData(t, arr[:, 1])
+        curves[0].setData(t, self._rate_values(arr[:, 1]))
         curves[1].setData(t, arr[:, 2])
+
+    def _rate_values(self, bps: np.ndarray) -> np.ndarray:
+        """Rates as plotted: on the log axis zero is drawn at its floor (`MIN_LOG_RATE`)."""
+        return np.maximum(bps, MIN_LOG_RATE) if self.log_check.isChecked() else bps
 
     def _update_row(self, key: tuple[int, int], rs: RunStream) -> None:
         row = self._rows.get(key)
@@ -204,7 +246,7 @@ class ThroughputDock(QDockWidget):
             format_duration(st.duration_ns / 1e9),
             f"{st.chunks:,}",
             format_bytes(st.bytes),
-            f"{format_bytes(st.throughput_bps)}/s",
+            units.fmt_rate(st.throughput_bps),
             "ended" if st.ended else "streaming",
         ]
         for col, v in enumerate(values):
@@ -224,7 +266,9 @@ class ThroughputDock(QDockWidget):
             st = self.streams[key].stats
             if st.first_chunk_ns is not None:
                 rates = st.rates()
-                y = rates[0][1] if rates else 0.0
+                y = float(self._rate_values(np.array([rates[0][1] if rates else 0.0]))[0])
+                if self.log_check.isChecked():  # a scatter item is not mapped by the plot's log mode
+                    y = math.log10(y)
                 pts.append(((st.first_chunk_ns - origin) / 1e9, y))
         if pts:
             a = np.array(pts)

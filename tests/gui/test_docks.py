@@ -95,7 +95,7 @@ def test_throughput_dock_curves_ttfb_and_summary(qtbot) -> None:  # type: ignore
     bridge.streamsChanged.emit([RunStream(0, st)])
     assert dock.stack.currentIndex() == 1
     (bytes_curve, chunks_curve) = dock.curves[(0, 7)]
-    x, y = bytes_curve.getData()
+    x, y = bytes_curve.xData, bytes_curve.yData  # the data (getData() is on the log axis)
     assert len(x) == 10
     assert np.allclose(y, 102400.0)
     assert np.allclose(chunks_curve.getData()[1], 100.0)
@@ -105,8 +105,8 @@ def test_throughput_dock_curves_ttfb_and_summary(qtbot) -> None:  # type: ignore
     assert row[0] == "download #7"
     assert row[2] == "50.0 ms"
     assert row[4] == "100"
-    assert row[5] == "100.0 KiB"
-    assert row[6] == "100.0 KiB/s"
+    assert row[5] == "102.4 kB"  # one convention everywhere: decimal, as the axes
+    assert row[6] == "102.4 kB/s"
     assert row[7] == "ended"
     bridge.cleared.emit()
     assert dock.table.rowCount() == 0
