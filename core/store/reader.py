@@ -8,15 +8,22 @@ import logging
 import os
 import sqlite3
 import struct
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats  # noqa: TID252
+from ..outputs import OutputError, not_a_file, read_head  # noqa: TID252
 from ..snapshot import RunSnapshot  # noqa: TID252
 from .schema import (
     APPLICATION,
+    APPLICATION_ID,
+    COLUMNS,
     SCHEMA_VERSION,
     RecordingError,
     _is_recording_file,
+    decode_text,
+    storage_classes,
 )
 
 log = logging.getLogger("withscope")
@@ -24,17 +31,24 @@ log = logging.getLogger("withscope")
 
 # ------------------------------------------------------------------------------- reading
 def _check_header(path: Path) -> None:
-    """Clear errors for what SQLite would report vaguely (or not at all)."""
-    if not path.exists():
-        raise RecordingError(path, "no such file")
-    if path.is_dir():
-        raise RecordingError(path, "is a directory, not a recording file")
+    """Clear errors for what SQLite would report vaguely (or not at all). Never blocks: a FIFO, a
+    device or a directory is refused from `os.stat` alone, before anything is opened."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(100)
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise RecordingError(path, "no such file") from None
     except OSError as exc:
         raise RecordingError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    what = not_a_file(st)
+    if what is not None:
+        raise RecordingError(path, f"is {what}, not a recording file")
+    try:
+        head = read_head(path, 100)
+    except OutputError as exc:
+        raise RecordingError(path, exc.problem) from None
+    except OSError as exc:
+        raise RecordingError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    size = st.st_size
     if size == 0:
         raise RecordingError(path, "the file is empty (the recording was never written)")
     if not head.startswith(b"SQLite format 3\0"):
@@ -44,8 +58,14 @@ def _check_header(path: Path) -> None:
     page_size = struct.unpack(">H", head[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size
     pages = struct.unpack(">I", head[28:32])[0]
-    wal = Path(f"{path}-wal")
-    wal_size = wal.stat().st_size if wal.exists() else 0
+    try:
+        wal_st = os.stat(f"{path}-wal")
+    except OSError:
+        wal_size = 0
+    else:
+        if not_a_file(wal_st) is not None:
+            raise RecordingError(path, f"its write-ahead log {path}-wal is {not_a_file(wal_st)}")
+        wal_size = wal_st.st_size
     # The header's page count is trustworthy when it was written together with the change counter.
     valid_for = head[92:96] == head[24:28]
     if valid_for and wal_size == 0 and pages and size < pages * page_size:
@@ -93,9 +113,12 @@ def _read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "meta" not in tables:
         raise RecordingError(path, "not a withscope recording (an SQLite database without a meta table)")
-    meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    meta = {str(decode_text(k)): str(decode_text(v)) for k, v in conn.execute("SELECT key, value FROM meta")}
     if meta.get("application") != APPLICATION:
         raise RecordingError(path, "not a withscope recording (its meta table does not say withscope.recording)")
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    if app_id != APPLICATION_ID:
+        raise RecordingError(path, f"not a withscope recording (its SQLite application id is {app_id:#x})")
     version = meta.get("schema_version", "")
     if not version.isdigit():
         raise RecordingError(path, f"the recording has no valid schema version ({version!r})")
@@ -107,6 +130,13 @@ def _read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
         )
     if int(version) < 1:
         raise RecordingError(path, f"unsupported schema version {version}")
+    (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+    if user_version != int(version):
+        raise RecordingError(
+            path,
+            f"the recording contradicts itself: its SQLite header says schema version {user_version}, its meta"
+            f" table {version} (the file was altered or damaged)",
+        )
     missing = {"lifetimes", "alerts", "samples", "streams", "stream_points", "marks"} - tables
     if missing:
         raise RecordingError(path, f"the recording is incomplete: missing table(s) {', '.join(sorted(missing))}")
@@ -149,36 +179,74 @@ def open_recording(path: str | os.PathLike[str]) -> RunSnapshot:
         conn.close()
 
 
+def _check_types(conn: sqlite3.Connection, path: Path) -> set[str]:
+    """Refuse a recording whose columns hold values of the wrong type (a text `acquired_ns`, say)
+    with `RecordingError` naming the table, row and column. Returns the tables holding BLOB-stored
+    text (strings without a UTF-8 form), whose text columns the reader must decode."""
+    blob_tables: set[str] = set()
+    for table, columns in COLUMNS.items():
+        bad = " OR ".join(
+            f"typeof({name}) NOT IN ({', '.join(repr(t) for t in storage_classes(spec))})" for name, spec in columns
+        )
+        blob = " OR ".join(f"typeof({name}) = 'blob'" for name, spec in columns if spec.startswith("text")) or "0"
+        found_bad, found_blob = conn.execute(f"SELECT max({bad}), max({blob}) FROM {table}").fetchone()
+        if found_bad:
+            row = conn.execute(f"SELECT * FROM {table} WHERE {bad} LIMIT 1").fetchone()
+            names = [name for name, _ in columns]
+            for (name, spec), value in zip(columns, row, strict=False):
+                kind = "null" if value is None else type(value).__name__
+                ok = {"integer": int, "real": float, "text": str, "blob": bytes, "null": type(None)}
+                if not any(type(value) is ok[t] for t in storage_classes(spec)):
+                    raise RecordingError(
+                        path,
+                        f"the recording holds invalid data: {table} row {names[0]}={row[0]!r} has a {kind} in"
+                        f" {name}, which holds {spec.rstrip('?')} values",
+                    )
+        if found_blob:
+            blob_tables.add(table)
+    return blob_tables
+
+
+def _select(table: str) -> str:
+    return f"SELECT {', '.join(name for name, _ in COLUMNS[table])} FROM {table}"
+
+
+def _rows(conn: sqlite3.Connection, table: str, order: str, blob_tables: set[str]) -> Iterator[tuple[Any, ...]]:
+    cursor = conn.execute(f"{_select(table)} ORDER BY {order}")
+    if table not in blob_tables:
+        return cursor
+    return (tuple(decode_text(v) for v in r) for r in cursor)
+
+
 def _read_snapshot(conn: sqlite3.Connection, meta: dict[str, str], path: Path) -> RunSnapshot:
+    blobs = _check_types(conn, path)
     lifetimes = tuple(
         Lifetime(
             id=r[0], kind=r[1], label=r[2], site=r[3], stack=_decode_stack(r[4]), thread=r[5], task=r[6],
             acquired_ns=r[7], released_ns=r[8], outcome=Outcome(r[9]), error=r[10], error_type=r[11],
             suppressed=bool(r[12]), suppression_declared=bool(r[13]), released_by_close=bool(r[14]),
         )
-        for r in conn.execute("SELECT * FROM lifetimes ORDER BY id")
+        for r in _rows(conn, "lifetimes", "id", blobs)
     )  # fmt: skip
     alerts = tuple(
         Alert(
-            rule=r[0], severity=Severity(r[1]), message=r[2], hint=r[3], lifetime_id=r[4], site=r[5],
-            stack=_decode_stack(r[6]), t_ns=r[7],
+            rule=r[1], severity=Severity(r[2]), message=r[3], hint=r[4], lifetime_id=r[5], site=r[6],
+            stack=_decode_stack(r[7]), t_ns=r[8],
         )
-        for r in conn.execute(
-            "SELECT rule, severity, message, hint, lifetime_id, site, stack, t_ns FROM alerts ORDER BY seq"
-        )
+        for r in _rows(conn, "alerts", "seq", blobs)
     )  # fmt: skip
-    samples = tuple(Sample(*r) for r in conn.execute("SELECT * FROM samples ORDER BY t_ns"))
+    samples = tuple(Sample(*r) for r in _rows(conn, "samples", "t_ns", blobs))
     series: dict[int, list[tuple[int, int, int]]] = {}
-    for lid, t, c, b in conn.execute("SELECT * FROM stream_points ORDER BY lifetime_id, t_ns"):
+    for lid, t, c, b in _rows(conn, "stream_points", "lifetime_id, t_ns", blobs):
         series.setdefault(lid, []).append((t, c, b))
     streams = tuple(
         StreamStats(
             lifetime_id=r[0], label=r[1], started_ns=r[2], first_chunk_ns=r[3], last_ns=r[4], ended=bool(r[5]),
             chunks=r[6], bytes=r[7], series=tuple(series.get(r[0], ())),
         )
-        for r in conn.execute("SELECT * FROM streams ORDER BY lifetime_id")
+        for r in _rows(conn, "streams", "lifetime_id", blobs)
     )  # fmt: skip
-    marks = tuple(Mark(t, text) for t, text in conn.execute("SELECT t_ns, text FROM marks ORDER BY t_ns, seq"))
+    marks = tuple(Mark(r[1], r[2]) for r in _rows(conn, "marks", "t_ns, seq", blobs))
     options = json.loads(meta.get("options", "{}"))
     if not isinstance(options, dict):
         raise ValueError("meta 'options' is not a JSON object")
@@ -255,7 +323,6 @@ def snapshot_at(snapshot: RunSnapshot, t_ns: int) -> RunSnapshot:
 
 
 def is_recording(path: str | os.PathLike[str]) -> bool:
-    """Cheap sniff: an SQLite file whose header carries withscope's application id."""
-    p = Path(path)
-    return p.is_file() and p.stat().st_size > 0 and _is_recording_file(p)
+    """Cheap sniff: a regular SQLite file whose header carries withscope's application id (never blocks)."""
+    return _is_recording_file(Path(path))
 

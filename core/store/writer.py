@@ -33,10 +33,9 @@ from .schema import (
     RecordingError,
     Row,
     _create,
-    _is_recording_file,
     _meta_rows,
-    _remove_db_files,
     alert_row,
+    executemany,
     lifetime_row,
     sample_row,
     stream_row,
@@ -98,11 +97,11 @@ class RecordingWriter:
         self._t0_ns = t0_ns if t0_ns is not None else time.perf_counter_ns()
         self._wall_t0 = wall_t0 if wall_t0 is not None else time.time()
         self._t0_given = t0_ns is not None
-        conn = _create(self.path)
+        first_meta = _meta_rows(target, "running", self._t0_ns, self._wall_t0, meta or {})
+        conn = _create(self.path, lambda c: executemany(c, _SET_META, first_meta))
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executemany(_SET_META, _meta_rows(target, "running", self._t0_ns, self._wall_t0, meta or {}))
         except sqlite3.Error as exc:
             conn.close()
             raise RecordingError(self.path, f"cannot create the recording: {exc}") from None
@@ -345,7 +344,7 @@ class RecordingWriter:
                             conn.execute("BEGIN")
                             in_tx = True
                             deadline = time.monotonic() + self.flush_interval_s
-                        conn.executemany(item.sql, item.rows)
+                        executemany(conn, item.sql, item.rows)
                     if time.monotonic() < deadline:
                         continue
                 elif item is _STOP:
@@ -430,40 +429,31 @@ def record_run(run: RunLike, path: str | os.PathLike[str], **options: Any) -> Re
 
 # ----------------------------------------------------------------------------- one-shot save
 def save_snapshot(snapshot: RunSnapshot, path: str | os.PathLike[str]) -> None:
-    """Write a whole run to a new recording in one transaction (atomic: temp file + rename).
+    """Write a whole run to a new recording, atomically: the file appears under `path` complete.
 
-    An existing recording at `path` is replaced; any other existing file raises `RecordingError`.
+    An existing recording at `path` (or an empty file) is replaced unless another process is
+    recording to it; anything else - a foreign file, a directory, a device, a FIFO - raises
+    `RecordingError` and is left untouched.
     """
     dest = Path(path)
-    if dest.exists() and not dest.is_dir() and not _is_recording_file(dest):
-        raise RecordingError(dest, "exists and is not a withscope recording; refusing to overwrite it")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    conn = _create(tmp)
-    try:
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany(
-                _SET_META, _meta_rows(snapshot.target, snapshot.status, snapshot.t0_ns, snapshot.wall_t0, snapshot.meta)
-            )
-            extra: list[Row] = [("dropped_events", str(snapshot.dropped_events))]
-            if snapshot.end_ns is not None:
-                extra.append(("end_ns", str(snapshot.end_ns)))
-            if snapshot.error is not None:
-                extra.append(("error", redact_text(snapshot.error)))
-            conn.executemany(_SET_META, extra)
-            conn.executemany(_UPSERT_LIFETIME, [lifetime_row(lt) for lt in snapshot.lifetimes])
-            conn.executemany(_INSERT_ALERT, [alert_row(a) for a in snapshot.alerts])
-            conn.executemany(_INSERT_SAMPLE, [sample_row(s) for s in snapshot.samples])
-            conn.executemany(_UPSERT_STREAM, [stream_row(st) for st in snapshot.streams])
-            conn.executemany(
-                _INSERT_POINT, [(st.lifetime_id, t, c, b) for st in snapshot.streams for t, c, b in st.series]
-            )
-            conn.executemany(_INSERT_MARK, [(m.t_ns, redact_text(m.text)) for m in snapshot.marks])
-        conn.close()
-        os.replace(tmp, dest)
-    except (OSError, sqlite3.Error) as exc:
-        conn.close()
-        _remove_db_files(tmp)
-        raise RecordingError(dest, f"cannot save the recording: {exc}") from None
 
+    def fill(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")
+        first = _meta_rows(snapshot.target, snapshot.status, snapshot.t0_ns, snapshot.wall_t0, snapshot.meta)
+        executemany(conn, _SET_META, first)
+        extra: list[Row] = [("dropped_events", str(snapshot.dropped_events))]
+        if snapshot.end_ns is not None:
+            extra.append(("end_ns", str(snapshot.end_ns)))
+        if snapshot.error is not None:
+            extra.append(("error", redact_text(snapshot.error)))
+        executemany(conn, _SET_META, extra)
+        executemany(conn, _UPSERT_LIFETIME, [lifetime_row(lt) for lt in snapshot.lifetimes])
+        executemany(conn, _INSERT_ALERT, [alert_row(a) for a in snapshot.alerts])
+        executemany(conn, _INSERT_SAMPLE, [sample_row(s) for s in snapshot.samples])
+        executemany(conn, _UPSERT_STREAM, [stream_row(st) for st in snapshot.streams])
+        points = [(st.lifetime_id, t, c, b) for st in snapshot.streams for t, c, b in st.series]
+        executemany(conn, _INSERT_POINT, points)
+        executemany(conn, _INSERT_MARK, [(m.t_ns, redact_text(m.text)) for m in snapshot.marks])
+        conn.execute("COMMIT")
 
+    _create(dest, fill).close()
