@@ -47,7 +47,7 @@ from .runner import DB_ENV, Run, RunOptions
 from .sampler import Sampler
 from .snapshot import RunSnapshot
 from .store import RecordingError, RecordingWriter, open_recording, record_run
-from .targets import TargetError, catalogue, resolve_target
+from .targets import TargetError, catalogue
 from .workloads.base import DatabaseConfig, Workload
 
 VERSION = "withscope 0.1.0"
@@ -245,7 +245,9 @@ def _positive_float(text: str) -> float:
 
 
 def _setup_run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", metavar="TARGET", help="catalogue name, FILE.py:FUNCTION or MODULE:FUNCTION")
+    from .supervise.cli_run import add_target_arguments
+
+    add_target_arguments(p)  # TARGET [ARGS...], -m MODULE [ARGS...], --python
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run it N times (default 1)")
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds")
     p.add_argument("--db", default=None, metavar="DSN", help=f"PostgreSQL DSN (default ${DB_ENV}, else SQLite)")
@@ -313,7 +315,10 @@ async def _run_with_progress(run: Run, progress: Progress | None) -> RunSnapshot
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    target = resolve_target(args.target)
+    from .supervise import ChildRun
+    from .supervise.cli_run import run_in_child, target_from_args
+
+    target = target_from_args(args, _setup_run)
     if args.db is not None and not DatabaseConfig(args.db).is_postgres:
         raise UsageError(f"--db wants a postgresql:// DSN, got {redact_dsn(args.db)!r}")
     options = RunOptions(
@@ -323,22 +328,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         scale=args.scale,
         late_release_s=args.late_release,
     )
-    progress = None if args.quiet else Progress(sys.stderr, sys.stderr.isatty())
-    run = Run(target, options)
+    tty = sys.stderr.isatty()  # a redrawn line would garble a program's own output on the terminal
+    progress = None if args.quiet or (tty and target.kind in ("script", "module")) else Progress(sys.stderr, tty)
+    run = ChildRun(target, options, python=args.python)
     writer: RecordingWriter | None = None
     if args.record is not None:
         try:
             writer = record_run(run, args.record)  # before start: the file holds the run from t0
         except RecordingError as exc:
             raise UsageError(f"--record: {exc}") from None
-    interrupted = False
-    try:
-        try:
-            snap = asyncio.run(_run_with_progress(run, progress))
-        except KeyboardInterrupt:
-            if not run.done:
-                raise
-            snap, interrupted = run.snapshot(), True  # Ctrl-C: the run was cancelled and cleaned up
+    try:  # SIGINT/SIGTERM/SIGHUP stop the child; the run is then finished, recorded and reported
+        snap, stopped_by = run_in_child(run, lambda: _run_with_progress(run, progress))
     finally:
         if writer is not None and not run.done:
             writer.close()  # no outcome to write: the file keeps status "running" and what it holds
@@ -352,9 +352,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"\nRecorded to {writer.path} (open it with `withscope`, or `withscope export`)", file=out)
     if record_error is not None:
         print(f"withscope: {redact_text(record_error)}", file=sys.stderr)
-    if interrupted:
+    if stopped_by is not None:
         print("withscope: interrupted", file=sys.stderr)
-        return 130
+        return 128 + stopped_by
     if record_error is not None:
         return 2
     if args.fail_on_leak and (snap.alerts or snap.status != "ok"):

@@ -49,12 +49,18 @@ class Sampler:
         pid: int | None = None,
         history: int = DEFAULT_HISTORY,
         connections_every_s: float = 1.0,
+        tree: bool = False,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.interval_s = interval_s
         self.connections_every_s = connections_every_s
         self.pid = os.getpid() if pid is None else pid
+        # tree=True: every figure sums the process and all its descendants (an observed child and
+        # what it forked or spawned); `tree_pids` collects every descendant pid seen.
+        self.tree = tree
+        self.tree_pids: set[int] = set()
+        self._kids: dict[int, psutil.Process] = {}
         self._proc: psutil.Process | None = None
         self._history: deque[Sample] = deque(maxlen=history)
         self._subscribers: list[Callable[[Sample], None]] = []
@@ -141,6 +147,8 @@ class Sampler:
                 threads = p.num_threads()
             with contextlib.suppress(psutil.AccessDenied):
                 cpu = p.cpu_percent(None)
+        if self.tree:
+            rss, fds, threads, cpu = self._add_descendants(p, rss, fds, threads, cpu)
         now = time.monotonic()
         if force_connections or now - self._conn_at >= self.connections_every_s:
             try:
@@ -151,6 +159,29 @@ class Sampler:
             self._conn_at = now
         self._last = (rss, fds, threads, conns)
         return Sample(time.perf_counter_ns(), rss, fds, threads, conns, cpu)
+
+    def _add_descendants(
+        self, p: psutil.Process, rss: int, fds: int, threads: int, cpu: float
+    ) -> tuple[int, int, int, float]:
+        """Add the readings of `p`'s descendants (alive now) to the process's own."""
+        try:
+            found = p.children(recursive=True)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return rss, fds, threads, cpu
+        kids: dict[int, psutil.Process] = {}
+        for child in found:
+            known = self._kids.get(child.pid)
+            proc = known if known is not None and known == child else child
+            kids[child.pid] = proc
+            self.tree_pids.add(child.pid)
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess), proc.oneshot():
+                rss += proc.memory_info().rss
+                fds += proc.num_fds() if hasattr(proc, "num_fds") else proc.num_handles()
+                threads += proc.num_threads()
+                share = proc.cpu_percent(None)
+                cpu += share if known is not None else 0.0  # the first reading of a process is 0
+        self._kids = kids
+        return rss, fds, threads, cpu
 
     # ------------------------------------------------------------------ consumers
     def latest(self) -> Sample | None:

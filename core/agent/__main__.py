@@ -1,0 +1,5 @@
+"""`python -m withscope.core.agent`: the agent's entry point (see the package docstring)."""
+
+from . import main
+
+main()

@@ -1,0 +1,228 @@
+"""Running the target inside the observed process, as Python itself would (standard library only).
+
+- a script (`path.py`, or a folder / zip with `__main__.py`): compiled and executed in the real
+  `__main__` module (as `python path.py` does: its globals live until the interpreter exits),
+  `sys.argv = [path, *args]`, `sys.path[0]` its folder;
+- a module (`-m pkg.mod`): `runpy`'s own `python -m` path (`__main__`, `sys.argv[0]` the module's
+  file, `sys.path[0]` the working directory);
+- `file.py:function` / `module:function` and catalogue names: resolved by `core.targets` (the file
+  loaded once under a private module name), then called; an async function (or a coroutine a sync
+  one returns) runs under `asyncio.run`; catalogue entries get a `WorkloadContext`.
+
+All on the main thread: signals, `signal.signal` and `input()` work as in a plain run. Repeats
+are marked `repeat i/N start` / `repeat i/N end` (the texts `core.rules` reads); the end of the
+target's own code is marked `workload end`, before a catalogue entry's leftovers are closed.
+`run()` returns how the target ended as `("ok", None)`, `("exit", code)` or `("error", text)`,
+after printing an uncaught exception as Python would (through `sys.excepthook`, without the
+agent's own frames).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import importlib.machinery
+import os
+import runpy
+import sys
+import threading
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..recorder import Recorder  # noqa: TID252 (mypy sees this tree as `core`)
+
+WORKLOAD_END_MARK = "workload end"  # the same text as core.snapshot's (a test keeps them equal)
+REPEAT_START = "repeat {i}/{n} start"  # the texts of core.rules.base
+REPEAT_END = "repeat {i}/{n} end"
+
+_AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+_CORE_DIR = os.path.dirname(_AGENT_DIR)
+_OWN_FILES = frozenset({runpy.__file__, os.path.join(_CORE_DIR, "targets.py")})
+_LIB_DIR = os.path.dirname(os.__file__)
+
+Outcome = tuple[str, Any]  # ("ok", None) | ("exit", int) | ("error", str)
+
+
+def _own(filename: str) -> bool:
+    return filename.startswith(_AGENT_DIR) or filename in _OWN_FILES or filename.startswith("<frozen runpy")
+
+
+def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
+    """`tb` without the leading frames of the agent, runpy and the target loader."""
+    while tb is not None and _own(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
+def error_text(exc: BaseException) -> str:
+    """'ValueError: boom (raised at app.py:12 in load)': one line for a person; the site is the
+    innermost frame outside the standard library and withscope (else the innermost)."""
+    msg = str(exc).strip()
+    text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    text = text.splitlines()[0]
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
+    own = [f for f in frames if not f.filename.startswith((_LIB_DIR, _CORE_DIR)) and not f.filename.startswith("<")]
+    pick = own[-1] if own else (frames[-1] if frames else None)
+    if pick is not None:
+        path = pick.filename
+        try:
+            rel = os.path.relpath(path)
+            path = rel if not rel.startswith("..") else path
+        except ValueError:
+            pass
+        text += f" (raised at {path}:{pick.lineno} in {pick.name})"
+    return text
+
+
+# ------------------------------------------------------------------------------ targets
+def _run_script(path: str) -> None:
+    if os.path.isdir(path) or (not path.endswith((".py", ".pyw")) and not os.path.isfile(path)):
+        runpy.run_path(path, run_name="__main__")  # a folder or zip with __main__.py
+        return
+    main = sys.modules["__main__"]
+    d = main.__dict__
+    d.clear()
+    d.update(
+        __name__="__main__", __doc__=None, __package__=None, __spec__=None, __file__=path, __cached__=None,
+        __loader__=importlib.machinery.SourceFileLoader("__main__", path), __builtins__=__builtins__,
+    )  # fmt: skip
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    exec(code, d)
+
+
+def _run_module(name: str) -> None:
+    as_main = getattr(runpy, "_run_module_as_main", None)  # what `python -m` itself calls
+    if as_main is not None:
+        as_main(name, alter_argv=True)
+    else:  # pragma: no cover - every CPython 3.11-3.13 has it
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+
+
+def _prepare(spec: dict[str, Any]) -> tuple[Callable[[], Any], Any]:
+    """The call that runs the target once, and the catalogue's WorkloadContext (or None).
+    Sets `sys.argv` and `sys.path[0]` as Python would for that kind of target."""
+    kind, target, args = spec["kind"], spec["target"], list(spec.get("args", ()))
+    rest = [p for p in sys.path if p not in ("", spec.get("shim"))]
+    shim = [spec["shim"]] if spec.get("shim") else []
+    if kind == "script":
+        path = os.path.abspath(target)
+        sys.argv = [target, *args]
+        sys.path[:] = [os.path.dirname(path), *shim, *rest]
+        return (lambda: _run_script(path)), None
+    if kind == "module":
+        sys.argv = [target, *args]
+        sys.path[:] = [os.getcwd(), *shim, *rest]
+        return (lambda: _run_module(target)), None
+    sys.path[:] = [*shim, *rest]
+    from ..targets import resolve_target  # noqa: TID252
+
+    resolved = resolve_target(target)
+    sys.argv = [target.rpartition(":")[0] or target, *args]
+    ctx = None
+    if resolved.workload is not None:
+        from ..workloads.base import DatabaseConfig, WorkloadContext  # noqa: TID252
+
+        db = DatabaseConfig(dsn=spec.get("dsn"), application_name=spec.get("application_name", "withscope"))
+        ctx = WorkloadContext(
+            tmpdir=Path(spec["tmpdir"]), db=db, stop=threading.Event(), scale=float(spec.get("scale", 1.0))
+        )
+    bound = ctx
+    return (lambda: resolved.call(bound)), ctx  # type: ignore[arg-type]
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # what Python prints for sys.exit("message")
+    return 1
+
+
+def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outcome:
+    """Run the target `spec` describes (repeats included); see the module docstring."""
+    n = max(1, int(spec.get("repeat", 1)))
+    try:
+        call, ctx = _prepare(spec)
+    except SystemExit as exc:
+        return _ended(exc)
+    except BaseException as exc:  # a target that cannot be loaded (TargetError, ImportError, ...)
+        return "error", str(exc).splitlines()[0] if type(exc).__name__ == "TargetError" else error_text(exc)
+    try:
+        rec.mark("run start")
+        flush()  # the parent knows the target started, even if what follows holds the GIL for long
+        first = _repeat_sync(call, rec, flush, n, ctx)
+        if first is not None:  # async: the rest runs in one event loop
+            asyncio.run(_repeat_async(first, call, rec, flush, n, ctx))
+    except BaseException as exc:
+        return _ended(exc)
+    return "ok", None
+
+
+def _ended(exc: BaseException) -> Outcome:
+    if isinstance(exc, SystemExit):
+        code = _exit_code(exc)
+        return ("ok", None) if code == 0 else ("exit", code)
+    with contextlib.suppress(Exception):
+        sys.excepthook(type(exc), exc, _user_traceback(exc.__traceback__))
+    return "error", error_text(exc)
+
+
+def _repeat_sync(
+    call: Callable[[], Any], rec: Recorder, flush: Callable[[], None], n: int, ctx: Any
+) -> Awaitable[Any] | None:
+    """Run the repeats of a sync target; for an async one, return its first coroutine (not awaited)."""
+    ended = False
+    try:
+        for i in range(1, n + 1):
+            rec.mark(REPEAT_START.format(i=i, n=n))
+            result = call()
+            if asyncio.iscoroutine(result):
+                ended = True  # the async runner marks the end
+                return result
+            rec.mark(REPEAT_END.format(i=i, n=n))
+            flush()
+    finally:
+        if not ended:
+            rec.mark(WORKLOAD_END_MARK)
+            if ctx is not None:
+                _cleanup_sync(ctx)
+    return None
+
+
+async def _repeat_async(
+    first: Awaitable[Any], call: Callable[[], Any], rec: Recorder, flush: Callable[[], None], n: int, ctx: Any
+) -> None:
+    try:
+        for i in range(1, n + 1):
+            if i > 1:
+                rec.mark(REPEAT_START.format(i=i, n=n))
+            await (first if i == 1 else call())
+            rec.mark(REPEAT_END.format(i=i, n=n))
+            flush()
+    finally:
+        rec.mark(WORKLOAD_END_MARK)
+        if ctx is not None:
+            errors = await ctx.leftovers.close_all()
+            if errors:
+                print(f"withscope: closing leftovers: {'; '.join(errors)}", file=sys.stderr)
+            gc.collect()
+            for _ in range(3):  # let finalizers scheduled by the collection (async generators) run
+                await asyncio.sleep(0)
+
+
+def _cleanup_sync(ctx: Any) -> None:
+    try:
+        errors = asyncio.run(ctx.leftovers.close_all())
+    except Exception as exc:
+        errors = [error_text(exc)]
+    if errors:
+        print(f"withscope: closing leftovers: {'; '.join(errors)}", file=sys.stderr)
+    gc.collect()

@@ -1,0 +1,354 @@
+"""`ChildRun`: a `Run` whose target executes in its own process, observed through the agent.
+
+Same public interface and lifecycle as `core.runner.Run` (subscribe / start / cancel / wait,
+`status`, `error`, `progress`, `alerts`, `recorder`, `sampler`, `snapshot()`), so the CLI and the
+app switch by constructing it instead::
+
+    run = ChildRun(child_target("tool.py", ["-v"]), RunOptions(timeout_s=30), python="/usr/bin/python3")
+    run.start(); snap = await run.wait()
+
+What a child run does:
+1. A temp dir (a catalogue entry's `WorkloadContext.tmpdir`), then the agent is started under
+   `python` (default: the active venv's, else this interpreter) in a new session; see `spawn.py`.
+2. The pipe is read on the loop (`connect_read_pipe`, never blocking it); each batch goes to the
+   `ChildRecorder` (`run.recorder`), drained by the run's timer (live rules) and by anyone else.
+   A psutil `Sampler` reads the child's whole process tree (`tree=True`): the parent's own fds,
+   threads and memory never enter the run's figures. Forked children are in `meta["child_pids"]`.
+3. The run ends when the observed process exits. A timeout, `cancel()` or an outside cancellation
+   stops it by escalating SIGINT -> SIGTERM -> SIGKILL to its process group (`SIGINT_GRACE_S`,
+   `SIGTERM_GRACE_S` apart); processes of the group still alive after the main one exited are
+   stopped the same way (SIGTERM, then SIGKILL).
+4. The final rules see the lifetimes as the target's own code left them (what only the child's
+   cleanup released counts as open: the agent marks `workload end` before that cleanup), then
+   PostgreSQL backends are terminated and the temp dirs removed, as `Run` does.
+
+Status: "pending" -> "running" -> "ok" | "exited N" | "crashed: SIGNAME" | "timed out" | "stopped"
+| "error" (`error` holds the exception's one line, e.g. "ValueError: boom (raised at app.py:3 in
+main)"). Threading rules are `Run`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..agent.wire import FrameReader, WireError  # noqa: TID252 (mypy sees this tree as `core`)
+from ..events import Outcome  # noqa: TID252
+from ..recorder import Batch  # noqa: TID252
+from ..rules import (  # noqa: TID252
+    DbFacts,
+    RuleContext,
+    existing_paths,
+    gather_db_facts,
+    open_server_connections,
+    terminate_backends,
+)
+from ..rules.base import REPEAT_END_RE  # noqa: TID252
+from ..runner import Run, RunOptions  # noqa: TID252
+from ..sampler import Sampler  # noqa: TID252
+from ..snapshot import WORKLOAD_END_MARK  # noqa: TID252
+from ..workloads.base import WorkloadContext  # noqa: TID252
+from .feed import ChildRecorder
+from .spawn import Spawned, default_python, group_members, remove_shim, signal_group, spawn_agent, wait_exit
+from .status import describe
+from .target import ChildTarget, child_target
+
+log = logging.getLogger("withscope")
+
+SIGINT_GRACE_S = 0.6  # after SIGINT, before SIGTERM
+SIGTERM_GRACE_S = 0.6  # after SIGTERM, before SIGKILL
+EOF_WAIT_S = 1.0  # after the process exited, how long the rest of the pipe may take
+_REPEAT_START_RE = re.compile(r"^repeat (\d+)/(\d+) start$")
+
+
+class _PipeProtocol(asyncio.Protocol):
+    def __init__(self, run: ChildRun) -> None:
+        self.run = run
+        self.reader = FrameReader()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self.reader.feed(data)
+        except WireError as exc:
+            self.run.meta["wire_error"] = str(exc)
+            return
+        for msg in messages:
+            self.run._on_message(msg)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class ChildRun(Run):
+    """One run of a target in a child process; see the module docstring."""
+
+    def __init__(
+        self,
+        target: ChildTarget | str,
+        options: RunOptions | None = None,
+        *,
+        python: str | None = None,
+        cwd: str | None = None,
+        sampler: Sampler | None = None,  # accepted for Run's signature; a child run samples its own tree
+        run_id: str | None = None,
+    ) -> None:
+        target = target if isinstance(target, ChildTarget) else child_target(target)
+        opts = options or RunOptions()
+        super().__init__(target, opts, sampler=Sampler(opts.sample_interval_s, tree=True), run_id=run_id)
+        self.target: ChildTarget = target
+        self.python = python or default_python()
+        self.cwd = cwd
+        # The model is folded from the child's batches: swap in a ChildRecorder (same time zero).
+        self._unsub_recorder()
+        self.child_recorder = ChildRecorder(name=f"run {self.id} {target.name}")
+        self.recorder = self.child_recorder
+        self.t0_ns, self.wall_t0 = self.recorder.t0_ns, self.recorder.wall_t0
+        self._unsub_recorder = self.recorder.subscribe(self._on_batch)
+        self.meta.update(interpreter=self.python, process="child", pid="")
+        self.meta.pop("python", None)
+        self.child_pid: int | None = None
+        self.returncode: int | None = None
+        self._spawned: Spawned | None = None
+        self._end_msg: tuple[Any, ...] | None = None
+        self._workload_end_ns: int | None = None
+        self._stop_reason: str | None = None
+        self._stopped_by: str | None = None
+
+    # ----------------------------------------------------------------- messages, batches
+    def _on_message(self, msg: tuple[Any, ...]) -> None:
+        """A decoded message from the pipe (on the loop thread)."""
+        tag = msg[0]
+        if tag == "batch" and len(msg) == 7:
+            self.child_recorder.feed(msg)
+        elif tag == "hello":
+            self.meta["python"] = str(msg[2])
+            self.meta["hot_path"] = str(msg[3])
+        elif tag == "end":
+            self._end_msg = msg
+
+    def _on_batch(self, batch: Batch) -> None:
+        # On the draining thread: the live rules get what the target's own code did (releases
+        # made by the child's cleanup, after "workload end", are judged by the final rules).
+        for m in batch.marks:
+            if m.text == WORKLOAD_END_MARK and self._workload_end_ns is None:
+                self._workload_end_ns = m.t_ns
+            elif match := _REPEAT_START_RE.match(m.text):
+                self.progress = (int(match.group(1)), int(match.group(2)))
+                self._call_soon(self._notify)
+            elif REPEAT_END_RE.match(m.text):
+                self._call_soon(lambda: self.sampler.sample_now(connections=True))
+        released = batch.released
+        end = self._workload_end_ns
+        if end is not None and released:
+            rel = self.recorder.table.released_ns
+            released = tuple(lid for lid in released if rel[lid] <= end)
+        self._pending_ids.append((batch.acquired, released, batch.streams, batch.aborted))
+
+    def _call_soon(self, fn: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(fn)
+
+    # -------------------------------------------------------------------------- the run
+    def _agent_spec(self, tmpdir: Path) -> dict[str, Any]:
+        o = self.options
+        return {
+            **self.target.agent_spec(),
+            "repeat": o.repeat,
+            "tmpdir": str(tmpdir),
+            "dsn": self.db.dsn,
+            "application_name": self.db.application_name,
+            "scale": o.scale,
+            "interval_s": 0.05,
+        }
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        tmpdir = Path(tempfile.mkdtemp(prefix=f"withscope-{self.id}-"))
+        self.context = WorkloadContext(tmpdir=tmpdir, db=self.db, stop=self._stop, scale=self.options.scale)
+        outside_cancel = False
+        try:
+            spawned = spawn_agent(self.python, self._agent_spec(tmpdir), cwd=self.cwd)
+        except OSError as exc:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            self.status, self.error = "error", f"cannot start {self.python}: {exc.strerror or exc}"
+            self.end_ns = time.perf_counter_ns()
+            self._final = self._build_snapshot()
+            self._phase = "done"
+            self._unsub_recorder()
+            self._notify()
+            return
+        self._spawned = spawned
+        self.child_pid = pid = spawned.pid
+        self.meta["pid"] = str(pid)
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def waiter() -> None:
+            wait_exit(pid)
+            def settle() -> None:
+                if not exited.done():
+                    exited.set_result(None)
+
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle)
+
+        threading.Thread(target=waiter, name=f"withscope-wait-{pid}", daemon=True).start()
+        pipe = os.fdopen(spawned.read_fd, "rb", buffering=0)
+        transport, proto = await loop.connect_read_pipe(lambda: _PipeProtocol(self), pipe)
+        self.sampler.pid = pid
+        self.sampler.start()
+        self._phase = "workload"
+        self._set_status("running")
+        drain_task = loop.create_task(self._drain_loop(), name=f"withscope-drain-{self.id}")
+        try:
+            async with asyncio.timeout(self.options.timeout_s):
+                await asyncio.shield(exited)
+        except TimeoutError:
+            self._stop_reason = "timed out"
+        except asyncio.CancelledError:
+            self._stop_reason = "stopped"
+            if self._cancel_requested:
+                if me is not None:
+                    me.uncancel()
+            else:
+                outside_cancel = True
+        self._phase = "final"
+        # Stopping and cleanup run to completion even if someone cancels this task meanwhile.
+        finish = loop.create_task(self._finish_child(exited, proto, transport, drain_task))
+        while not finish.done():
+            try:
+                await asyncio.shield(finish)
+            except asyncio.CancelledError:
+                outside_cancel = True
+                if me is not None:
+                    me.uncancel()
+        if finish.exception() is not None:
+            log.error("withscope: cleanup of run %s failed", self.id, exc_info=finish.exception())
+        self.status, self.error = describe(self.returncode, self._end_msg, self._stop_reason, self.options.timeout_s)
+        self.end_ns = time.perf_counter_ns()
+        self._final = self._build_snapshot()
+        self._phase = "done"
+        self._unsub_recorder()
+        self._notify()
+        if outside_cancel:
+            raise asyncio.CancelledError
+
+    async def _stop_child(self, exited: asyncio.Future[None]) -> None:
+        """SIGINT, SIGTERM, SIGKILL to the group until the main process has exited."""
+        assert self.child_pid is not None
+        steps = ((signal.SIGINT, SIGINT_GRACE_S), (signal.SIGTERM, SIGTERM_GRACE_S), (signal.SIGKILL, 5.0))
+        for sig, grace in steps:
+            if exited.done():
+                return
+            self.recorder.mark(f"stop: {sig.name}")
+            self._stopped_by = sig.name
+            signal_group(self.child_pid, sig)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(exited), grace)
+
+    async def _stop_survivors(self) -> None:
+        """Stop what the target left running in its group after the main process exited."""
+        assert self.child_pid is not None
+        pgid = self.child_pid
+        survivors = await asyncio.to_thread(group_members, pgid, pgid)
+        seen = sorted(self.sampler.tree_pids | set(survivors))
+        if seen:
+            alive = set(survivors)
+            self.meta["child_pids"] = ", ".join(
+                f"{p} ({'alive at the end, stopped' if p in alive else 'ended'})" for p in seen
+            )
+        if not survivors:
+            return
+        self.recorder.mark(f"stop: {len(survivors)} leftover process(es) of the run")
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not signal_group(pgid, sig):
+                return
+            deadline = time.monotonic() + SIGTERM_GRACE_S
+            while time.monotonic() < deadline:
+                if not await asyncio.to_thread(group_members, pgid, pgid):
+                    return
+                await asyncio.sleep(0.05)
+
+    async def _finish_child(
+        self, exited: asyncio.Future[None], proto: _PipeProtocol, transport: asyncio.ReadTransport,
+        drain_task: asyncio.Task[None],
+    ) -> None:  # fmt: skip
+        assert self._spawned is not None
+        assert self.context is not None
+        spawned = self._spawned
+        if self._stop_reason is not None:
+            await self._stop_child(exited)
+        await self._stop_survivors()
+        with contextlib.suppress(TimeoutError):  # the last frames the process wrote
+            await asyncio.wait_for(asyncio.shield(proto.closed), EOF_WAIT_S)
+        transport.close()
+        self.returncode = await asyncio.to_thread(spawned.proc.wait)  # reaps: the group id is free again
+        if self._stopped_by:
+            self.meta["stopped_by"] = self._stopped_by
+        await self.sampler.stop()
+        # --- final rules, on the lifetimes as the target's own code left them
+        self._live_update()
+        drain_task.cancel()
+        await asyncio.gather(drain_task, return_exceptions=True)
+        rec = self.recorder
+        lifetimes = self._as_of_workload_end(rec.lifetimes())
+        db: DbFacts | None = None
+        if self.db.is_postgres and self.db.dsn:
+            db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
+            self.meta["db_check"] = db.error or f"{len(db.backends)} backend(s) left"
+        final_ctx = RuleContext(
+            lifetimes=lifetimes,
+            streams=rec.streams(),
+            samples=self.sampler.history(since_ns=self.t0_ns),
+            marks=rec.marks(),
+            now_ns=time.perf_counter_ns(),
+            final=True,
+            t0_ns=self.t0_ns,
+            existing_paths=existing_paths(lifetimes),
+            db=db,
+        )
+        new = self.engine.update(final_ctx, final=True)
+        if new:
+            self._notify(tuple(new))
+        # --- cleanup
+        self._phase = "cleanup"
+        if self.db.is_postgres and self.db.dsn:
+            killed = await terminate_backends(self.db.dsn, self.db.application_name)
+            if killed:
+                self.meta["backends_terminated"] = str(killed)
+        shutil.rmtree(self.context.tmpdir, ignore_errors=True)
+        remove_shim(spawned.shim)
+        rec.drain()
+        self._pending_ids.clear()
+
+    def _as_of_workload_end(self, lifetimes: list[Any]) -> list[Any]:
+        end = self._workload_end_ns
+        if end is None:
+            return lifetimes
+        return [
+            dataclasses.replace(lt, released_ns=None, outcome=Outcome.OPEN, error=None, error_type=None,
+                                suppressed=False, suppression_declared=False, released_by_close=False)
+            if lt.released_ns is not None and lt.released_ns > end else lt
+            for lt in lifetimes
+        ]  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<ChildRun {self.id} {self.target.name!r} pid={self.child_pid} {self.status}>"
