@@ -1,4 +1,6 @@
-"""The timeline legend: outcome styles (drawn exactly like the bars) and the colours of the kinds seen.
+"""The timeline legend: every style the timeline draws - outcome styles (drawn exactly like the
+bars), the alert frames per severity and the selection (drawn by the same code as on the bars),
+and the colours of the kinds seen.
 
 A painted widget that wraps its entries over as many lines as its width needs (its height
 follows). Cheap and crisp at any scaling. GUI thread only.
@@ -11,10 +13,15 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QResizeEv
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme as th
+from .bar_style import paint_alert_swatch, paint_selection_swatch
 from .timeline_item import paint_swatch
 
 OUTCOME_ORDER = [th.OUT_OPEN, th.OUT_RELEASED, th.OUT_ERROR, th.OUT_EXIT_RAISED, th.OUT_GC]
-Entry = tuple[str, QColor, int | None, bool]  # text, colour, outcome (None: kind square), is_title
+SEVERITY_ORDER = ["critical", "warning", "info"]
+ALERT = "alert"  # entry styles besides outcome codes: the alert frame, the selection frame
+SELECTED = "selected"
+# text, colour, style (an outcome code, ALERT, SELECTED, or None: a kind's square), is_title
+Entry = tuple[str, QColor, int | str | None, bool]
 
 
 class Legend(QWidget):
@@ -27,7 +34,9 @@ class Legend(QWidget):
             "One bar per resource, from acquisition to release. Colour = kind; style = outcome:\n"
             "open bars are solid and grow to now; bars released on error, whose __exit__ raised, or\n"
             "released only by the garbage collector (hatched) are outlined in red / pink / orange.\n"
-            "A bar with a leak alert is framed in the alert's severity colour."
+            "A bar with a leak alert has a double frame in the alert's severity colour, set apart\n"
+            "from the bar (an outline on the bar's own edge is its outcome); the selected bar is\n"
+            "framed in blue."
         )
         self._height = 0
 
@@ -45,6 +54,9 @@ class Legend(QWidget):
         neutral = QColor("#8f9aa6")
         out: list[Entry] = [("Outcome", QColor(self.theme.muted), None, True)]
         out += [(th.OUTCOME_TEXT[o], neutral, o, False) for o in OUTCOME_ORDER]
+        out.append(("Leak alert", QColor(self.theme.muted), None, True))
+        out += [(sev, QColor(th.SEVERITY_COLOURS[sev]), ALERT, False) for sev in SEVERITY_ORDER]
+        out.append((SELECTED, QColor(self.theme.selection), SELECTED, False))
         out.append(("Kind", QColor(self.theme.muted), None, True))
         if self.kinds:
             out += [(k, th.kind_colour(k), None, False) for k in self.kinds]
@@ -98,7 +110,12 @@ class Legend(QWidget):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(colour)
                 p.drawRoundedRect(box, 2, 2)
+            elif outcome == ALERT:
+                paint_alert_swatch(p, box, colour, self.theme)
+            elif outcome == SELECTED:
+                paint_selection_swatch(p, box, self.theme)
             else:
+                assert isinstance(outcome, int)
                 paint_swatch(p, box, colour, outcome, self.theme)
             p.setPen(fg)
             p.drawText(int(x + sw + 5), base, text)

@@ -33,7 +33,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from . import theme as th
-from .bar_style import outcome_accent, outcome_brushes, paint_swatch
+from .bar_style import ALERT_INSETS, outcome_accent, outcome_brushes, paint_swatch
 from .bridge_data import LifetimeStore
 from .lanes import LaneLayout
 from .raster import KIND_BITS, PRIORITY, Raster, bar_codes, colour_table
@@ -286,7 +286,7 @@ class TimelineItem(pg.GraphicsObject):
             self.update()
         elif self._damage_lo < math.inf:
             b = self._bounds
-            pad = 4 * (self.pixelWidth() or 0.0) + 1e-9  # bar ends, 2 px alert frames
+            pad = (4 - ALERT_INSETS[-1]) * (self.pixelWidth() or 0.0) + 1e-9  # bar ends, alert frames
             lo = max(b.left(), self._damage_lo - pad)
             self.update(QRectF(lo, b.top(), max(b.right() - lo, 1e-9), b.height()))
         self._damage_token = token
@@ -652,14 +652,15 @@ class TimelineItem(pg.GraphicsObject):
             sel = rows[sev == severity] if len(rows) else rows
             if not len(sel):
                 continue
-            # A 2 px frame as two nested 1 px ones: wide pens take Qt's slow stroking path.
+            # A 2 px frame as two nested 1 px ones (wide pens take Qt's slow stroking path), set
+            # ALERT_GAP px clear of the bar: the bar's own edge keeps its outcome outline.
             p.setPen(QPen(QColor(th.SEVERITY_COLOURS[severity]), 0))
             x0 = sx * self.store.start[sel] + dx
             x1 = sx * self._end_of(sel) + dx
             y = sy * (self.layout.y[sel] + (pad if sy > 0 else 1 - pad)) + dy
             w = np.maximum(x1 - x0, 1.0)
-            self._prims.draw_rects(p, x0, y, w, h)
-            self._prims.draw_rects(p, x0 - 1, y - 1, w + 2, h + 2)
+            for d in ALERT_INSETS:
+                self._prims.draw_rects(p, x0 + d, y + d, w - 2 * d, h - 2 * d)
 
     def _paint_selection(self, p: QPainter, sx: float, dx: float, sy: float, dy: float, h: float) -> None:
         r = self.selected

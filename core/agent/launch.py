@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from ..recorder import Recorder  # noqa: TID252 (mypy sees this tree as `core`)
+from ..redact import redact_text, register_dsn  # noqa: TID252
 
 WORKLOAD_END_MARK = "workload end"  # the same text as core.snapshot's (a test keeps them equal)
 REPEAT_START = "repeat {i}/{n} start"  # the texts of core.rules.base
@@ -148,13 +149,15 @@ def _exit_code(exc: SystemExit) -> int:
 
 def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outcome:
     """Run the target `spec` describes (repeats included); see the module docstring."""
+    register_dsn(spec.get("dsn"))  # a driver's error may echo it: scrubbed from what withscope prints
     n = max(1, int(spec.get("repeat", 1)))
     try:
         call, ctx = _prepare(spec)
     except SystemExit as exc:
         return _ended(exc)
     except BaseException as exc:  # a target that cannot be loaded (TargetError, ImportError, ...)
-        return "error", str(exc).splitlines()[0] if type(exc).__name__ == "TargetError" else error_text(exc)
+        text = str(exc).splitlines()[0] if type(exc).__name__ == "TargetError" else error_text(exc)
+        return "error", redact_text(text)
     try:
         rec.mark("run start")
         flush()  # the parent knows the target started, even if what follows holds the GIL for long
@@ -171,8 +174,18 @@ def _ended(exc: BaseException) -> Outcome:
         code = _exit_code(exc)
         return ("ok", None) if code == 0 else ("exit", code)
     with contextlib.suppress(Exception):
-        sys.excepthook(type(exc), exc, _user_traceback(exc.__traceback__))
-    return "error", error_text(exc)
+        _report(exc, _user_traceback(exc.__traceback__))
+    return "error", redact_text(error_text(exc))
+
+
+def _report(exc: BaseException, tb: TracebackType | None) -> None:
+    """The traceback Python prints, with the secrets withscope was given (the --db DSN's password,
+    which drivers echo in their errors) scrubbed. A hook the program installed reports as it likes."""
+    if sys.excepthook is not sys.__excepthook__:
+        sys.excepthook(type(exc), exc, tb)
+        return
+    sys.stderr.write(redact_text("".join(traceback.format_exception(type(exc), exc, tb))))
+    sys.stderr.flush()
 
 
 def _repeat_sync(
@@ -212,7 +225,7 @@ async def _repeat_async(
         if ctx is not None:
             errors = await ctx.leftovers.close_all()
             if errors:
-                print(f"withscope: closing leftovers: {'; '.join(errors)}", file=sys.stderr)
+                print(redact_text(f"withscope: closing leftovers: {'; '.join(errors)}"), file=sys.stderr)
             gc.collect()
             for _ in range(3):  # let finalizers scheduled by the collection (async generators) run
                 await asyncio.sleep(0)
@@ -224,5 +237,5 @@ def _cleanup_sync(ctx: Any) -> None:
     except Exception as exc:
         errors = [error_text(exc)]
     if errors:
-        print(f"withscope: closing leftovers: {'; '.join(errors)}", file=sys.stderr)
+        print(redact_text(f"withscope: closing leftovers: {'; '.join(errors)}"), file=sys.stderr)
     gc.collect()
