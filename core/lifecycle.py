@@ -94,9 +94,10 @@ def _record(rec: Recorder, spec: Spec, frame: FrameType | None, t_ns: int) -> tu
     """Record an acquisition (the general path; `_Ctx*.__enter__` inline the common case).
 
     Returns (lifetime id, owner); id -1 when the buffer was full (the acquisition is counted in
-    `rec.dropped`, and no release must be recorded)."""
+    `rec.dropped`, and no release must be recorded). A lossless recorder relieves a full buffer
+    instead (`Recorder.relieve`): its acquisitions are never refused."""
     buf = rec._buf
-    if len(buf) >= rec.capacity:
+    if len(buf) >= rec._cap and not rec.relieve():
         rec.note_dropped()
         return -1, None
     lid = next(rec._ids)

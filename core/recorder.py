@@ -14,6 +14,22 @@ ever recorded for it. Releases and withdrawals (ABORT) of *admitted* acquisition
 admitted - a full buffer never turns a released resource into a fake leak - so the buffer
 holds at most `capacity` + (lifetimes open at that moment) events.
 
+Lossless mode (`lossless = True`, set by a recording writer: a recording loses no event): a
+full buffer is never a drop but back-pressure, and "full" means `LOSSLESS_CAPACITY` events (or
+`capacity` if smaller), so little is ever pending: what happened is folded, and written, soon.
+The producer that finds the buffer full drains one chunk itself (`relieve`), or, while another
+thread drains, waits until that drain has taken events out; then it records its event. The
+producer is slowed to the pace of the drain and its subscribers (a recording writer's queue is
+bounded too); one stall lasts about one chunk's fold and write, and the event's time is still
+the moment it happened (taken before). A producer that is itself inside a drain on its thread
+(a finalizer run by the fold, a subscriber that tracks something) cannot wait for that drain:
+its event is admitted beyond the limit, never dropped.
+
+Drains fold in chunks of at most `DRAIN_CHUNK` events, each chunk a `Batch` to the subscribers:
+no single C-level call (taking the events, filtering them, writing a column) holds the GIL for
+longer than one chunk, so a drain of a large backlog never stalls the observed threads for
+more than a few milliseconds at a time.
+
 Folding (target: >= 1M events/s ingested while 4 producer threads run; benchmarks/). A drain pops its
 events in one C-level call, splits acquisitions from the rest in C (`filter` on the event
 code), and folds the acquisitions column by column: ids, kinds/labels (once per shared spec
@@ -58,6 +74,8 @@ from .lifetime_table import LifetimeTable
 log = logging.getLogger("withscope")
 
 DEFAULT_CAPACITY = 1 << 20  # pending events before new ones are dropped (and counted)
+DRAIN_CHUNK = 1 << 14  # events folded per Batch (and per GIL-holding C call) by a drain
+LOSSLESS_CAPACITY = 1 << 13  # pending events at which a lossless recorder's producers relieve it
 
 _CODE = itemgetter(0)
 
@@ -125,6 +143,8 @@ class Recorder:
         self.name = name
         # Hot-path state (read by core.track / core.streams without method calls):
         self._capacity = capacity
+        self._lossless = False  # see the module docstring and `lossless`
+        self._cap = capacity  # the limit in force: `capacity`, or less in lossless mode
         self._stack_depth = stack_depth
         self.t0_ns = time.perf_counter_ns()
         self.wall_t0 = time.time()  # Unix time at t0_ns, to put perf_counter times on a date axis
@@ -132,7 +152,7 @@ class Recorder:
         # keeps the hot path's events as C records and hands them out as the same tuples.
         self._buf: Any = deque() if _C is None else _C.EventBuf()
         self._ids = itertools.count()
-        # Invariant (kept by `_sync_hot`): `_limit` is `capacity` when `stack_depth` is 1, else 0.
+        # Invariant (kept by `_sync_hot`): `_limit` is `_cap` when `stack_depth` is 1, else 0.
         # The inlined `__enter__` records only while the buffer holds fewer than `_limit` events;
         # at 0 every acquisition takes the general path (which checks `capacity` and captures the
         # stack). `_hot` is [_buf, _ids, _limit], the three in one read for the C hot path
@@ -152,7 +172,9 @@ class Recorder:
         self._subscribers: list[Callable[[Batch], None]] = []
         self._tokens: list[contextvars.Token[Recorder | None]] = []
         self._draining = False  # a drain is folding/notifying (guarded by _lock)
+        self._drain_thread = 0  # ident of the thread running the current drain (0: none)
         self.events_total = 0
+        self.relieved = 0  # how many times a producer found the buffer full and drained a chunk
 
     @property
     def capacity(self) -> int:
@@ -164,6 +186,16 @@ class Recorder:
         if value < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = value
+        self._sync_hot()
+
+    @property
+    def lossless(self) -> bool:
+        """True: a full buffer is relieved by its producers (back-pressure), nothing is dropped."""
+        return self._lossless
+
+    @lossless.setter
+    def lossless(self, value: bool) -> None:
+        self._lossless = bool(value)
         self._sync_hot()
 
     @property
@@ -179,8 +211,9 @@ class Recorder:
         self._sync_hot()
 
     def _sync_hot(self) -> None:
-        """Derive `_limit` and `_hot` from the capacity, stack depth and buffer (see `__init__`)."""
-        self._limit = self._capacity if self._stack_depth == 1 else 0
+        """Derive `_cap`, `_limit` and `_hot` from the capacity, mode, stack depth and buffer."""
+        self._cap = min(self._capacity, LOSSLESS_CAPACITY) if self._lossless else self._capacity
+        self._limit = self._cap if self._stack_depth == 1 else 0
         self._hot[:] = [self._buf, self._ids, self._limit]
 
     def _set_buffer(self, buf: Any) -> None:
@@ -193,15 +226,49 @@ class Recorder:
         return next(self._ids)
 
     def push(self, event: tuple[Any, ...]) -> None:
-        """Append one raw event; when the buffer is full the event is dropped and counted.
+        """Append one raw event; when the buffer is full the event is dropped and counted (in
+        lossless mode the producer relieves the buffer first and nothing is dropped).
 
         For stream updates and marks. Releases and aborts bypass the cap (see module docstring).
         """
         buf = self._buf
-        if len(buf) < self.capacity:
+        if len(buf) < self._cap or self.relieve():
             buf.append(event)
         else:
             self.note_dropped()
+
+    def relieve(self) -> bool:
+        """Called by a producer that found the buffer full: True when its event must be recorded.
+
+        Not lossless: False (the caller drops and counts the event). Lossless: makes room - by
+        draining one chunk on this thread, or by waiting while another thread's drain takes
+        events out - and returns True; a producer inside a drain on its own thread returns True
+        at once (its event goes beyond the limit). Never raises: a drain failure is logged and
+        the event kept.
+        """
+        if not self._lossless:
+            return False
+        me = threading.get_ident()
+        if self._drain_thread == me:
+            return True  # re-entered from this thread's drain: it cannot be waited for
+        self.relieved += 1
+        buf = self._buf
+        pause = 0.0002
+        try:
+            while len(buf) >= self._cap:
+                if self._lock.acquire(blocking=False):
+                    try:
+                        if len(buf) >= self._cap:
+                            self.drain(DRAIN_CHUNK)
+                    finally:
+                        self._lock.release()
+                    break
+                # Another thread is draining: it takes chunks out as it goes; wait for room.
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
+        except Exception:
+            log.exception("withscope: relieving the recorder's buffer failed; the event is kept")
+        return True
 
     def note_dropped(self, n: int = 1) -> None:
         """Count `n` refused events. Lock-free; safe from finalizers and any thread."""
@@ -257,30 +324,59 @@ class Recorder:
         return unsubscribe
 
     def drain(self, max_events: int | None = None) -> Batch:
-        """Fold pending events into the table and notify subscribers. Never blocks producers.
+        """Fold the events pending now (at most `max_events`) into the table and notify
+        subscribers. Never blocks producers (lossless mode: see `relieve`).
 
-        A subscriber that raises is logged and stays subscribed; the others still get the batch.
+        The events are folded in chunks of at most `DRAIN_CHUNK`, each handed to the subscribers
+        as its own `Batch`; the returned batch covers them all. A subscriber that raises is
+        logged and stays subscribed; the others still get the batch.
         """
         with self._lock:
             if self._draining:  # re-entered from a subscriber on this thread
                 return Batch(0, (), (), (), (), self.dropped)
             self._draining = True
+            self._drain_thread = threading.get_ident()
             try:
-                batch = self._fold(max_events)
-                for cb in list(self._subscribers):
-                    try:
-                        cb(batch)
-                    except Exception:
-                        log.exception("withscope: a recorder subscriber failed; it stays subscribed")
+                todo = len(self._buf)  # producers only append: at least this many are there
+                if max_events is not None:
+                    todo = min(todo, max(0, max_events))
+                batches: list[Batch] = []
+                while True:
+                    batch = self._fold(min(todo, DRAIN_CHUNK))
+                    todo -= batch.events
+                    batches.append(batch)
+                    for cb in list(self._subscribers):
+                        try:
+                            cb(batch)
+                        except Exception:
+                            log.exception("withscope: a recorder subscriber failed; it stays subscribed")
+                    if todo <= 0 or batch.events == 0:
+                        break
             finally:
                 self._draining = False
-            return batch
+                self._drain_thread = 0
+            return batches[0] if len(batches) == 1 else self._merge(batches)
 
-    def _fold(self, max_events: int | None) -> Batch:
+    def _merge(self, batches: list[Batch]) -> Batch:
+        """One batch for the chunks of a drain (what it folded in all, as one fold would say)."""
+        outcome = self.table.outcome
+        aborted = tuple(lid for b in batches for lid in b.aborted)
+        acquired = tuple(lid for b in batches for lid in b.acquired)
+        if aborted:
+            acquired = tuple(lid for lid in acquired if outcome[lid] != OUT_MISSING)
+        return Batch(
+            sum(b.events for b in batches),
+            acquired,
+            tuple(lid for b in batches for lid in b.released),
+            tuple(sorted({lid for b in batches for lid in b.streams})),
+            tuple(m for b in batches for m in b.marks),
+            batches[-1].dropped_total,
+            aborted,
+        )
+
+    def _fold(self, n: int) -> Batch:
+        """Fold the `n` oldest pending events (there are at least `n`: producers only append)."""
         buf = self._buf
-        n = len(buf)  # producers only append: at least n events are there to pop
-        if max_events is not None and max_events < n:
-            n = max(0, max_events)
         take = getattr(buf, "take", None)
         events = take(n) if take is not None else list(starmap(buf.popleft, repeat((), n)))
         self.events_total += n

@@ -340,8 +340,11 @@ class Run:
         return lifetimes, stream_stats
 
     def _live_update(self) -> None:
-        self.recorder.drain()
+        # The clock is read before the drain: every event that happened before `now` is folded
+        # by it, so a lifetime still open afterwards was open at `now`. Read after a long drain
+        # (a large backlog), it would call open what was released meanwhile (false late-release).
         now = time.perf_counter_ns()
+        self.recorder.drain()
         lifetimes, streams = self._fold_pending(now)
         if not lifetimes and not streams:
             return

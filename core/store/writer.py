@@ -46,6 +46,15 @@ log = logging.getLogger("withscope")
 # ----------------------------------------------------------------------------- the writer
 _FLUSH = object()
 _STOP = object()
+# Back-pressure: rows queued and not yet written before `_put` waits for the writer thread. At
+# SQLite's pace (a few hundred thousand rows/s) this is well under one commit interval of work,
+# so what the recorder has drained is committed within about `flush_interval_s`, at any rate.
+MAX_QUEUED_ROWS = 1 << 13
+# Rows per `executemany`: the writer checks its commit deadline between chunks, so one large
+# batch (a catch-up, a drain of a backlog) never holds a transaction open past the interval.
+WRITE_CHUNK = 4096
+# How long `finish` retries making the file self-contained while readers hold it open.
+FINALISE_RETRY_S = 2.0
 
 
 @dataclass(slots=True)
@@ -72,8 +81,15 @@ class RecordingWriter:
     Why a thread: recorder subscribers run on the draining thread - the asyncio loop or the GUI
     timer - so the callback only turns the batch into row tuples and puts them on a queue (a few
     microseconds per lifetime); the writer thread owns the SQLite connection, applies the rows
-    with ``executemany`` inside one open transaction and commits at least every
-    ``flush_interval_s`` while rows arrive. Disk stalls never reach the loop.
+    with ``executemany`` (in chunks of `WRITE_CHUNK` rows) inside one open transaction and
+    commits whenever it has caught up with the queue, and at least every ``flush_interval_s``
+    while rows keep arriving. So everything drained is committed within about
+    ``flush_interval_s`` whatever the event rate: the queue is bounded (`MAX_QUEUED_ROWS`) and a
+    drain that would overfill it waits for the writer thread (back-pressure; with the recorder
+    in lossless mode, which `attach` sets, it reaches the producers instead of dropping events).
+    Disk stalls never reach the loop unless the writer falls that far behind. The file is in WAL
+    mode, so readers never block the writer; ``finish`` makes it one file again when no reader
+    holds it, and otherwise leaves a valid WAL-mode recording (never an error).
 
     Thread-safety: every public method may be called from any thread. Exceptions: the
     constructor raises `RecordingError` when the file cannot be created; a write failure later
@@ -106,13 +122,17 @@ class RecordingWriter:
             conn.close()
             raise RecordingError(self.path, f"cannot create the recording: {exc}") from None
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        # Invariant: `_queued_rows` counts the rows put on `_queue` and not yet executed by the
+        # writer thread (guarded by `_room`, which the writer thread notifies as it writes).
+        self._room = threading.Condition(threading.Lock())
+        self._queued_rows = 0
+        self._was_lossless = False
         self._lock = threading.Lock()
         # Guarded by _lock: what has been queued already (dedupe, stream series offsets).
         self._alerts_seen: set[Alert] = set()
         self._sample_times: set[int] = set()
         self._marks_seen: set[Mark] = set()
         self._points_queued: dict[int, int] = {}
-        self._written_ids: set[int] = set()  # lifetime ids queued (only the draining thread adds)
         self._dropped = 0
         self._recorder: Recorder | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -137,6 +157,8 @@ class RecordingWriter:
         if self._finished:
             raise RuntimeError("this RecordingWriter is finished")
         self._recorder = recorder
+        self._was_lossless = recorder.lossless
+        recorder.lossless = True  # a recording loses no event: a full buffer is back-pressure
         if not self._t0_given:
             self._t0_ns, self._wall_t0 = recorder.t0_ns, recorder.wall_t0
             self._put(_SET_META, [("t0_ns", str(self._t0_ns)), ("wall_t0", repr(self._wall_t0))])
@@ -145,7 +167,6 @@ class RecordingWriter:
         lifetimes = recorder.lifetimes()
         streams = recorder.streams()
         marks = recorder.marks()
-        self._written_ids.update(lt.id for lt in lifetimes)
         self._put(_UPSERT_LIFETIME, [lifetime_row(lt) for lt in lifetimes])
         self._queue_streams(streams)
         self.add_marks(marks)
@@ -159,7 +180,6 @@ class RecordingWriter:
             # A lifetime acquired and released within one batch is read (and written) once.
             ids = dict.fromkeys(batch.acquired + batch.released) if batch.released else batch.acquired
             rows = [lifetime_row(lt) for lid in ids if (lt := rec.lifetime(lid)) is not None]
-            self._written_ids.update(batch.acquired)
             self._put(_UPSERT_LIFETIME, rows)
             if batch.streams:
                 self._queue_streams([st for lid in batch.streams if (st := rec.stream(lid)) is not None])
@@ -211,8 +231,26 @@ class RecordingWriter:
         self._put(_SET_META, [("options", json.dumps({str(k): str(v) for k, v in options.items()}, sort_keys=True))])
 
     def _put(self, sql: str, rows: list[Row]) -> None:
-        if rows and not self._finished:
-            self._queue.put(_Op(sql, rows))
+        """Queue rows for the writer thread; waits while `MAX_QUEUED_ROWS` are queued (unless the
+        writer thread is gone or failed: then nothing waits for it)."""
+        if not rows or self._finished:
+            return
+        with self._room:
+            while (
+                self._queued_rows >= MAX_QUEUED_ROWS
+                and self.error is None
+                and self._thread.is_alive()
+                and threading.current_thread() is not self._thread
+            ):
+                self._room.wait(0.05)
+            self._queued_rows += len(rows)
+        self._queue.put(_Op(sql, rows))
+
+    def _written(self, n: int) -> None:
+        """The writer thread executed (or discarded) `n` queued rows."""
+        with self._room:
+            self._queued_rows -= n
+            self._room.notify_all()
 
     # ------------------------------------------------------------------------ control
     def flush(self, timeout: float | None = 5.0) -> bool:
@@ -242,8 +280,7 @@ class RecordingWriter:
                 self._put(_DELETE_LIFETIME, [(lid,) for lid in self._withdrawn(rec)])
             except Exception:
                 log.exception("withscope: final drain for %s failed", self.path)
-            if self._unsubscribe is not None:
-                self._unsubscribe()
+            self._detach()
         self._unhook()
         end = end_ns if end_ns is not None else time.perf_counter_ns()
         rows: list[Row] = [("status", status), ("end_ns", str(end))]
@@ -258,11 +295,27 @@ class RecordingWriter:
         if self.error is not None:
             raise RecordingError(self.path, f"writing the recording failed: {self.error}")
 
-    def _withdrawn(self, rec: Recorder) -> list[int]:
-        """Written ids whose acquisition the recorder has since withdrawn (read off its outcome column)."""
-        outcome = rec.table.outcome
-        n = len(outcome)
-        return [lid for lid in self._written_ids if lid < n and outcome[lid] == OUT_MISSING]
+    def _detach(self) -> None:
+        """Stop following the recorder; when full it drops events again, as before `attach`."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._recorder is not None:
+            self._recorder.lossless = self._was_lossless
+
+    @staticmethod
+    def _withdrawn(rec: Recorder) -> list[int]:
+        """Ids whose acquisition the recorder withdrew, read off its outcome column (rows written
+        for them are deleted; for an id never written the delete is a no-op). No per-id set is
+        kept while recording: at ten million lifetimes that alone would take ~0.5 GB."""
+        raw = rec.table.outcome.tobytes()
+        missing = OUT_MISSING.to_bytes(1, "little", signed=True)
+        out: list[int] = []
+        i = raw.find(missing)
+        while i >= 0:
+            out.append(i)
+            i = raw.find(missing, i + 1)
+        return out
 
     async def afinish(self, status: str = "ok", error: str | None = None, end_ns: int | None = None) -> None:
         """`finish` for asyncio code: the final commit and checkpoint run in a worker thread, so the
@@ -276,8 +329,7 @@ class RecordingWriter:
         """Stop without marking the run finished (status stays ``running``). Idempotent; never raises."""
         if self._finished:
             return
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self._detach()
         self._unhook()
         self._finished = True
         self._queue.put(_STOP)
@@ -339,13 +391,23 @@ class RecordingWriter:
                 except queue.Empty:
                     item = None
                 if isinstance(item, _Op):
-                    if self.error is None:
-                        if not in_tx:
-                            conn.execute("BEGIN")
-                            in_tx = True
-                            deadline = time.monotonic() + self.flush_interval_s
-                        executemany(conn, item.sql, item.rows)
-                    if time.monotonic() < deadline:
+                    rows, sql = item.rows, item.sql
+                    try:
+                        for i in range(0, len(rows), WRITE_CHUNK):
+                            if not in_tx:
+                                conn.execute("BEGIN")
+                                in_tx = True
+                                deadline = time.monotonic() + self.flush_interval_s
+                            executemany(conn, sql, rows[i : i + WRITE_CHUNK])
+                            if time.monotonic() >= deadline:  # a long batch: commit on the cadence
+                                conn.execute("COMMIT")
+                                in_tx = False
+                                self.commits += 1
+                    finally:
+                        self._written(len(rows))
+                    # Commit when caught up with the queue (what was drained is on disk at once)
+                    # or when the interval is over; else write the next batch in this transaction.
+                    if not q.empty() and time.monotonic() < deadline:
                         continue
                 elif item is _STOP:
                     stopping = True
@@ -371,8 +433,31 @@ class RecordingWriter:
             conn.close()
 
     def _make_self_contained(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA journal_mode = DELETE")
+        """Fold the WAL back in and leave WAL mode, so the finished recording is one file.
+
+        Everything, the run's outcome included, is committed before this. Leaving WAL mode needs
+        the file to itself: a reader that has it open (a viewer polling the live recording) makes
+        SQLite answer "database is locked". That is retried for `FINALISE_RETRY_S`; if a reader
+        still holds the file, it stays a valid WAL-mode recording (the next open folds the WAL
+        back in) and finishing succeeds: a reader never makes the writer fail.
+        """
+        conn.execute("PRAGMA busy_timeout = 50")  # each try is short; the loop bounds the wait
+        deadline = time.monotonic() + FINALISE_RETRY_S
+        delay = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+                if mode is not None and str(mode[0]).lower() == "delete":
+                    return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            if time.monotonic() >= deadline:
+                log.info("withscope: %s is held open by a reader; it stays in WAL mode", self.path)
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _drain_after_failure(self, conn: sqlite3.Connection, in_tx: bool) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -381,7 +466,9 @@ class RecordingWriter:
         # Keep consuming (and discarding) so flush() and finish() callers are released.
         while True:
             item = self._queue.get()
-            if isinstance(item, tuple):
+            if isinstance(item, _Op):
+                self._written(len(item.rows))
+            elif isinstance(item, tuple):
                 item[1].set()
             elif item is _STOP:
                 return
