@@ -27,9 +27,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (for CI)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    ap.add_argument("--only", metavar="KEYS", help="comma-separated groups: core,sampler,gui")
+    ap.add_argument("--only", metavar="KEYS", help="comma-separated groups: core,recording,sampler,gui")
     args = ap.parse_args()
-    groups = set((args.only or "core,sampler,gui").split(","))
+    groups = set((args.only or "core,recording,sampler,gui").split(","))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     results: list[Result] = []
     t0 = time.time()
@@ -37,6 +37,10 @@ def main() -> int:
         import bench_core
 
         results += bench_core.run_all(args.quick)
+    if "recording" in groups:
+        import bench_recording  # quick mode: 200,000 blocks instead of 10 M (the row's detail says)
+
+        results += bench_recording.run_all(args.quick)
     if "sampler" in groups and (Path(__file__).parent / "bench_sampler.py").exists():
         import bench_sampler
 
