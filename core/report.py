@@ -1,7 +1,8 @@
 """The JSON report of a run, schema "withscope.report/1" (what `withscope run --json FILE` writes).
 
     build_report(snapshot) -> dict        # json.dumps(..., allow_nan=False) always succeeds
-    write_report(snapshot, path)
+    write_report(snapshot, path)          # streamed: memory independent of the run's length
+    iter_report(snapshot) -> Iterator[str]  # the text write_report writes, piece by piece
 
 Times are seconds from the run start (`RunSnapshot.t0_ns`), rounded to the microsecond;
 stream durations and TTFB are milliseconds. Shape::
@@ -23,15 +24,21 @@ thing seen.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .events import Alert, Lifetime, Sample, StreamStats
 from .redact import redact_snapshot
 from .snapshot import RunSnapshot
+from .textsafe import json_safe
 
 SCHEMA = "withscope.report/1"
+_CHUNK_ITEMS = 2000  # list items joined per write: few system calls, bounded memory
 
 
 def _finite(x: float) -> float:
@@ -42,8 +49,12 @@ def _end_ns(snap: RunSnapshot) -> int:
     if snap.end_ns is not None:
         return max(snap.end_ns, snap.t0_ns)
     latest = snap.t0_ns
-    for lt in snap.lifetimes:
-        latest = max(latest, lt.acquired_ns, lt.released_ns or 0)
+    lifetimes_latest = getattr(snap.lifetimes, "latest_ns", None)  # columnar: no object per lifetime
+    if lifetimes_latest is not None:
+        latest = max(latest, lifetimes_latest() or latest)
+    else:
+        for lt in snap.lifetimes:
+            latest = max(latest, lt.acquired_ns, lt.released_ns or 0)
     for s in snap.samples:
         latest = max(latest, s.t_ns)
     for m in snap.marks:
@@ -51,78 +62,135 @@ def _end_ns(snap: RunSnapshot) -> int:
     return latest
 
 
-def build_report(snapshot: RunSnapshot) -> dict[str, Any]:
-    """The report as plain JSON-ready data (see the module docstring)."""
-    snapshot = redact_snapshot(snapshot)  # no secret reaches a report, whatever made the snapshot
+def _header(snapshot: RunSnapshot) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "target": snapshot.target,
+        "status": snapshot.status,
+        "error": snapshot.error,
+        "duration_s": round(max(0, _end_ns(snapshot) - snapshot.t0_ns) / 1e9, 6),
+    }
+
+
+def _rows(snapshot: RunSnapshot) -> dict[str, Iterable[dict[str, Any]]]:
+    """Each list of the report as a lazy iterable of its items (one item built at a time)."""
     t0 = snapshot.t0_ns
     workload_end = snapshot.workload_end_ns
 
     def sec(t_ns: int) -> float:
         return round((t_ns - t0) / 1e9, 6)
 
+    def lifetime(lt: Lifetime) -> dict[str, Any]:
+        return {
+            "id": lt.id,
+            "kind": lt.kind,
+            "label": lt.label,
+            "site": lt.site,
+            "acquired_s": sec(lt.acquired_ns),
+            "released_s": None if lt.released_ns is None else sec(lt.released_ns),
+            "outcome": lt.outcome.value,
+            "error": lt.error,
+            "suppressed": lt.suppressed,
+            "released_by_cleanup": snapshot.released_by_cleanup(lt, workload_end),
+        }
+
+    def alert(a: Alert) -> dict[str, Any]:
+        return {
+            "rule": a.rule,
+            "severity": a.severity.value,
+            "lifetime_id": a.lifetime_id,
+            "message": a.message,
+            "site": a.site,
+            "hint": a.hint,
+        }
+
+    def stream(st: StreamStats) -> dict[str, Any]:
+        return {
+            "label": st.label,
+            "ttfb_ms": None if st.ttfb_ns is None else round(st.ttfb_ns / 1e6, 3),
+            "duration_ms": round(st.duration_ns / 1e6, 3),
+            "chunks": st.chunks,
+            "bytes": st.bytes,
+            "throughput_bps": round(_finite(st.throughput_bps), 1),
+        }
+
+    def sample(s: Sample) -> dict[str, Any]:
+        return {
+            "t_s": sec(s.t_ns),
+            "rss_bytes": s.rss_bytes,
+            "fds": s.fds,
+            "threads": s.threads,
+            "connections": s.connections,
+            "cpu_percent": round(_finite(s.cpu_percent), 2),
+        }
+
     return {
-        "schema": SCHEMA,
-        "target": snapshot.target,
-        "status": snapshot.status,
-        "error": snapshot.error,
-        "duration_s": round(max(0, _end_ns(snapshot) - t0) / 1e9, 6),
-        "lifetimes": [
-            {
-                "id": lt.id,
-                "kind": lt.kind,
-                "label": lt.label,
-                "site": lt.site,
-                "acquired_s": sec(lt.acquired_ns),
-                "released_s": None if lt.released_ns is None else sec(lt.released_ns),
-                "outcome": lt.outcome.value,
-                "error": lt.error,
-                "suppressed": lt.suppressed,
-                "released_by_cleanup": snapshot.released_by_cleanup(lt, workload_end),
-            }
-            for lt in snapshot.lifetimes
-        ],
-        "alerts": [
-            {
-                "rule": a.rule,
-                "severity": a.severity.value,
-                "lifetime_id": a.lifetime_id,
-                "message": a.message,
-                "site": a.site,
-                "hint": a.hint,
-            }
-            for a in snapshot.alerts
-        ],
-        "streams": [
-            {
-                "label": st.label,
-                "ttfb_ms": None if st.ttfb_ns is None else round(st.ttfb_ns / 1e6, 3),
-                "duration_ms": round(st.duration_ns / 1e6, 3),
-                "chunks": st.chunks,
-                "bytes": st.bytes,
-                "throughput_bps": round(_finite(st.throughput_bps), 1),
-            }
-            for st in snapshot.streams
-        ],
-        "samples": [
-            {
-                "t_s": sec(s.t_ns),
-                "rss_bytes": s.rss_bytes,
-                "fds": s.fds,
-                "threads": s.threads,
-                "connections": s.connections,
-                "cpu_percent": round(_finite(s.cpu_percent), 2),
-            }
-            for s in snapshot.samples
-        ],
+        "lifetimes": map(lifetime, snapshot.lifetimes),
+        "alerts": map(alert, snapshot.alerts),
+        "streams": map(stream, snapshot.streams),
+        "samples": map(sample, snapshot.samples),
     }
 
 
-def write_report(snapshot: RunSnapshot, path: str | Path) -> None:
-    """Write the report as indented UTF-8 JSON ("-" writes to stdout)."""
-    text = json.dumps(build_report(snapshot), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    if str(path) == "-":
-        import sys
+def build_report(snapshot: RunSnapshot) -> dict[str, Any]:
+    """The report as plain JSON-ready data (see the module docstring). Holds every item at once:
+    for a long run, `write_report`/`iter_report` stream it instead."""
+    snapshot = redact_snapshot(snapshot)  # no secret reaches a report, whatever made the snapshot
+    report = _header(snapshot)
+    report.update((key, list(items)) for key, items in _rows(snapshot).items())
+    return report
 
-        sys.stdout.write(text)
-    else:
-        Path(path).write_text(text, encoding="utf-8")
+
+def _dumps(value: Any, indent: int | None = 2) -> str:
+    """One JSON value as the report writes it (UTF-8 text, no NaN)."""
+    return json.dumps(value, indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def iter_report(snapshot: RunSnapshot) -> Iterator[str]:
+    """The report's text in pieces, exactly `json.dumps(build_report(snapshot), indent=2)` plus a
+    newline, one list item built at a time: memory independent of the number of lifetimes."""
+    snapshot = redact_snapshot(snapshot)
+    fields = [f"  {_dumps(key)}: {_dumps(value)}" for key, value in _header(snapshot).items()]
+    yield "{\n" + ",\n".join(fields)
+    for key, items in _rows(snapshot).items():
+        yield f",\n  {_dumps(key)}: ["
+        sep = "\n    "
+        chunk: list[str] = []
+        for item in items:
+            chunk.append(sep + _dumps(item).replace("\n", "\n    "))
+            sep = ",\n    "
+            if len(chunk) >= _CHUNK_ITEMS:
+                yield "".join(chunk)
+                chunk.clear()
+        if chunk:
+            yield "".join(chunk)
+        yield "]" if sep == "\n    " else "\n  ]"
+    yield "\n}\n"
+
+
+def write_report(snapshot: RunSnapshot, path: str | Path) -> None:
+    """Write the report as indented UTF-8 JSON ("-" writes to stdout), streamed (`iter_report`).
+
+    A lone surrogate (a label made from a non-UTF-8 file name) is written as its backslash
+    escape, which in a JSON string is exactly its ``\\uXXXX`` escape: the file is valid UTF-8 and
+    decodes back to the same string. Stdout gets UTF-8 bytes whatever the locale."""
+    if str(path) == "-":
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:  # a text-only stream (a StringIO standing in for stdout)
+            _write_all(lambda piece: sys.stdout.write(json_safe(piece)), snapshot)
+            return
+        out = io.TextIOWrapper(buffer, encoding="utf-8", errors="backslashreplace", write_through=True)
+        try:
+            _write_all(out.write, snapshot)
+            out.flush()
+        finally:
+            out.detach()  # sys.stdout's buffer stays open
+        return
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as f:
+        _write_all(f.write, snapshot)
+
+
+def _write_all(write: Callable[[str], Any], snapshot: RunSnapshot) -> None:
+    for piece in iter_report(snapshot):
+        write(piece)

@@ -87,8 +87,9 @@ from .rules import (
     repeat_start_mark,
     terminate_backends,
 )
+from .rules.select import final_candidates
 from .sampler import Sampler
-from .snapshot import WORKLOAD_END_MARK, RunSnapshot
+from .snapshot import WORKLOAD_END_MARK, RunSnapshot, TableLifetimes
 from .targets import Target, resolve_target
 from .track import SKIP_FILES
 from .workloads.base import DatabaseConfig, WorkloadContext
@@ -508,7 +509,10 @@ class Run:
         self._live_update()
         drain_task.cancel()
         await asyncio.gather(drain_task, return_exceptions=True)
-        lifetimes = rec.lifetimes()
+        # Columnar: the rules get only the lifetimes they could report on, built from the
+        # recorder's columns (not millions of objects after a long run).
+        now_ns = time.perf_counter_ns()
+        lifetimes = final_candidates(self._frozen_lifetimes(), self.engine.config, now_ns)
         db: DbFacts | None = None
         if self.db.is_postgres and self.db.dsn:
             db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
@@ -518,7 +522,7 @@ class Run:
             streams=rec.streams(),
             samples=self.sampler.history(since_ns=self.t0_ns),
             marks=rec.marks(),
-            now_ns=time.perf_counter_ns(),
+            now_ns=now_ns,
             final=True,
             t0_ns=self.t0_ns,
             existing_paths=existing_paths(lifetimes),
@@ -567,6 +571,13 @@ class Run:
         }
         return redact_mapping(meta)
 
+    def _frozen_lifetimes(self) -> TableLifetimes:
+        """Every lifetime so far as a columnar sequence (drains first)."""
+        rec = self.recorder
+        rec.drain()
+        with rec._lock:  # the recorder's columns are written under it
+            return TableLifetimes(rec.table)
+
     def _build_snapshot(self) -> RunSnapshot:
         rec = self.recorder
         end = self.end_ns
@@ -577,7 +588,7 @@ class Run:
             t0_ns=self.t0_ns,
             wall_t0=self.wall_t0,
             end_ns=end,
-            lifetimes=tuple(rec.lifetimes()),
+            lifetimes=self._frozen_lifetimes(),
             alerts=tuple(self.engine.alerts),
             streams=tuple(rec.streams()),
             samples=tuple(self.sampler.history(since_ns=self.t0_ns, until_ns=end)),

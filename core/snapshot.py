@@ -2,18 +2,39 @@
 
 The one shape every reader shares: the JSON report, the exporters, the recording store and the
 GUI's replay all take a snapshot, whether it comes from a live run or from a recording file.
+
+`lifetimes` is any read-only sequence: a tuple for a hand-built snapshot, a `TableLifetimes`
+(columnar, built one item at a time when read) for a run's, a rows-on-demand sequence for a
+recording's. Readers iterate it once or index it; they never copy the whole of it into a list.
 """
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
-from .events import Alert, Lifetime, Mark, Sample, StreamStats
+from .events import (
+    FLAG_CLOSE,
+    FLAG_DECLARED,
+    FLAG_SUPPRESSED,
+    OUT_MISSING,
+    OUT_OPEN,
+    OUTCOME_BY_CODE,
+    Alert,
+    Lifetime,
+    Mark,
+    Sample,
+    StreamStats,
+)
+from .lifetime_table import LifetimeTable
 
 WORKLOAD_END_MARK = "workload end"  # written by the runner when the workload returned, raised or was cancelled
+_MISSING_BYTE = (OUT_MISSING & 0xFF).to_bytes(1, "little")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RunSnapshot:
     target: str
     status: str  # "running" | "ok" | "error" | "cancelled"
@@ -21,13 +42,22 @@ class RunSnapshot:
     t0_ns: int  # perf_counter_ns at the start of the run: the zero of every time below
     wall_t0: float  # Unix time at t0_ns
     end_ns: int | None  # None while running
-    lifetimes: tuple[Lifetime, ...] = ()
+    lifetimes: Sequence[Lifetime] = ()
     alerts: tuple[Alert, ...] = ()
     streams: tuple[StreamStats, ...] = ()
     samples: tuple[Sample, ...] = ()
     marks: tuple[Mark, ...] = ()
     dropped_events: int = 0
     meta: dict[str, str] = field(default_factory=dict)  # repeat, timeout, db, python, host, ...
+
+    def __repr__(self) -> str:
+        # Short whatever the size: asyncio and loggers repr a task's result (a run's snapshot),
+        # and the full form of ten million lifetimes is gigabytes of text.
+        return (
+            f"RunSnapshot(target={self.target!r}, status={self.status!r}, lifetimes={len(self.lifetimes)}, "
+            f"alerts={len(self.alerts)}, streams={len(self.streams)}, samples={len(self.samples)}, "
+            f"marks={len(self.marks)})"
+        )
 
     @property
     def duration_s(self) -> float:
@@ -48,3 +78,144 @@ class RunSnapshot:
         (or the GC it ran) released it: as far as the workload goes, it leaked."""
         end = self.workload_end_ns if workload_end_ns is None else workload_end_ns
         return end is not None and lt.released_ns is not None and lt.released_ns > end
+
+
+class TableLifetimes(Sequence[Lifetime]):
+    """The lifetimes of a recorder's `LifetimeTable` as a read-only sequence, frozen when made.
+
+    Columnar: nothing per lifetime is kept beyond a copy of the three columns a release changes
+    (release time, outcome, flags: 10 bytes a row); a `Lifetime` is built only when an item is
+    read, so a run of ten million lifetimes costs no more after the run than while it ran.
+    Rows whose acquire was never seen are left out. Later changes to the table (a release seen
+    after this was made) do not show. Make it under the recorder's lock (`Recorder.frozen_lifetimes`);
+    then read it from any thread.
+    """
+
+    __slots__ = ("_flags", "_ids", "_outcome", "_released", "_table")
+
+    def __init__(self, table: LifetimeTable) -> None:
+        self._table = table
+        n = len(table.outcome)
+        self._outcome = table.outcome[:n]
+        self._released = table.released_ns[:n]
+        self._flags = table.flags[:n]
+        raw = self._outcome.tobytes()
+        missing = _MISSING_BYTE
+        first = raw.find(missing)
+        self._ids: range | array[int]
+        if first < 0:
+            self._ids = range(n)
+        elif raw.count(missing, first) == n - first:  # only the table's spare capacity at the end
+            self._ids = range(first)
+        else:
+            self._ids = array("q", [i for i, code in enumerate(self._outcome) if code != OUT_MISSING])
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Lifetime: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Lifetime, ...]: ...
+    def __getitem__(self, i: int | slice) -> Lifetime | tuple[Lifetime, ...]:
+        if isinstance(i, slice):
+            return tuple(self._get(lid) for lid in self._ids[i])
+        return self._get(self._ids[i])
+
+    def __iter__(self) -> Iterator[Lifetime]:
+        get = self._get
+        for lid in self._ids:
+            yield get(lid)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} lifetimes>"
+
+    def _get(self, lid: int) -> Lifetime:
+        t = self._table
+        code = self._outcome[lid]
+        rel = self._released[lid]
+        flags = self._flags[lid]
+        err = t.errors.get(lid) if code != OUT_OPEN else None
+        s = t.strings
+        task = t.task[lid]
+        site = t.site[lid]
+        return Lifetime(
+            id=lid,
+            kind=t.kinds[t.kind[lid]],
+            label=s[t.label[lid]],
+            site=s[site] if site else None,
+            stack=t.stacks.get(lid, ()),
+            thread=t.threads[t.thread[lid]],
+            task=s[task] if task else None,
+            acquired_ns=t.acquired_ns[lid],
+            released_ns=None if rel < 0 or code == OUT_OPEN else rel,
+            outcome=OUTCOME_BY_CODE[code],
+            error=err[0] if err else None,
+            error_type=err[1] if err else None,
+            suppressed=bool(flags & FLAG_SUPPRESSED),
+            suppression_declared=bool(flags & FLAG_DECLARED),
+            released_by_close=bool(flags & FLAG_CLOSE),
+        )
+
+    # ------------------------------------------------------------- columnar queries
+    def select(self, lids: Iterable[int]) -> list[Lifetime]:
+        """The lifetimes of these ids (ids not in the sequence are skipped), in the order given."""
+        n = len(self._outcome)
+        return [self._get(lid) for lid in lids if 0 <= lid < n and self._outcome[lid] != OUT_MISSING]
+
+    def ids_with_outcome(self, *codes: int) -> list[int]:
+        """Ids whose outcome code (`events.OUT_*`) is one of `codes`, ascending."""
+        raw = self._outcome.tobytes()
+        found: list[int] = []
+        for code in codes:
+            b = (code & 0xFF).to_bytes(1, "little")
+            i = raw.find(b)
+            while i >= 0:
+                found.append(i)
+                i = raw.find(b, i + 1)
+        return sorted(found)
+
+    def ids_with_flags(self, all_of: int, none_of: int = 0) -> list[int]:
+        """Ids whose release flags have every bit of `all_of` and none of `none_of`."""
+        if not any(self._flags):
+            return []
+        return [i for i, f in enumerate(self._flags) if f & all_of == all_of and not f & none_of
+                and self._outcome[i] != OUT_MISSING]  # fmt: skip
+
+    def ids_of_kinds(self, kinds: Iterable[str]) -> list[int]:
+        """Ids of the lifetimes whose kind is one of `kinds`."""
+        t = self._table
+        wanted = {t.kinds.index(k) for k in kinds if k in t.kinds}
+        if not wanted:
+            return []
+        kind = t.kind
+        return [i for i in self._ids if kind[i] in wanted]
+
+    def ids_held_over(self, limit_ns: int, now_ns: int, exclude_kinds: Iterable[str] = ()) -> list[int]:
+        """Ids held longer than `limit_ns` (open ones until `now_ns`), leaving out `exclude_kinds`."""
+        t = self._table
+        skip = {t.kinds.index(k) for k in exclude_kinds if k in t.kinds}
+        acq, rel, out, kind = t.acquired_ns, self._released, self._outcome, t.kind
+        rows: Iterable[tuple[int, int, int, int, int]]
+        if isinstance(self._ids, range):  # one pass over the columns, no per-row indexing
+            rows = zip(self._ids, acq, rel, out, kind, strict=False)  # the columns may be longer
+        else:
+            rows = ((i, acq[i], rel[i], out[i], kind[i]) for i in self._ids)
+        return [
+            i for i, a, r, o, k in rows
+            if (now_ns if o == OUT_OPEN else r) - a > limit_ns and k not in skip
+        ]  # fmt: skip
+
+    def latest_ns(self) -> int | None:
+        """The latest acquire or release time of any lifetime (None when there are none)."""
+        if not self._ids:
+            return None
+        acq, rel = self._table.acquired_ns, self._released
+        return max(max(acq[i], rel[i]) for i in self._ids)
