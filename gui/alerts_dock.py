@@ -7,6 +7,7 @@ GUI thread only.
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QHeaderView, QLabel, QStackedWidget, QTableView, QWidget
 
 from .bridge import Bridge, RunAlert
+from .textcap import TEXT_CHARS, elide
 from .theme import SEVERITY_COLOURS
 from .timeline import format_duration
 
@@ -103,12 +105,12 @@ class AlertsModel(QAbstractTableModel):
             text = self._resources.get(key)
             if text is None:
                 lt = self.bridge.lifetime(ra.row)
-                text = f"{lt.kind} {lt.label}".strip() if lt is not None else s.kinds[int(s.kind[ra.row])]
+                text = elide(f"{lt.kind} {lt.label}".strip() if lt is not None else s.kinds[int(s.kind[ra.row])])
                 if len(self._resources) > 2 * MAX_ALERTS:
                     self._resources.clear()
                 self._resources[key] = text
             return text
-        return ra.alert.message
+        return elide(ra.alert.message)
 
     def age(self, ra: RunAlert) -> str:
         s = self.bridge.store
@@ -131,11 +133,12 @@ class AlertsModel(QAbstractTableModel):
                 return self.resource(ra)
             if col == 3:
                 return self.age(ra)
-            return (str(a.severity), a.rule, "", "", a.site or "", a.hint)[col]
+            return (str(a.severity), elide(a.rule), "", "", elide(a.site or ""), elide(a.hint))[col]
         if role == _DECORATION:
             return severity_icon(str(a.severity)) if col == 0 else None
         if role == _TOOLTIP:
-            return f"<b>{a.rule}</b> ({a.severity})<br>{a.message}<br><i>{a.hint}</i>"
+            return (f"<b>{html.escape(elide(a.rule))}</b> ({a.severity})<br>{html.escape(elide(a.message, TEXT_CHARS))}"
+                    f"<br><i>{html.escape(elide(a.hint, TEXT_CHARS))}</i>")
         return ra  # UserRole
 
     def counts(self) -> Counter[str]:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QTextBrowser, QWidget
 
 from . import theme as th
 from .bridge import Bridge, RunAlert
+from .textcap import LABEL_CHARS, TEXT_CHARS, elide, elide_lines
 from .timeline import format_duration
 
 EMPTY_HTML = (
@@ -76,8 +77,9 @@ class DetailsDock(QDockWidget):
         parts: list[str] = []
         if alert is not None:
             a = alert.alert
-            parts.append(f"<p><b>{html.escape(a.rule)}</b> · {html.escape(str(a.severity))}<br>"
-                         f"{html.escape(a.message)}</p><p><i>Hint:</i> {html.escape(a.hint)}</p>")
+            parts.append(f"<p><b>{html.escape(elide(a.rule))}</b> · {html.escape(str(a.severity))}<br>"
+                         f"{html.escape(elide(a.message, TEXT_CHARS))}</p>"
+                         f"<p><i>Hint:</i> {html.escape(elide(a.hint, TEXT_CHARS))}</p>")
         lt = self.bridge.lifetime(row) if row is not None else None
         site = (lt.site if lt else None) or (alert.alert.site if alert else None)
         stack = (lt.stack if lt and lt.stack else ()) or (alert.alert.stack if alert else ())
@@ -94,15 +96,18 @@ class DetailsDock(QDockWidget):
                 ("Thread", lt.thread), ("Task", lt.task or "—"), ("Run", self.bridge.run_name(int(s.run[row]))),
             ]
             if lt.error:
-                fields.append(("Error", lt.error + (" (suppressed by __exit__)" if lt.suppressed else "")))
+                fields.append(("Error", elide(lt.error, TEXT_CHARS) + (" (suppressed by __exit__)" if lt.suppressed
+                                                                       else "")))
             parts.append("<table cellspacing='2'>" + "".join(
-                f"<tr><td style='color:{t.muted};padding-right:10px'>{k}</td><td>{html.escape(str(v))}</td></tr>"
+                f"<tr><td style='color:{t.muted};padding-right:10px'>{k}</td>"
+                f"<td>{html.escape(elide(str(v), TEXT_CHARS if k == 'Error' else LABEL_CHARS * 2))}</td></tr>"
                 for k, v in fields) + "</table>")
         if site:
+            site = elide(site, LABEL_CHARS * 2)
             parts.append(f"<p><b>Acquired at</b> {html.escape(site)}</p>" + source_html(site, t))
         if stack:
             parts.append("<p><b>Acquisition stack</b> (innermost first)</p><pre>"
-                         + html.escape("\n".join(stack)) + "</pre>")
+                         + html.escape("\n".join(elide_lines(stack))) + "</pre>")
         elif site:
             parts.append(f"<p style='color:{t.muted}'>Only the acquisition site is recorded (deeper stacks are "
                          "opt-in: <code>Recorder(stack_depth=N)</code>).</p>")

@@ -29,6 +29,7 @@ from .lanes import LaneLayout
 from .legend import Legend
 from .marks import MarksItem, classify_mark
 from .plotutil import cache_axes, own_menus, settle
+from .textcap import TEXT_CHARS, elide
 from .timeline_item import TimelineItem
 
 DEFAULT_SPAN_S = 10.0  # window of the follow mode once the history is longer than this
@@ -420,11 +421,11 @@ class TimelineView(QWidget):
         outcome = th.OUTCOME_TEXT.get(int(s.outcome[row]), "?")
         if self.bridge.released_by_cleanup(row):
             outcome += " by the run's cleanup (leaked)"
-        label = html.escape(lt.label if lt else "")
-        site = html.escape(lt.site or "unknown site") if lt else ""
+        label = html.escape(elide(lt.label) if lt else "")
+        site = html.escape(elide(lt.site or "unknown site")) if lt else ""
         lines = [f"<b>{html.escape(kind)}</b> {label}", f"site: {site}", f"held: {dur} — {outcome}"]
         if lt and lt.error:
-            lines.append(f"error: {html.escape(lt.error)}")
+            lines.append(f"error: {html.escape(elide(lt.error, TEXT_CHARS // 4))}")
         lines.append(f"run: {html.escape(self.bridge.run_name(int(s.run[row])))}")
         return "<br>".join(lines)
 
