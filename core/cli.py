@@ -30,16 +30,17 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import tours, units
 from .events import Alert
-from .exporters import GUI_FORMATS, ExportError, export
+from .exporters import GUI_FORMATS, ExportError, export, json_report
 from .exporters import command as export_command
 from .kinds import redact_dsn
+from .outputs import OutputError
 from .redact import redact_optional, redact_text, register_dsn
 from .report import build_report, write_report
 from .rules.engine import RULE_NAMES
@@ -48,6 +49,7 @@ from .sampler import Sampler
 from .snapshot import RunSnapshot
 from .store import RecordingError, RecordingWriter, open_recording, record_run
 from .targets import TargetError, catalogue
+from .textsafe import printable
 from .workloads.base import DatabaseConfig, Workload
 
 VERSION = "withscope 0.1.0"
@@ -145,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def fail(message: str) -> int:
-    """Print a one-line error on stderr; return exit code 2."""
-    print(f"withscope: {redact_text(message)}", file=sys.stderr)
+    """Print a one-line error on stderr (control characters escaped); return exit code 2."""
+    print(f"withscope: {printable(redact_text(message))}", file=sys.stderr)
     return 2
 
 
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(args_list)
     except UsageError as exc:
-        print(redact_text(str(exc).splitlines()[0]), file=sys.stderr)  # argparse quotes bad values
+        print(printable(redact_text(str(exc).splitlines()[0])), file=sys.stderr)  # argparse quotes bad values
         return 2
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
@@ -280,7 +282,7 @@ class Progress:
         lifetimes = run.recorder.table.count
         i, n = run.progress
         alerts = len(run.engine.alerts)
-        text = f"{run.target.name}: repeat {i}/{n}, {elapsed:.1f} s, {lifetimes} lifetimes, {alerts} alerts"
+        text = f"{printable(run.target.name)}: repeat {i}/{n}, {elapsed:.1f} s, {lifetimes} lifetimes, {alerts} alerts"
         if self.tty:
             self._i += 1
             self.stream.write(f"\r\x1b[K{self.FRAMES[self._i % 4]} {text}")
@@ -330,6 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     tty = sys.stderr.isatty()  # a redrawn line would garble a program's own output on the terminal
     progress = None if args.quiet or (tty and target.kind in ("script", "module")) else Progress(sys.stderr, tty)
+    json_out = _check_json_output(args.json, args.record)  # before anything runs or is created
     run = ChildRun(target, options, python=args.python)
     writer: RecordingWriter | None = None
     if args.record is not None:
@@ -337,25 +340,34 @@ def cmd_run(args: argparse.Namespace) -> int:
             writer = record_run(run, args.record)  # before start: the file holds the run from t0
         except RecordingError as exc:
             raise UsageError(f"--record: {exc}") from None
+    keep_stdout = _stdout_to_stderr() if args.json == "-" else contextlib.nullcontext()
     try:  # SIGINT/SIGTERM/SIGHUP stop the child; the run is then finished, recorded and reported
-        snap, stopped_by = run_in_child(run, lambda: _run_with_progress(run, progress))
+        with keep_stdout:  # `--json -`: stdout carries the report alone; the program's prints go to stderr
+            snap, stopped_by = run_in_child(run, lambda: _run_with_progress(run, progress))
     finally:
         if writer is not None and not run.done:
             writer.close()  # no outcome to write: the file keeps status "running" and what it holds
     record_error = _finish_recording(writer, snap)
-    if args.json:
-        write_report(snap, args.json)
+    json_error = None
+    if args.json == "-":
+        write_report(snap, "-")
+    elif json_out is not None:
+        try:
+            json_report.write_file(snap, json_out)
+        except (OutputError, OSError) as exc:  # checked before the run; changed since, or the disk is full
+            json_error = f"--json: {exc}" if isinstance(exc, OutputError) else f"--json: {json_out}: {exc}"
     if not args.quiet:
         out = sys.stdout if args.json != "-" else sys.stderr
         print(redact_text(format_summary(snap)), file=out)
         if writer is not None and record_error is None:
-            print(f"\nRecorded to {writer.path} (open it with `withscope`, or `withscope export`)", file=out)
-    if record_error is not None:
-        print(f"withscope: {redact_text(record_error)}", file=sys.stderr)
+            print(f"\nRecorded to {printable(writer.path)} (open it with `withscope`, or `withscope export`)", file=out)
+    for error in (record_error, json_error):
+        if error is not None:
+            print(f"withscope: {printable(redact_text(error))}", file=sys.stderr)
     if stopped_by is not None:
         print("withscope: interrupted", file=sys.stderr)
         return 128 + stopped_by
-    if record_error is not None:
+    if record_error is not None or json_error is not None:
         return 2
     if args.fail_on_leak and (snap.alerts or snap.status != "ok"):
         if snap.status != "ok" and not snap.alerts:
@@ -364,6 +376,46 @@ def cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return 1
     return 0
+
+
+def _check_json_output(json_arg: str | None, record_arg: str | None) -> Path | None:
+    """The file `--json` will write (None: no file), checked before the run starts: a directory,
+    a device, a FIFO, a foreign file, an unwritable directory or the `--record` file is refused
+    with `UsageError`."""
+    if json_arg is None or json_arg == "-":
+        return None
+    inputs = (record_arg,) if record_arg is not None else ()
+    try:
+        json_report.check_output(json_arg, inputs=inputs)
+    except OutputError as exc:
+        problem = exc.problem.replace("the input", "the --record file") if inputs else exc.problem
+        raise UsageError(f"--json: {exc.path}: {problem}") from None
+    if record_arg is not None and os.path.abspath(record_arg) == os.path.abspath(json_arg):
+        raise UsageError(f"--json: {json_arg}: is the --record file; give each its own name")
+    return Path(json_arg)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While `--json -` runs the program: file descriptor 1 - which the observed process
+    inherits, and which this process's own `sys.stdout` writes to - points at stderr, so the
+    program's prints never mix with the report written to the real stdout afterwards."""
+    sys.stdout.flush()
+    try:
+        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not file-backed (a test's capture): Python level only
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    saved = os.dup(out_fd)
+    try:
+        os.dup2(err_fd, out_fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os.dup2(saved, out_fd)
+        os.close(saved)
 
 
 def _finish_recording(writer: RecordingWriter | None, snap: RunSnapshot) -> str | None:
@@ -390,18 +442,27 @@ def _table(rows: list[list[str]], right: frozenset[int] | set[int] = frozenset()
     return out
 
 
+def _p(value: object) -> str:
+    """A value from the observed program as one line a terminal shows as is (no secret, every
+    control character, bidirectional control and lone surrogate escaped)."""
+    return printable(redact_text(str(value)))
+
+
 def format_summary(snap: RunSnapshot) -> str:
-    """A readable summary: status, lifetimes by kind and outcome, alerts with sites and hints, streams."""
+    """A readable summary: status, lifetimes by kind and outcome, alerts with sites and hints, streams.
+
+    Every value that comes from the observed program is escaped (`_p`): a label holding
+    ``"\\x1b[2J"`` shows as that text, never clears the screen."""
     meta = snap.meta
-    repeat = meta.get("repeat", "1")
+    repeat = _p(meta.get("repeat", "1"))
     lines = [
-        f"withscope run {snap.target}: {snap.status} in {snap.duration_s:.2f} s "
-        f"({repeat} repeat{'s' if repeat != '1' else ''}, db {meta.get('db', 'sqlite')})"
+        f"withscope run {_p(snap.target)}: {_p(snap.status)} in {snap.duration_s:.2f} s "
+        f"({repeat} repeat{'s' if repeat != '1' else ''}, db {_p(meta.get('db', 'sqlite'))})"
     ]
     if snap.error:
-        lines.append(f"  error: {snap.error}")
+        lines.append(f"  error: {_p(snap.error)}")
     if meta.get("cleanup_error"):
-        lines.append(f"  cleanup: {meta['cleanup_error']}")
+        lines.append(f"  cleanup: {_p(meta['cleanup_error'])}")
     if snap.dropped_events:
         lines.append(f"  warning: {snap.dropped_events} events were dropped (recorder buffer full)")
     lines.append("")
@@ -419,7 +480,7 @@ def format_summary(snap: RunSnapshot) -> str:
             by_kind.setdefault(lt.kind, Counter())[state] += 1
         rows = [["kind", "total", *columns]]
         for kind, counts in by_kind.items():
-            rows.append([kind, str(sum(counts.values())), *[str(counts.get(c, 0) or "-") for c in columns]])
+            rows.append([_p(kind), str(sum(counts.values())), *[str(counts.get(c, 0) or "-") for c in columns]])
         lines += _table(rows, right=set(range(1, len(columns) + 2)))
         if closed_by_cleanup:
             lines.append(f"  ({closed_by_cleanup} left open were released by the run's cleanup afterwards)")
@@ -435,17 +496,17 @@ def format_summary(snap: RunSnapshot) -> str:
             groups.setdefault((a.severity.value, a.rule, a.site, a.hint), []).append(a)
         for (_sev, _rule, _site, _hint), same in groups.items():
             a = same[0]
-            where = f"  at {a.site}" if a.site else ""
+            where = f"  at {_p(a.site)}" if a.site else ""
             times = f"  (x{len(same)})" if len(same) > 1 else ""
-            lines.append(f"  {a.severity.value.upper():<8} {a.rule}{where}{times}")
-            lines.append(f"    {a.message}")
+            lines.append(f"  {a.severity.value.upper():<8} {_p(a.rule)}{where}{times}")
+            lines.append(f"    {_p(a.message)}")
             if len(same) > 1:
                 lines.append(f"    ... and {len(same) - 1} more like it (all of them are in --json)")
-            lines.append(f"    hint: {a.hint}")
+            lines.append(f"    hint: {_p(a.hint)}")
     elif snap.status == "ok":
         lines.append("No alerts: every tracked resource was released properly.")
     else:
-        lines.append(f"No alerts in what ran before the run ended ({snap.status}).")
+        lines.append(f"No alerts in what ran before the run ended ({_p(snap.status)}).")
     if snap.streams:
         lines.append("")
         lines.append(f"Streams ({len(snap.streams)})")
@@ -454,7 +515,7 @@ def format_summary(snap: RunSnapshot) -> str:
             ttfb = "-" if st.ttfb_ns is None else f"{st.ttfb_ns / 1e6:.1f} ms"
             rows.append(
                 [
-                    st.label,
+                    _p(st.label),
                     ttfb,
                     f"{st.duration_ns / 1e6:.1f} ms",
                     f"{st.chunks:,}",
@@ -602,11 +663,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         extra = f"  [{row.status}: {row.error}]" if row.status == "error" and row.error else ""
         if row.attempts > 1:
             extra += "  (second run: the first one's timings were off)"
-        extra = redact_text(extra)
+        extra = _p(extra)
         print(f"{row.name:<{width}}  {fmt(row.expected):<{exp_w}}  {fmt(row.actual):<{exp_w}}  {result}{extra}")
         if args.verbose or not row.ok:
             for m in row.messages:
-                print(f"{'':<{width}}    {redact_text(m)}")
+                print(f"{'':<{width}}    {_p(m)}")
         sys.stdout.flush()
 
     if not args.json:
@@ -645,11 +706,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("--what applies to --format csv only")
     options = {k: v for k, v in (("plot", args.plot), ("width", args.width)) if v is not None}
     try:
+        export_command.check_outputs(args.format, Path(args.output), args.recording)
         written = export(open_recording(args.recording), args.format, Path(args.output), **options)
-    except (RecordingError, ExportError) as exc:
+    except (RecordingError, ExportError, OutputError) as exc:
         return fail(str(exc))
     for path in written:
-        print(path)
+        print(printable(path))
     return 0
 
 

@@ -123,6 +123,8 @@ def check_output(
     except FileNotFoundError:
         _check_directory(p, probe)
         return p
+    except NotADirectoryError:
+        raise OutputError(p, f"{p.parent} is not a directory") from None
     except OSError as exc:
         raise OutputError(p, f"cannot be checked: {exc.strerror or exc}") from None
     real = p

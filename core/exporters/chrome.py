@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..events import Outcome  # noqa: TID252 (mypy sees this tree as `core`)
+from ..outputs import open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from ._common import finite, kinds_in_order, pack_lanes, run_end_ns
 
@@ -168,8 +169,19 @@ def chrome_trace(snapshot: RunSnapshot) -> dict[str, Any]:
     }
 
 
+WHAT = "withscope Chrome trace"
+
+
+def owns(head: bytes) -> bool:
+    """True when `head` (a file's first bytes) starts a trace withscope wrote (it may be replaced)."""
+    return head.lstrip().startswith(b'{"traceEvents":') and b'"name":"withscope: ' in head
+
+
 def write(snapshot: RunSnapshot, out_path: Path) -> list[Path]:
-    """Write the trace to `out_path` (conventionally ``*.json``). Returns the files written."""
+    """Write the trace to `out_path` (conventionally ``*.json``). Returns the files written.
+
+    ASCII JSON: a lone surrogate in a label is its ``\\uXXXX`` escape, which JSON readers decode back."""
     text = json.dumps(chrome_trace(snapshot), allow_nan=False, separators=(",", ":"))
-    out_path.write_text(text, encoding="utf-8")
+    with open_text(out_path, owns, WHAT, inputs=recording_inputs(snapshot.meta)) as f:
+        f.write(text)
     return [out_path]

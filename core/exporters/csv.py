@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..outputs import check_output, open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from ._common import finite
 
@@ -112,12 +113,31 @@ def output_paths(out_path: Path, what: str | None = None) -> dict[str, Path]:
     return {t: out_path.with_name(f"{stem}.{t}.csv") for t in TABLES}
 
 
+WHAT = "withscope CSV table"
+_HEADERS = {
+    ",".join(cols).encode() for cols in (LIFETIME_COLUMNS, ALERT_COLUMNS, SAMPLE_COLUMNS, STREAM_COLUMNS)
+}
+
+
+def owns(head: bytes) -> bool:
+    """True when `head` (a file's first bytes) starts with the header row of one of withscope's tables."""
+    return head.split(b"\r\n", 1)[0] in _HEADERS
+
+
 def write(snapshot: RunSnapshot, out_path: Path, what: str | None = None) -> list[Path]:
-    """Write one table (`what`) or all of them; returns the files written."""
+    """Write one table (`what`) or all of them; returns the files written.
+
+    A lone surrogate in a cell (a label made from a non-UTF-8 file name) is written as its
+    backslash escape, ``\\udcff``. Every path is checked before the first file is written."""
     if what is not None and what not in _ROWS:
         raise ValueError(f"unknown CSV table {what!r}; choose one of {', '.join(TABLES)}")
+    paths = output_paths(out_path, what)
+    inputs = recording_inputs(snapshot.meta)
+    for path in paths.values():
+        check_output(path, owns, WHAT, inputs=inputs)
     written: list[Path] = []
-    for table, path in output_paths(out_path, what).items():
-        path.write_text(table_csv(snapshot, table), encoding="utf-8", newline="")
+    for table, path in paths.items():
+        with open_text(path, owns, WHAT, inputs=inputs, newline="") as f:
+            f.write(table_csv(snapshot, table))
         written.append(path)
     return written

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..events import Lifetime, Severity  # noqa: TID252 (mypy sees this tree as `core`)
+from ..outputs import open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from ..units import fmt_bytes as fmt_size  # noqa: TID252 (mypy sees this tree as `core`)
 from ..units import fmt_rate  # noqa: TID252 (mypy sees this tree as `core`)
@@ -219,5 +220,14 @@ def html_report(snapshot: RunSnapshot) -> str:
 
 def write(snapshot: RunSnapshot, out_path: Path) -> list[Path]:
     """Write the report to `out_path` (conventionally ``*.html``). Returns the files written."""
-    out_path.write_text(html_report(snapshot), encoding="utf-8")
+    with open_text(out_path, owns, WHAT, inputs=recording_inputs(snapshot.meta)) as f:
+        f.write(html_report(snapshot))
     return [out_path]
+
+
+WHAT = "withscope HTML report"
+
+
+def owns(head: bytes) -> bool:
+    """True when `head` (a file's first bytes) starts a report withscope wrote (it may be replaced)."""
+    return head.startswith(b"<!DOCTYPE html>") and b"<title>withscope: " in head

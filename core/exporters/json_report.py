@@ -5,13 +5,24 @@ Both go through `withscope.core.report`, so the CLI and this exporter can never 
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
+from .. import outputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..report import SCHEMA, build_report, write_report  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
 
-__all__ = ["SCHEMA", "build", "write"]
+__all__ = ["SCHEMA", "WHAT", "build", "check_output", "owns", "write", "write_file"]
+
+WHAT = "withscope JSON report"
+_HEAD = re.compile(rb'\A\s*\{\s*"schema"\s*:\s*"withscope\.report/')
+
+
+def owns(head: bytes) -> bool:
+    """True when `head` (a file's first bytes) starts a JSON report withscope wrote (it may be replaced)."""
+    return _HEAD.match(head) is not None
 
 
 def build(snapshot: RunSnapshot) -> dict[str, Any]:
@@ -19,7 +30,22 @@ def build(snapshot: RunSnapshot) -> dict[str, Any]:
     return build_report(snapshot)
 
 
+def check_output(path: str | os.PathLike[str], inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """Check before a run that `path` may receive the report (see `write_file`); the file to write."""
+    return outputs.check_output(path, owns, WHAT, inputs=inputs)
+
+
+def write_file(
+    snapshot: RunSnapshot, out_path: str | os.PathLike[str], inputs: tuple[str | os.PathLike[str], ...] = ()
+) -> None:
+    """Write the report to the file `out_path` under withscope's output rules (`withscope.core.outputs`):
+    nothing but an absent, empty or earlier JSON report file is replaced, atomically. Raises
+    `OutputError` (a ValueError) for a path it refuses, OSError when writing fails."""
+    with outputs.replacing(out_path, owns, WHAT, inputs=inputs) as tmp:
+        write_report(snapshot, tmp)
+
+
 def write(snapshot: RunSnapshot, out_path: Path) -> list[Path]:
     """Write the report as indented UTF-8 JSON. Returns the files written."""
-    write_report(snapshot, out_path)
+    write_file(snapshot, out_path, outputs.recording_inputs(snapshot.meta))
     return [out_path]

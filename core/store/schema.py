@@ -347,8 +347,9 @@ def _create(path: Path, fill: Callable[[sqlite3.Connection], None] | None = None
     before it appears under `path`, so every process that finds it there finds it complete and
     locked; `fill(conn)` writes the first rows (in autocommit mode) before that. Nothing at
     `path`: it is linked in exclusively (of two processes starting at once, exactly one wins).
-    A recording no one is writing (or an empty regular file) is replaced. Anything else - a directory, a device, a FIFO, a foreign file, a recording another process
-    is writing - raises `RecordingError` and leaves `path` untouched.
+    A recording no one is writing (or an empty regular file) is replaced. Anything else - a
+    directory, a device, a FIFO, a foreign file, a recording another process is writing - raises
+    `RecordingError` and leaves `path` untouched.
     """
     real = check_recording_output(path)
     tmp = temp_name(real)

@@ -91,7 +91,8 @@ def test_a_recording_never_replaces_what_is_not_one(
         err = _in_thread(lambda: save_snapshot(full_snapshot, p))
     # THEN it is refused with one line naming the path, and the node is exactly as it was
     assert isinstance(err, RecordingError), err
-    assert str(p) in str(err) and "\n" not in str(err)
+    assert str(p) in str(err)
+    assert "\n" not in str(err)
     assert _same_node(p, before)
     if make == "foreign":
         assert p.read_text() == "my notes\n"
@@ -110,19 +111,22 @@ def test_an_empty_file_and_a_finished_recording_are_replaced(tmp_path: Path, ful
     link = tmp_path / "latest.db"
     link.symlink_to(p)
     RecordingWriter(link, "via link").finish()
-    assert link.is_symlink() and open_recording(p).target == "via link"
+    assert link.is_symlink()
+    assert open_recording(p).target == "via link"
 
 
 def test_readers_never_open_a_fifo_or_device(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.db"
     os.mkfifo(fifo)
     err = _in_thread(lambda: open_recording(fifo))
-    assert isinstance(err, RecordingError) and "FIFO" in str(err)
+    assert isinstance(err, RecordingError)
+    assert "FIFO" in str(err)
     assert _in_thread(lambda: is_recording(fifo)) is None
     assert not is_recording(fifo)
     dev = _chardev(tmp_path / "null")
     err = _in_thread(lambda: open_recording(dev))
-    assert isinstance(err, RecordingError) and "character device" in str(err)
+    assert isinstance(err, RecordingError)
+    assert "character device" in str(err)
 
 
 def test_a_second_writer_is_refused_and_the_first_file_survives(tmp_path: Path) -> None:
@@ -174,7 +178,7 @@ def test_two_processes_starting_at_once_exactly_one_wins(tmp_path: Path, existin
         subprocess.Popen(
             [sys.executable, "-c", _RACER, str(p), name, repr(go)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        )
         for name in ("A", "B")
     ]
     try:
