@@ -33,7 +33,10 @@ A tour is one UTF-8 JSON file (``assets/tours/<name>.json`` for the built-in one
       ]
     }
 
-Unknown fields are errors (a typo must not be silently ignored). Workload names are checked
+Unknown fields are errors (a typo must not be silently ignored). Texts have a size limit - what
+the tour panel can show (`MAX_CHARS`: a step's narration at most 4,000 characters, its code
+4,000, a title 200, the description 1,000), at most `MAX_STEPS` steps, and a file at most
+`MAX_FILE_BYTES`: `demo --check` rejects what `demo` cannot show. Workload names are checked
 against the catalogue (`withscope.core.workloads`), rule names against the leak rules.
 
 Errors: `load_tour` raises `TourError`; its message names the file and every problem, each
@@ -68,6 +71,17 @@ _TOP_FIELDS = ("format", "name", "title", "description", "presenter", "steps")
 _PRESENTER_FIELDS = ("pace_s", "font_scale", "auto_play")
 _STEP_FIELDS = ("title", "narration", "workloads", "workload", "focus", "repeat", "wait_s", "code")
 _FOCUS_FIELDS = ("view", "rule", "kind")
+# What the tour panel can lay out and a presenter can read out: longer texts are errors.
+MAX_CHARS: dict[str, int] = {"narration": 4000, "code": 4000, "title": 200, "description": 1000,
+                             "name": 64, "rule": 64, "kind": 64}
+MAX_STEPS = 200
+MAX_FILE_BYTES = 1_000_000
+
+
+def _js(value: Any, limit: int = 60) -> str:
+    """`value` as JSON for a problem message, cut to `limit` characters."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class TourError(Exception):
@@ -193,7 +207,11 @@ class _Checker:
             return None
         value = obj[key]
         if not isinstance(value, str) or not value.strip():
-            self.bad(path, f"expected non-empty text, got {json.dumps(value)}")
+            self.bad(path, f"expected non-empty text, got {_js(value)}")
+            return None
+        most = MAX_CHARS.get(key)
+        if most is not None and len(value) > most:
+            self.bad(path, f"{len(value):,} characters; at most {most:,} can be shown (split it into steps)")
             return None
         return value
 
@@ -202,7 +220,7 @@ class _Checker:
             return None
         value = obj[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-            self.bad(f"{where}.{key}", f"expected a number from {lo:g} to {hi:g}, got {json.dumps(value)}")
+            self.bad(f"{where}.{key}", f"expected a number from {lo:g} to {hi:g}, got {_js(value)}")
             return None
         return float(value)
 
@@ -215,7 +233,7 @@ class _Checker:
         scale = self.number(obj, "font_scale", "presenter", 1.0, 3.0)
         auto = obj.get("auto_play", False)
         if not isinstance(auto, bool):
-            self.bad("presenter.auto_play", f"expected true or false, got {json.dumps(auto)}")
+            self.bad("presenter.auto_play", f"expected true or false, got {_js(auto)}")
             auto = False
         default = Presenter()
         return Presenter(
@@ -229,7 +247,7 @@ class _Checker:
         if shorthand:
             obj = {"view": obj}
         if not isinstance(obj, dict):
-            self.bad(where, f'expected a view name or an object like {{"view": "alerts"}}, got {json.dumps(obj)}')
+            self.bad(where, f'expected a view name or an object like {{"view": "alerts"}}, got {_js(obj)}')
             return Focus("timeline")
         self.fields(obj, _FOCUS_FIELDS, where)
         view = obj.get("view")
@@ -240,7 +258,7 @@ class _Checker:
                 self.bad(at, f"missing; {choose}")
             else:
                 hint = _suggest(view, FOCUS_VIEWS) if isinstance(view, str) else ""
-                self.bad(at, f"unknown view {json.dumps(view)}; {choose}{hint}")
+                self.bad(at, f"unknown view {_js(view)}; {choose}{hint}")
             view = "timeline"
         rule = self.text(obj, "rule", where, required=False)
         if rule is not None and self.known_rules is not None and rule not in self.known_rules:
@@ -259,22 +277,22 @@ class _Checker:
             raw = step.get("workloads", [])
             key = "workloads"
         if not isinstance(raw, list):
-            self.bad(f"{where}.{key}", f"expected a list of workload names, got {json.dumps(raw)}")
+            self.bad(f"{where}.{key}", f"expected a list of workload names, got {_js(raw)}")
             return ()
         names: list[str] = []
         for i, name in enumerate(raw):
             item = f"{where}.{key}" if key == "workload" else f"{where}.{key}[{i}]"
             if not isinstance(name, str) or not name:
-                self.bad(item, f"expected a workload name, got {json.dumps(name)}")
+                self.bad(item, f"expected a workload name, got {_js(name)}")
             elif self.known_workloads is not None and name not in self.known_workloads:
-                self.bad(item, f"unknown workload {name!r}{_suggest(name, self.known_workloads)}")
+                self.bad(item, f"unknown workload {name[:100]!r}{_suggest(name[:100], self.known_workloads)}")
             else:
                 names.append(name)
         return tuple(names)
 
     def step(self, obj: Any, where: str) -> TourStep | None:
         if not isinstance(obj, dict):
-            self.bad(where, f"expected an object, got {json.dumps(obj)[:40]}")
+            self.bad(where, f"expected an object, got {_js(obj, 40)}")
             return None
         self.fields(obj, _STEP_FIELDS, where)
         title = self.text(obj, "title", where)
@@ -287,7 +305,7 @@ class _Checker:
         workloads = self.workloads(obj, where)
         repeat = obj.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 100:
-            self.bad(f"{where}.repeat", f"expected a whole number from 1 to 100, got {json.dumps(repeat)}")
+            self.bad(f"{where}.repeat", f"expected a whole number from 1 to 100, got {_js(repeat)}")
             repeat = 1
         wait = self.number(obj, "wait_s", where, 0.5, 600)
         code = self.text(obj, "code", where, required=False)
@@ -302,7 +320,7 @@ class _Checker:
         self.fields(doc, _TOP_FIELDS, "")
         fmt = doc.get("format", TOUR_FORMAT)
         if fmt != TOUR_FORMAT:
-            self.bad("format", f"unsupported format {json.dumps(fmt)}; this withscope reads {TOUR_FORMAT!r}")
+            self.bad("format", f"unsupported format {_js(fmt)}; this withscope reads {TOUR_FORMAT!r}")
         name = self.text(doc, "name", "")
         if name is not None and not _NAME.match(name):
             self.bad(
@@ -317,6 +335,8 @@ class _Checker:
             self.bad("steps", "missing")
         elif not isinstance(raw_steps, list) or not raw_steps:
             self.bad("steps", "expected a non-empty list of steps")
+        elif len(raw_steps) > MAX_STEPS:
+            self.bad("steps", f"{len(raw_steps):,} steps; at most {MAX_STEPS} (split the tour)")
         else:
             for i, raw in enumerate(raw_steps):
                 step = self.step(raw, f"steps[{i}]")
@@ -364,6 +384,11 @@ def load_tour(
     """
     p = Path(path)
     try:
+        if p.exists() and not p.is_file() and not p.is_dir():  # a FIFO or device would block or never end
+            raise TourError(p, ["not a regular file"])
+        size = p.stat().st_size if p.is_file() else 0
+        if size > MAX_FILE_BYTES:
+            raise TourError(p, [f"{size:,} bytes; a tour file is at most {MAX_FILE_BYTES:,}"])
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TourError(p, ["no such file"]) from None
