@@ -4,8 +4,10 @@ into the main window with one call: `install(win)`.
 Adds to the window's menus: File > Open recording… (Ctrl+O), Save recording… (Ctrl+S), Record
 runs to a folder…, Compare recordings…, Compare the last two runs, Export ▸ (Chrome trace, CSV,
 JSON report, HTML report, plot images); View > Tour panel; Help > Tours ▸ and Start the tour
-(F1). A right-click on any plot offers PNG / SVG. The heavier parts (replay, tours, compare)
-are created on first use, so start-up pays only for the menus.
+(F1). A tour clears the views at each step: when runs or a recording are on screen, starting one
+asks first (a non-modal question: `open()` and its `finished` signal, never `exec()` on the
+qasync loop), and Cancel keeps them. A right-click on any plot offers PNG / SVG. The heavier
+parts (replay, tours, compare) are created on first use, so start-up pays only for the menus.
 
 Two steps, like the window (startup.py): `install(win)` adds the menus, whose actions wait for the
 window's views (`win.when_ready`); `attach()`, called by the window once its views exist, follows
@@ -23,9 +25,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from . import file_dialogs
 from .export_actions import ExportActions
@@ -60,6 +62,7 @@ class Features(QObject):
         self._build_menus()
         self._plots_watched = False
         self.plot_menu: Any = None
+        self._confirm: QMessageBox | None = None  # the "clear the runs for the tour?" question, while open
         win.installEventFilter(self)
         win.closed.connect(self.shutdown)
 
@@ -158,7 +161,7 @@ class Features(QObject):
 
         h = _menu(win, "&Help")
         first = h.actions()[0] if h.actions() else None
-        start = self._action("start_tour", "Start the tour", lambda: self.tours.open(None), "F1",
+        start = self._action("start_tour", "Start the tour", lambda: self.start_tour(None), "F1",
                              "The built-in tour: every pattern of the catalogue, correct then faulty")
         self.tours_menu = QMenu("Tours", win)
         self.tours_menu.aboutToShow.connect(self._fill_tours_menu)
@@ -176,7 +179,7 @@ class Features(QObject):
         m = self.tours_menu
         m.clear()
         for name, title in available_tours():
-            m.addAction(title, lambda n=name: self.win.when_ready(lambda: self.tours.open(n)))
+            m.addAction(title, lambda n=name: self.win.when_ready(lambda: self.start_tour(n)))
         m.addSeparator()
         m.addAction("Open tour file…", lambda: self.win.when_ready(lambda: self.tours.ask_file()))
 
@@ -184,11 +187,52 @@ class Features(QObject):
         if on:
             player = self.tours
             if player.tour is None and player.last_error is None:
-                player.open(None)
+                self.start_tour(None)
             else:
                 player.show_panel()
         elif self._tours is not None:
             self._tours.close()
+
+    def on_screen(self) -> tuple[int, int, bool]:
+        """(runs shown, runs still going, a recording shown): what a tour's first step clears."""
+        runs = self.win.bridge.runs()
+        replay = self.replay_if_any()
+        return len(runs), sum(1 for _k, _n, going in runs if going), bool(replay is not None and replay.active)
+
+    def start_tour(self, spec: str | None) -> None:
+        """Open a tour (None: the built-in one). Its steps clear the views: with runs or a
+        recording on screen, ask first - a non-modal question; Cancel keeps them."""
+        shown, going, recording = self.on_screen()
+        if not shown and not recording:
+            self.tours.open(spec)
+            return
+        if self._confirm is not None:  # already asking
+            self._confirm.raise_()
+            return
+        what = []
+        if shown:
+            what.append(f"{shown} run{'s' if shown != 1 else ''} on screen"
+                        + (f" ({going} still running: {'it' if going == 1 else 'they'} will be stopped)"
+                           if going else ""))
+        if recording:
+            what.append("the recording being replayed")
+        box = QMessageBox(QMessageBox.Icon.Question, "Start the tour?",
+                          f"The tour clears the views at each step: {' and '.join(what)} will be cleared.",
+                          QMessageBox.StandardButton.NoButton, self.win)
+        box.setInformativeText("To keep a run, cancel and save it first (File ▸ Save recording…).")
+        start = box.addButton("Clear and start the tour", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(start)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._confirm = box
+
+        def finished(_result: int) -> None:
+            self._confirm = None
+            if box.clickedButton() is start and not self.win.shut_down:
+                self.tours.open(spec)
+
+        box.finished.connect(finished)
+        box.open()  # never exec(): a nested loop inside qasync's
 
     # ------------------------------------------------------------------ recordings
     def ask_open_recording(self) -> None:

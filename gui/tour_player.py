@@ -148,7 +148,8 @@ class TourPlayer(QObject):
         from . import file_dialogs
 
         file_dialogs.open_file(self.win, "Open a tour file", "Tours (*.json);;All files (*)",
-                               lambda p: self.open(str(p)))
+                               lambda p: self.features.start_tour(str(p)) if self.features is not None
+                               else self.open(str(p)))
 
     # ------------------------------------------------------------------ loading
     def open(self, spec: str | None = None, *, presenter: bool | None = None, autoplay: bool | None = None) -> bool:
