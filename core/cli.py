@@ -318,7 +318,7 @@ async def _run_with_progress(run: Run, progress: Progress | None) -> RunSnapshot
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .supervise import ChildRun
-    from .supervise.cli_run import run_in_child, target_from_args
+    from .supervise.cli_run import progress_once_loaded, run_in_child, target_from_args
 
     target = target_from_args(args, _setup_run)
     if args.db is not None and not DatabaseConfig(args.db).is_postgres:
@@ -342,8 +342,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--record: {exc}") from None
     keep_stdout = _stdout_to_stderr() if args.json == "-" else contextlib.nullcontext()
     try:  # SIGINT/SIGTERM/SIGHUP stop the child; the run is then finished, recorded and reported
+        shown = progress_once_loaded(run, progress)
         with keep_stdout:  # `--json -`: stdout carries the report alone; the program's prints go to stderr
-            snap, stopped_by = run_in_child(run, lambda: _run_with_progress(run, progress))
+            snap, stopped_by = run_in_child(run, lambda: _run_with_progress(run, shown))
+        if run.target_error is not None and stopped_by is None:  # nothing ran: bad usage, as before
+            _finish_recording(writer, snap)
+            return fail(redact_text(run.target_error))
     finally:
         if writer is not None and not run.done:
             writer.close()  # no outcome to write: the file keeps status "running" and what it holds

@@ -81,4 +81,4 @@ def main() -> None:
     streamer.send(("end", kind, detail, threads))
     if kind == "exit":
         raise SystemExit(detail)
-    raise SystemExit(1 if kind == "error" else 0)
+    raise SystemExit({"ok": 0, "error": 1}.get(kind, 2))

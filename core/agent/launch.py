@@ -12,8 +12,9 @@
 All on the main thread: signals, `signal.signal` and `input()` work as in a plain run. Repeats
 are marked `repeat i/N start` / `repeat i/N end` (the texts `core.rules` reads); the end of the
 target's own code is marked `workload end`, before a catalogue entry's leftovers are closed.
-`run()` returns how the target ended as `("ok", None)`, `("exit", code)` or `("error", text)`,
-after printing an uncaught exception as Python would (through `sys.excepthook`, without the
+`run()` returns how the target ended as `("ok", None)`, `("exit", code)`, `("error", text)` or,
+when it could not even be loaded (no such module or function), `("target", text)`; an error is
+returned after printing an uncaught exception as Python would (through `sys.excepthook`, without the
 agent's own frames).
 """
 
@@ -45,7 +46,7 @@ _CORE_DIR = os.path.dirname(_AGENT_DIR)
 _OWN_FILES = frozenset({runpy.__file__, os.path.join(_CORE_DIR, "targets.py")})
 _LIB_DIR = os.path.dirname(os.__file__)
 
-Outcome = tuple[str, Any]  # ("ok", None) | ("exit", int) | ("error", str)
+Outcome = tuple[str, Any]  # ("ok", None) | ("exit", int) | ("error", str) | ("target", str)
 
 
 def _own(filename: str) -> bool:
@@ -156,8 +157,9 @@ def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outco
     except SystemExit as exc:
         return _ended(exc)
     except BaseException as exc:  # a target that cannot be loaded (TargetError, ImportError, ...)
-        text = str(exc).splitlines()[0] if type(exc).__name__ == "TargetError" else error_text(exc)
-        return "error", redact_text(text)
+        if type(exc).__name__ == "TargetError":
+            return "target", redact_text(str(exc).splitlines()[0])
+        return _ended(exc)
     try:
         rec.mark("run start")
         flush()  # the parent knows the target started, even if what follows holds the GIL for long

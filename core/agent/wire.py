@@ -15,8 +15,9 @@ Messages (the first item names the message):
                      new_points), ...]  new_points: [(t_ns, chunks, bytes), ...] since the last batch
         marks:     [(t_ns, text), ...];  aborted: [id, ...] acquisitions withdrawn
     ("end", kind, detail, threads)
-        the target's main code is over: kind "ok" (detail None), "exit" (detail: the exit code) or
-        "error" (detail: one line naming the exception and where it was raised); threads: names of
+        the target's main code is over: kind "ok" (detail None), "exit" (detail: the exit code),
+        "error" (detail: one line naming the exception and where it was raised) or "target" (it could
+        not be loaded: no such function or module; detail: one line saying so); threads: names of
         the non-daemon threads still running (the process waits for them before it exits)
 
 Times are `time.perf_counter_ns()` values; on Linux that clock (CLOCK_MONOTONIC) is shared by

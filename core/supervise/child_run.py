@@ -55,6 +55,7 @@ from ..rules import (  # noqa: TID252
     terminate_backends,
 )
 from ..rules.base import REPEAT_END_RE  # noqa: TID252
+from ..rules.select import final_candidates  # noqa: TID252
 from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
 from ..snapshot import WORKLOAD_END_MARK  # noqa: TID252
@@ -129,6 +130,32 @@ class ChildRun(Run):
         self._workload_end_ns: int | None = None
         self._stop_reason: str | None = None
         self._stopped_by: str | None = None
+        # Set when the child could not load the target (no such function or module): one line.
+        self.target_error: str | None = None
+        self.target_loaded = False  # the child loaded the target and began running it ("run start")
+        self._cancel_event = asyncio.Event()
+
+    def cancel(self) -> None:
+        """Stop the run as soon as possible (the process group gets SIGINT, then SIGTERM, then
+        SIGKILL). Safe from any thread, any number of times; no effect once the child has exited."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self.cancel)
+                return
+        if self._task is None:  # never started: Run's own bookkeeping (status cancelled, nothing ran)
+            super().cancel()
+            return
+        if self._cancel_requested or self._phase in ("final", "cleanup", "done"):
+            return
+        # The run's task is not cancelled: the child is stopped by _main, which may not have begun.
+        self._cancel_requested = True
+        self._stop.set()
+        self._cancel_event.set()
 
     # ----------------------------------------------------------------- messages, batches
     def _on_message(self, msg: tuple[Any, ...]) -> None:
@@ -141,12 +168,16 @@ class ChildRun(Run):
             self.meta["hot_path"] = str(msg[3])
         elif tag == "end":
             self._end_msg = msg
+            if msg[1] == "target":
+                self.target_error = str(msg[2])
 
     def _on_batch(self, batch: Batch) -> None:
         # On the draining thread: the live rules get what the target's own code did (releases
         # made by the child's cleanup, after "workload end", are judged by the final rules).
         for m in batch.marks:
-            if m.text == WORKLOAD_END_MARK and self._workload_end_ns is None:
+            if m.text == "run start":
+                self.target_loaded = True
+            elif m.text == WORKLOAD_END_MARK and self._workload_end_ns is None:
                 self._workload_end_ns = m.t_ns
             elif match := _REPEAT_START_RE.match(m.text):
                 self.progress = (int(match.group(1)), int(match.group(2)))
@@ -218,18 +249,19 @@ class ChildRun(Run):
         self._phase = "workload"
         self._set_status("running")
         drain_task = loop.create_task(self._drain_loop(), name=f"withscope-drain-{self.id}")
+        stop_asked: asyncio.Future[Any] = loop.create_task(self._cancel_event.wait())
         try:
             async with asyncio.timeout(self.options.timeout_s):
-                await asyncio.shield(exited)
+                await asyncio.wait({exited, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done():
+                self._stop_reason = "stopped"
         except TimeoutError:
             self._stop_reason = "timed out"
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # someone cancelled the run's task instead of calling cancel()
             self._stop_reason = "stopped"
-            if self._cancel_requested:
-                if me is not None:
-                    me.uncancel()
-            else:
-                outside_cancel = True
+            outside_cancel = True
+        finally:
+            stop_asked.cancel()
         self._phase = "final"
         # Stopping and cleanup run to completion even if someone cancels this task meanwhile.
         finish = loop.create_task(self._finish_child(exited, proto, transport, drain_task))
@@ -309,7 +341,10 @@ class ChildRun(Run):
         drain_task.cancel()
         await asyncio.gather(drain_task, return_exceptions=True)
         rec = self.recorder
-        lifetimes = self._as_of_workload_end(rec.lifetimes())
+        # Columnar: only the lifetimes a rule could report on are built (see rules/select.py).
+        now_ns = time.perf_counter_ns()
+        picked = final_candidates(self._frozen_lifetimes(), self.engine.config, now_ns, self._workload_end_ns)
+        lifetimes = self._as_of_workload_end(list(picked))
         db: DbFacts | None = None
         if self.db.is_postgres and self.db.dsn:
             db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
@@ -319,7 +354,7 @@ class ChildRun(Run):
             streams=rec.streams(),
             samples=self.sampler.history(since_ns=self.t0_ns),
             marks=rec.marks(),
-            now_ns=time.perf_counter_ns(),
+            now_ns=now_ns,
             final=True,
             t0_ns=self.t0_ns,
             existing_paths=existing_paths(lifetimes),

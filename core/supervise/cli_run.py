@@ -71,6 +71,21 @@ def target_from_args(args: argparse.Namespace, setup: Callable[[argparse.Argumen
     return target
 
 
+def progress_once_loaded(run: Any, progress: Any) -> Any:
+    """`progress` (or None), showing nothing until the child has loaded the target: a target that
+    cannot be loaded ends as one line of error, alone, as before."""
+    if progress is None:
+        return None
+    update = progress.update
+
+    def gated(r: Any) -> None:
+        if run.target_loaded or run.done:
+            update(r)
+
+    progress.update = gated
+    return progress
+
+
 def _raise_usage(message: str) -> Any:
     raise TargetError(f"withscope run: {message}")
 

@@ -32,7 +32,7 @@ def describe(
         return "stopped", None
     if end is not None:
         kind, detail = end[1], end[2]
-        if kind == "error":
+        if kind in ("error", "target"):
             return "error", str(detail)
         if kind == "exit" and detail != 0:
             return f"exited {detail}", None

@@ -28,7 +28,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run"], "the following arguments are required: TARGET"),
+        (["run"], "give a TARGET: script.py, -m MODULE"),
         (["run", "no-such-thing"], "unknown target 'no-such-thing'"),
         (["run", "--repeat", "0", "x"], "argument --repeat: must be at least 1, got 0"),
         (["run", "--timeout", "soon", "x"], "argument --timeout: expected a number, got 'soon'"),
@@ -101,9 +101,9 @@ def test_fail_on_leak_also_fails_a_run_that_did_not_end_ok(capsys: pytest.Captur
     code, out, err = run_cli(capsys, "run", target("long_clean"), "--timeout", "0.1", "--fail-on-leak")
     # THEN the gate fails and says why; the summary does not claim that everything was released
     assert code == 1
-    assert "status 'error', so it proves nothing" in err
+    assert "status 'timed out', so it proves nothing" in err
     assert "every tracked resource was released properly" not in out
-    assert "No alerts in what ran before the run ended (error)." in out
+    assert "No alerts in what ran before the run ended (timed out)." in out
 
 
 def test_quiet_and_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,7 +117,7 @@ def test_timeout_option(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "run", target("long_clean"), "--timeout", "0.1", "--quiet", "--json", "-")
     assert code == 0
     data = json.loads(out)
-    assert data["status"] == "error"
+    assert data["status"] == "timed out"
     assert data["error"] == "timed out after 0.1 s"
 
 
@@ -199,7 +199,7 @@ def test_ctrl_c_cancels_cleans_up_reports_and_exits_130(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err.rstrip().endswith("withscope: interrupted")
-    assert ": cancelled in " in out
+    assert ": stopped in " in out
     data = json.loads(report.read_text())
-    assert data["status"] == "cancelled"
+    assert data["status"] == "stopped"
     assert all(lt["released_s"] is not None for lt in data["lifetimes"])
