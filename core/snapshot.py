@@ -213,6 +213,11 @@ class TableLifetimes(Sequence[Lifetime]):
             if (now_ns if o == OUT_OPEN else r) - a > limit_ns and k not in skip
         ]  # fmt: skip
 
+    def ids_released_after(self, t_ns: int) -> list[int]:
+        """Ids released (by any outcome) after `t_ns`."""
+        out = self._outcome
+        return [i for i, r in enumerate(self._released) if r > t_ns and out[i] not in (OUT_OPEN, OUT_MISSING)]
+
     def latest_ns(self) -> int | None:
         """The latest acquire or release time of any lifetime (None when there are none)."""
         if not self._ids:

@@ -17,7 +17,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..outputs import check_output, open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
@@ -97,10 +97,15 @@ def table_csv(snapshot: RunSnapshot, what: str) -> str:
     if what not in _ROWS:
         raise ValueError(f"unknown CSV table {what!r}; choose one of {', '.join(TABLES)}")
     buf = io.StringIO()
-    w = csv.writer(buf)
+    _write_table(buf, snapshot, what)
+    return buf.getvalue()
+
+
+def _write_table(f: TextIO, snapshot: RunSnapshot, what: str) -> None:
+    """Write one table to `f` row by row (memory independent of the number of rows)."""
+    w = csv.writer(f)
     for row in _ROWS[what](snapshot):
         w.writerow([_cell(v) for v in row])
-    return buf.getvalue()
 
 
 def output_paths(out_path: Path, what: str | None = None) -> dict[str, Path]:
@@ -138,6 +143,6 @@ def write(snapshot: RunSnapshot, out_path: Path, what: str | None = None) -> lis
     written: list[Path] = []
     for table, path in paths.items():
         with open_text(path, owns, WHAT, inputs=inputs, newline="") as f:
-            f.write(table_csv(snapshot, table))
+            _write_table(f, snapshot, table)
         written.append(path)
     return written

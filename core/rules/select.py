@@ -30,13 +30,20 @@ from .tempfiles import TEMP_KINDS
 LOOKED_UP_KINDS = frozenset(TEMP_KINDS | {"stream"})
 
 
-def final_candidates(lifetimes: Sequence[Lifetime], config: RuleConfig, now_ns: int) -> Sequence[Lifetime]:
+def final_candidates(
+    lifetimes: Sequence[Lifetime], config: RuleConfig, now_ns: int, released_after_ns: int | None = None
+) -> Sequence[Lifetime]:
     """The lifetimes of `lifetimes` any rule could report at the final update (see the module
-    docstring), in id order; `lifetimes` itself unless it is a columnar `TableLifetimes`."""
+    docstring), in id order; `lifetimes` itself unless it is a columnar `TableLifetimes`.
+
+    `released_after_ns`: lifetimes released after it are candidates too (a caller that judges
+    the lifetimes as the workload left them turns those back into open ones)."""
     if not isinstance(lifetimes, TableLifetimes):
         return lifetimes
     ids = set(lifetimes.ids_with_outcome(OUT_OPEN, OUT_GC, OUT_EXIT_RAISED))
     ids.update(lifetimes.ids_with_flags(FLAG_SUPPRESSED, none_of=FLAG_DECLARED))
     ids.update(lifetimes.ids_of_kinds(LOOKED_UP_KINDS))
     ids.update(lifetimes.ids_held_over(int(config.late_release_s * 1e9), now_ns, config.late_release_exclude))
+    if released_after_ns is not None:
+        ids.update(lifetimes.ids_released_after(released_after_ns))
     return lifetimes.select(sorted(ids))

@@ -12,9 +12,11 @@ from typing import overload
 
 import pytest
 from exporter_snapshots import T0, lt, make_run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from withscope.core.events import Lifetime, Outcome
 from withscope.core.exporters import export
-from withscope.core.report import build_report, iter_report, write_report
+from withscope.core.report import _item, build_report, iter_report, write_report
 from withscope.core.snapshot import RunSnapshot
 
 
@@ -82,3 +84,22 @@ def test_the_json_export_is_streamed_too(tmp_path: Path) -> None:
     snap = replace(make_run(), lifetimes=LazyLifetimes(3000))
     [path] = export(snap, "json", tmp_path / "r.json")
     assert path.read_text(encoding="utf-8") == _dumped(snap)
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(), st.sampled_from(["\udcff", "a\x1b[2J", "\u202e", "é\n\t\"\\"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1), _SCALARS, min_size=1, max_size=8))
+def test_an_item_is_written_as_json_dumps_writes_it(item: dict[str, object]) -> None:
+    expected = json.dumps(item, indent=2, allow_nan=False, ensure_ascii=False).replace("\n", "\n    ")
+    assert _item(item, {}) == expected
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_number_is_refused_as_json_dumps_refuses_it(bad: float) -> None:
+    with pytest.raises(ValueError, match="JSON compliant"):
+        _item({"x": bad}, {})
