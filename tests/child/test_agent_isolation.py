@@ -1,0 +1,73 @@
+"""The agent runs in the observed process with the standard library alone, under the user's
+own interpreter (CPython 3.11-3.13), with or without the C accelerator."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from withscope.core.agent import launch
+from withscope.core.rules import repeat_end_mark, repeat_start_mark
+from withscope.core.runner import RunOptions
+from withscope.core.snapshot import WORKLOAD_END_MARK, RunSnapshot
+from withscope.core.supervise import ChildRun, child_target
+
+TARGETS = Path(__file__).parent / "targets"
+BLOCKED = ("numpy", "psutil", "PySide6", "shiboken6", "qasync", "pyqtgraph")
+
+IMPORT_WITH_BLOCKED = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BLOCKED!r}:
+            raise ImportError("blocked for the test: " + name)
+        return None
+sys.meta_path.insert(0, Block())
+import withscope.core.agent, withscope.core.agent.launch, withscope.core.agent.stream, withscope.core.agent.wire
+import withscope.core.track, withscope.core.streams, withscope.core.recorder
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})
+assert not heavy, heavy
+print("ok")
+"""
+
+
+def test_the_agent_imports_with_numpy_psutil_and_qt_unimportable() -> None:
+    out = subprocess.run([sys.executable, "-c", IMPORT_WITH_BLOCKED], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_the_agent_writes_the_marks_the_parent_reads() -> None:
+    assert launch.WORKLOAD_END_MARK == WORKLOAD_END_MARK
+    assert launch.REPEAT_START.format(i=2, n=3) == repeat_start_mark(2, 3)
+    assert launch.REPEAT_END.format(i=2, n=3) == repeat_end_mark(2, 3)
+
+
+def other_interpreters() -> list[str]:
+    found = []
+    for version in ("3.12", "3.13"):
+        found += sorted(glob.glob(f"/root/.pyenv/versions/{version}.*/bin/python{version}"))[-1:]
+    return found
+
+
+@pytest.mark.parametrize("python", other_interpreters() or [pytest.param("", marks=pytest.mark.skip("no 3.12/3.13"))])
+def test_a_script_runs_under_another_interpreter_without_the_accelerator(tmp_path: Path, python: str) -> None:
+    # GIVEN an interpreter the C accelerator was not built for (it is built for this one)
+    out = tmp_path / "seen.json"
+    target = child_target(str(TARGETS / "show_args.py"), [str(out), "-x"])
+    run = ChildRun(target, RunOptions(timeout_s=60), python=python)
+
+    async def go() -> RunSnapshot:
+        run.start()
+        return await run.wait()
+
+    snap = asyncio.run(go())
+    # THEN the agent falls back to the pure-Python hot path silently and records as usual
+    assert snap.status == "ok", snap.error
+    assert snap.meta["hot_path"] == "Python"
+    assert snap.meta["python"].startswith(Path(python).name.removeprefix("python"))
+    assert [lt.outcome.value for lt in snap.lifetimes] == ["released"]
