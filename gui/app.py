@@ -6,6 +6,12 @@ loop_factory=...)` on 3.12+, `qasync.run` on 3.11); `setQuitOnLastWindowClosed(F
 window's close event drives shutdown (cancel runs, await their cleanup, then leave `main`).
 Errors that reach the loop's exception handler are shown in the window, never fatal.
 
+SIGINT (Ctrl+C in the terminal) and SIGTERM close the window the way its close button does -
+runs stopped and awaited, recordings being written finished - through the loop's own signal
+handling (`loop.add_signal_handler`: a wake-up fd the Qt loop watches, so no KeyboardInterrupt
+is raised into Qt's event loop); the exit status is then 128 + the signal (130, 143). A second
+signal while shutting down changes nothing: the shutdown in progress completes.
+
 Progressive start-up (startup.py): the window shows its frame first, before numpy or pyqtgraph
 are imported, and builds its plots on the loop turn after that frame was painted; `--run`
 workloads wait for them, a `--screenshot` is taken once they exist, and `--quit-after` counts
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,6 +154,7 @@ async def main(options: Options, app: QApplication) -> int:
         win.set_theme_mode("system", save=False)
     done = asyncio.Event()
     win.closed.connect(done.set)
+    signalled = handle_signals(loop, win)
     win.show()
     win.start()
     if options.run:
@@ -182,7 +190,13 @@ async def main(options: Options, app: QApplication) -> int:
     await done.wait()
     if timed is not None and not timed.done():
         timed.cancel()
+    for sig in EXIT_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(sig)
+    await finish_background_work(loop)
     loop.set_exception_handler(None)
+    if signalled:
+        return 128 + int(signalled[0])
     # A `--run` that could not start (an unknown target, say) was a message in the window; it is
     # also said here and in the exit status, as `withscope run` does, for scripts and terminals.
     refused = [(spec, why) for spec, why in getattr(getattr(win, "controller", None), "refused", [])
@@ -190,6 +204,39 @@ async def main(options: Options, app: QApplication) -> int:
     for spec, why in refused:
         print(f"withscope: cannot run {spec}: {why}", file=sys.stderr)
     return 2 if refused else 0
+
+
+EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def handle_signals(loop: asyncio.AbstractEventLoop, win: Any) -> list[int]:
+    """SIGINT and SIGTERM close `win` cleanly (see the module docstring). Returns the list the
+    first signal received is appended to."""
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            log.info("withscope: %s: closing", signal.Signals(signum).name)
+        win.close()
+
+    for sig in EXIT_SIGNALS:
+        # NotImplementedError: a loop without signal support; ValueError/RuntimeError: not the
+        # main thread (the signals then keep Python's default behaviour).
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, on_signal, sig)
+    return received
+
+
+FILE_WRITING_TASKS = ("withscope-finish-recording", "withscope-save")
+
+
+async def finish_background_work(loop: asyncio.AbstractEventLoop, timeout_s: float = 30.0) -> None:
+    """Wait (bounded) for the tasks that write files and are still going once the window shut
+    down - the final write of a recording - so leaving the loop does not cancel them half way."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done() and t.get_name() in FILE_WRITING_TASKS]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
 
 
 def save_screenshot(win: Any, path: str) -> None:
