@@ -8,9 +8,9 @@ import logging
 import os
 import sqlite3
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ..events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats  # noqa: TID252
 from ..outputs import OutputError, not_a_file, read_head  # noqa: TID252
@@ -218,16 +218,87 @@ def _rows(conn: sqlite3.Connection, table: str, order: str, blob_tables: set[str
     return (tuple(decode_text(v) for v in r) for r in cursor)
 
 
+def _lifetime(r: tuple[Any, ...]) -> Lifetime:
+    return Lifetime(
+        id=r[0], kind=r[1], label=r[2], site=r[3], stack=_decode_stack(r[4]), thread=r[5], task=r[6],
+        acquired_ns=r[7], released_ns=r[8], outcome=Outcome(r[9]), error=r[10], error_type=r[11],
+        suppressed=bool(r[12]), suppression_declared=bool(r[13]), released_by_close=bool(r[14]),
+    )  # fmt: skip
+
+
+LAZY_LIFETIMES = 20_000  # above this many lifetimes a recording's are read from the file when used
+
+
+class RecordingLifetimes(Sequence[Lifetime]):
+    """A long recording's lifetimes, read from the file row by row whenever they are iterated (in
+    id order), so exporting or replaying a recording takes memory independent of its length.
+
+    Holds the rows with `id <= max_id` as the file was when it was opened (a recording still
+    being written grows meanwhile; its later rows are not part of this snapshot). Reading a file
+    that is gone or damaged since raises `RecordingError`.
+    """
+
+    __slots__ = ("_blob", "_count", "_max_id", "_path")
+
+    def __init__(self, path: Path, count: int, max_id: int, blob: bool) -> None:
+        self._path, self._count, self._max_id, self._blob = path, count, max_id, blob
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _query(self, tail: str, args: tuple[int, ...]) -> Iterator[Lifetime]:
+        try:
+            conn = _connect_for_reading(self._path)
+        except sqlite3.Error as exc:
+            raise RecordingError(self._path, _describe(exc)) from None
+        try:
+            cursor = conn.execute(f"{_select('lifetimes')} WHERE id <= ? ORDER BY id {tail}", (self._max_id, *args))
+            for r in cursor:
+                yield _lifetime(tuple(decode_text(v) for v in r) if self._blob else r)
+        except sqlite3.Error as exc:
+            raise RecordingError(self._path, _describe(exc)) from None
+        finally:
+            conn.close()
+
+    def __iter__(self) -> Iterator[Lifetime]:
+        return self._query("", ())
+
+    @overload
+    def __getitem__(self, i: int) -> Lifetime: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Lifetime, ...]: ...
+    def __getitem__(self, i: int | slice) -> Lifetime | tuple[Lifetime, ...]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._count)
+            if step != 1:
+                return tuple(self[j] for j in range(start, stop, step))
+            return tuple(self._query("LIMIT ? OFFSET ?", (max(0, stop - start), start)))
+        j = i + self._count if i < 0 else i
+        if not 0 <= j < self._count:
+            raise IndexError("lifetime index out of range")
+        return next(self._query("LIMIT 1 OFFSET ?", (j,)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{self._count} lifetimes of {self._path}>"
+
+
+def _read_lifetimes(conn: sqlite3.Connection, path: Path, blobs: set[str]) -> Sequence[Lifetime]:
+    count, max_id = conn.execute("SELECT count(*), max(id) FROM lifetimes").fetchone()
+    if count > LAZY_LIFETIMES:
+        return RecordingLifetimes(path, count, max_id, "lifetimes" in blobs)
+    return tuple(map(_lifetime, _rows(conn, "lifetimes", "id", blobs)))
+
+
 def _read_snapshot(conn: sqlite3.Connection, meta: dict[str, str], path: Path) -> RunSnapshot:
     blobs = _check_types(conn, path)
-    lifetimes = tuple(
-        Lifetime(
-            id=r[0], kind=r[1], label=r[2], site=r[3], stack=_decode_stack(r[4]), thread=r[5], task=r[6],
-            acquired_ns=r[7], released_ns=r[8], outcome=Outcome(r[9]), error=r[10], error_type=r[11],
-            suppressed=bool(r[12]), suppression_declared=bool(r[13]), released_by_close=bool(r[14]),
-        )
-        for r in _rows(conn, "lifetimes", "id", blobs)
-    )  # fmt: skip
+    lifetimes = _read_lifetimes(conn, path, blobs)
     alerts = tuple(
         Alert(
             rule=r[1], severity=Severity(r[2]), message=r[3], hint=r[4], lifetime_id=r[5], site=r[6],
