@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -24,26 +27,56 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".withscope-installed"
-# Qt (PySide6) needs these shared libraries even offscreen; Debian/Ubuntu package names.
-QT_DEBS = [
-    "libegl1",
-    "libgl1",
-    "libxkbcommon0",
-    "libxkbcommon-x11-0",
-    "libfontconfig1",
-    "libfreetype6",
-    "libdbus-1-3",
-    "libglib2.0-0",
-    "libxcb-cursor0",
-    "libxcb-icccm4",
-    "libxcb-keysyms1",
-    "libxcb-shape0",
-    "libxcb-xinerama0",
-    "libxcb-randr0",
-    "libxcb-render-util0",
-    "libxcb-image0",
-    "fonts-dejavu-core",
-]
+# What Qt (PySide6) needs from the system, by the shared library (soname) that `ldd` reports
+# "not found" for PySide6's libraries and platform plugins (offscreen and xcb), and the Debian/Ubuntu
+# packages that ship it, the first one this release knows is installed (Ubuntu 24.04 renamed some,
+# "t64"). Read off `ldd` on PySide6 6.11's plugins/platforms/libqxcb.so and `dpkg -S` on Debian 12.
+QT_SONAME_DEBS: dict[str, tuple[str, ...]] = {
+    "libGL.so.1": ("libgl1",),
+    "libGLX.so.0": ("libglx0",),
+    "libGLdispatch.so.0": ("libglvnd0",),
+    "libEGL.so.1": ("libegl1",),
+    "libxkbcommon.so.0": ("libxkbcommon0",),
+    "libxkbcommon-x11.so.0": ("libxkbcommon-x11-0",),
+    "libxcb.so.1": ("libxcb1",),
+    "libxcb-cursor.so.0": ("libxcb-cursor0",),
+    "libxcb-icccm.so.4": ("libxcb-icccm4",),
+    "libxcb-util.so.1": ("libxcb-util1",),
+    "libxcb-image.so.0": ("libxcb-image0",),
+    "libxcb-keysyms.so.1": ("libxcb-keysyms1",),
+    "libxcb-randr.so.0": ("libxcb-randr0",),
+    "libxcb-render-util.so.0": ("libxcb-render-util0",),
+    "libxcb-render.so.0": ("libxcb-render0",),
+    "libxcb-shape.so.0": ("libxcb-shape0",),
+    "libxcb-shm.so.0": ("libxcb-shm0",),
+    "libxcb-sync.so.1": ("libxcb-sync1",),
+    "libxcb-xfixes.so.0": ("libxcb-xfixes0",),
+    "libxcb-xkb.so.1": ("libxcb-xkb1",),
+    "libxcb-xinerama.so.0": ("libxcb-xinerama0",),
+    "libX11-xcb.so.1": ("libx11-xcb1",),
+    "libX11.so.6": ("libx11-6",),
+    "libXau.so.6": ("libxau6",),
+    "libXdmcp.so.6": ("libxdmcp6",),
+    "libfontconfig.so.1": ("libfontconfig1",),
+    "libfreetype.so.6": ("libfreetype6",),
+    "libglib-2.0.so.0": ("libglib2.0-0t64", "libglib2.0-0"),
+    "libgthread-2.0.so.0": ("libglib2.0-0t64", "libglib2.0-0"),
+    "libdbus-1.so.3": ("libdbus-1-3",),
+    "libpng16.so.16": ("libpng16-16t64", "libpng16-16"),
+    "libexpat.so.1": ("libexpat1",),
+    "libzstd.so.1": ("libzstd1",),
+    "libbrotlidec.so.1": ("libbrotli1",),
+    "libbrotlicommon.so.1": ("libbrotli1",),
+    "libpcre2-8.so.0": ("libpcre2-8-0",),
+    "libbsd.so.0": ("libbsd0",),
+    "libmd.so.0": ("libmd0",),
+}
+# The whole list, installed when `ldd` cannot say (not Linux-glibc) or names a library the table
+# above does not know, plus a font (Qt draws no text without one).
+QT_DEBS = sorted({alternatives[-1] for alternatives in QT_SONAME_DEBS.values()} | {"fonts-dejavu-core"})
+# The test command's X server and its input tool (the GUI tests run on Qt's xcb platform).
+X_TEST_DEBS = ["xvfb", "xdotool"]
+XVFB_SCREEN = "1680x1050x24"
 
 
 def say(msg: str) -> None:
@@ -54,7 +87,10 @@ def run(cmd: list[str], **kw: object) -> int:
     return subprocess.call([str(c) for c in cmd], **kw)  # type: ignore[call-overload, no-any-return]
 
 
-def apt_install(packages: list[str]) -> bool:
+def apt_install(packages: list[str | tuple[str, ...]]) -> bool:
+    """Install the Debian packages not installed yet (root, or sudo without a password). An entry
+    that is a tuple lists alternatives: the first one this release has is installed. False when
+    apt or the rights are missing."""
     if shutil.which("apt-get") is None:
         return False
     prefix: list[str] = []
@@ -62,17 +98,27 @@ def apt_install(packages: list[str]) -> bool:
         if shutil.which("sudo") is None:
             return False
         prefix = ["sudo", "-n"]
-    missing = [p for p in packages if run(["dpkg", "-s", p], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    wanted = [(p,) if isinstance(p, str) else p for p in packages]
+    missing = [alts for alts in dict.fromkeys(wanted) if not any(deb_installed(p) for p in alts)]
     if not missing:
         return True
-    say(f"installing system packages: {' '.join(missing)}")
+    say(f"installing system packages: {' '.join(alts[0] for alts in missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run([*prefix, "apt-get", "update", "-qq"], env=env)
     # Install what this release has; a name it does not know must not stop the rest.
-    for pkg in missing:
-        run([*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", pkg], env=env,
-            stdout=subprocess.DEVNULL)
+    for alts in missing:
+        for pkg in alts:
+            if run([*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", pkg], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+                break
+        else:
+            say(f"could not install {' or '.join(alts)}")
     return True
+
+
+def deb_installed(package: str) -> bool:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+    return out.returncode == 0 and out.stdout.strip().endswith(" installed")
 
 
 # What an install builds from: a change to any of them reinstalls (the C accelerator is compiled then).
@@ -101,22 +147,73 @@ def ensure_venv() -> None:
         sys.exit("pip could not upgrade itself; see the messages above")
     if run([PY, "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev,postgres,bench]"]) != 0:
         sys.exit("pip install failed; see the messages above")
-    ensure_qt_libraries()
+    ensure_qt_libraries(first_install=True)
     if run([PY, "-c", "import withscope.core._speedups"], stderr=subprocess.DEVNULL) != 0:
         say("note: the C accelerator did not build (is a C compiler installed?); withscope works, "
             "but records on its slower pure-Python hot path")
     STAMP.write_text(requirements_hash())
 
 
-def ensure_qt_libraries() -> None:
-    probe = "from PySide6 import QtGui, QtWidgets"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    if run([PY, "-c", probe], env=env, stderr=subprocess.DEVNULL) == 0:
-        return
-    say("Qt needs system libraries; installing them")
-    apt_install(QT_DEBS)
-    if run([PY, "-c", probe], env=env) != 0:
-        say("warning: PySide6 still does not import; the GUI and its tests will fail (see above)")
+def qt_binaries() -> list[Path]:
+    """The PySide6 libraries whose system dependencies decide whether Qt starts: the widgets module
+    and the offscreen and xcb platform plugins (each pulls QtGui's and QtCore's)."""
+    found = subprocess.run([PY, "-c", "import os, PySide6; print(os.path.dirname(PySide6.__file__))"],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        return []
+    base = Path(found.stdout.strip())
+    candidates = [*base.glob("QtWidgets*.so"), base / "Qt/plugins/platforms/libqoffscreen.so",
+                  base / "Qt/plugins/platforms/libqxcb.so"]
+    return [p for p in candidates if p.exists()]
+
+
+def missing_sonames(binaries: list[Path]) -> set[str] | None:
+    """The shared libraries `ldd` reports "not found" for `binaries` (None: ldd cannot tell)."""
+    if not binaries or shutil.which("ldd") is None:
+        return None
+    out = subprocess.run(["ldd", *map(str, binaries)], capture_output=True, text=True)
+    if out.returncode != 0 and "not found" not in out.stdout:
+        return None
+    return {line.split("=>")[0].strip() for line in out.stdout.splitlines() if "=> not found" in line}
+
+
+def packages_for(sonames: set[str]) -> list[str | tuple[str, ...]]:
+    """The Debian packages for `sonames`; the whole known list when one is not in the table."""
+    if any(s not in QT_SONAME_DEBS for s in sonames):
+        return list(QT_DEBS)
+    return list(dict.fromkeys(QT_SONAME_DEBS[s] for s in sorted(sonames)))
+
+
+def ensure_qt_libraries(*, first_install: bool = False) -> set[str]:
+    """Install the system libraries Qt's offscreen and xcb (X11) platforms need and `ldd` finds
+    missing; cheap when nothing is (one ldd call), so it runs before every `run` and `test`.
+    Returns what is still missing (named, with its packages, on the way)."""
+    if sys.platform != "linux":
+        return set()
+    binaries = qt_binaries()
+    missing = missing_sonames(binaries)
+    if missing is None:  # no ldd (or no PySide6 yet): the whole list, once
+        if first_install:
+            apt_install(list(QT_DEBS))
+        return set()
+    if first_install:  # not a library: without a font Qt draws no text
+        fonts = Path("/usr/share/fonts")
+        if not fonts.is_dir() or not any(fonts.rglob("*.ttf")):
+            apt_install(["fonts-dejavu-core"])
+    if not missing:
+        return set()
+    say(f"Qt's display libraries are missing ({', '.join(sorted(missing))}); installing them")
+    apt_install(packages_for(missing))
+    still = missing_sonames(binaries) or set()
+    if still:
+        debs = " ".join(alts[-1] for alts in dict.fromkeys(QT_SONAME_DEBS.get(s, (s,)) for s in sorted(still)))
+        say("warning: Qt still misses " + ", ".join(sorted(still))
+            + f"; on Debian/Ubuntu: sudo apt-get install {debs}")
+    return still
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def compile_sources() -> None:
@@ -128,31 +225,119 @@ def compile_sources() -> None:
 
 def cmd_run(args: list[str]) -> int:
     ensure_venv()
+    ensure_qt_libraries()
     compile_sources()
-    return run([BIN / "withscope", *args])
+    rc = run([BIN / "withscope", *args])
+    if rc < 0 or rc == 134:  # Qt aborts when no platform plugin loads
+        still = missing_sonames(qt_binaries()) or set()
+        if still and has_display():
+            debs = " ".join(alts[-1] for alts in packages_for(still) if isinstance(alts, tuple))
+            say(f"the window could not open: Qt misses {', '.join(sorted(still))}; "
+                f"on Debian/Ubuntu: sudo apt-get install {debs}")
+    return rc
+
+
+class XServer:
+    """An Xvfb of the test command's own, on a display number the server picks (-displayfd), so
+    the GUI tests run on Qt's xcb platform with real X input. `stop()` ends that one process."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], display: str) -> None:
+        self.proc = proc
+        self.display = display
+
+    @classmethod
+    def start(cls, screen: str = XVFB_SCREEN) -> XServer | None:
+        if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
+            apt_install(list(X_TEST_DEBS))
+        exe = shutil.which("Xvfb")
+        if exe is None:
+            return None
+        read_end, write_end = os.pipe()
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 (Xvfb writes its warnings there while it runs)
+        try:
+            proc = subprocess.Popen([exe, "-displayfd", str(write_end), "-screen", "0", screen, "-nolisten", "tcp"],
+                                    pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=errors)
+        finally:
+            os.close(write_end)
+        number = b""
+        deadline = time.monotonic() + 20
+        while not number.endswith(b"\n") and time.monotonic() < deadline and proc.poll() is None:
+            ready, _, _ = select.select([read_end], [], [], 0.2)
+            if ready:
+                chunk = os.read(read_end, 16)
+                if not chunk:
+                    break
+                number += chunk
+        os.close(read_end)
+        if not number.strip().isdigit():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+            errors.seek(0)
+            say(f"Xvfb did not start: {errors.read().decode(errors='replace').strip()[-500:]}")
+            errors.close()
+            return None
+        errors.close()  # Xvfb keeps its own descriptor of the (unlinked) file
+        return cls(proc, f":{int(number)}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def gui_test_env(env: dict[str, str]) -> tuple[dict[str, str], XServer | None]:
+    """The GUI tests' environment: Qt's xcb platform on an Xvfb started here; else the user's own
+    X display; else, said loudly, offscreen (no real input, window manager or X event path)."""
+    xs = XServer.start()
+    if xs is not None:
+        say(f"GUI tests on Xvfb {xs.display} ({XVFB_SCREEN}, Qt platform xcb)")
+        return dict(env, DISPLAY=xs.display, QT_QPA_PLATFORM="xcb"), xs
+    if os.environ.get("DISPLAY"):
+        say(f"GUI tests on this session's X display {os.environ['DISPLAY']} (Xvfb is not installed)")
+        return dict(env, QT_QPA_PLATFORM="xcb"), None
+    banner = "=" * 78
+    print(f"{banner}\n[withscope] WARNING: no X server (Xvfb could not be installed or started, no DISPLAY):\n"
+          f"[withscope] the GUI tests run OFFSCREEN, without real X input; the real-display tests are\n"
+          f"[withscope] skipped. Install Xvfb and xdotool (apt-get install xvfb xdotool) to run them.\n{banner}",
+          flush=True)
+    if os.environ.get("CI") and os.environ.get("WITHSCOPE_ALLOW_OFFSCREEN") != "1":
+        sys.exit("[withscope] CI needs the real X server for the GUI tests (WITHSCOPE_ALLOW_OFFSCREEN=1 to accept)")
+    return dict(env, QT_QPA_PLATFORM="offscreen"), None
 
 
 def cmd_test(args: list[str]) -> int:
     ensure_venv()
+    ensure_qt_libraries()
     compile_sources()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6", PYQTGRAPH_QT_LIB="PySide6")
-    steps: list[tuple[str, list[object], dict[str, str]]] = [
-        ("ruff", [BIN / "ruff", "check", "."], env),
-        ("mypy (strict, core/)", [BIN / "mypy"], env),
-    ]
-    if (ROOT / "benchmarks" / "run.py").exists():
-        steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
-    if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)
-        steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"],
-                      dict(env, WITHSCOPE_PURE_PYTHON="1")))
-    steps.append(("pytest", [PY, "-m", "pytest", *args], env))  # last: its summary line closes the output
-    for name, cmd, step_env in steps:
-        say(f"{name}")
-        rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)
-        if rc != 0:
-            say(f"{name} failed (exit {rc})")
-            return rc
-    return 0
+    gui_env, xserver = gui_test_env(env)
+    try:
+        steps: list[tuple[str, list[object], dict[str, str]]] = [
+            ("ruff", [BIN / "ruff", "check", "."], env),
+            ("mypy (strict, core/)", [BIN / "mypy"], env),
+        ]
+        if (ROOT / "benchmarks" / "run.py").exists():
+            steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
+        if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)
+            steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"],
+                          dict(env, WITHSCOPE_PURE_PYTHON="1")))
+        # last: its summary line closes the output
+        steps.append((f"pytest (Qt platform {gui_env['QT_QPA_PLATFORM']})", [PY, "-m", "pytest", *args], gui_env))
+        for name, cmd, step_env in steps:
+            say(f"{name}")
+            rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)
+            if rc != 0:
+                say(f"{name} failed (exit {rc})")
+                return rc
+        return 0
+    finally:
+        if xserver is not None:
+            xserver.stop()
 
 
 def cmd_bench(args: list[str]) -> int:

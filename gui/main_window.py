@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QVBoxLayout, QWidget
 
 from . import theme as th
@@ -56,6 +56,28 @@ DATA_DOCKS = (
     ("metrics", "Process metrics", "metricsDock", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("throughput", "Streaming throughput", "throughputDock", Qt.DockWidgetArea.BottomDockWidgetArea),
 )
+SCREEN_SHARE = 0.85  # a first window (no saved geometry) covers this much of the screen, centred
+# What the right-hand docks need to be read without dragging a splitter: every column of the alerts
+# table at its set width plus a start of the hint column, the frame and a scroll bar.
+ALERT_COLUMNS_PX = 84 + 120 + 170 + 70 + 150
+RIGHT_NEEDS_PX = ALERT_COLUMNS_PX + 140 + 30
+
+
+def first_geometry(available: QRect, share: float = SCREEN_SHARE) -> QRect:
+    """The first window's geometry: `share` of the screen's available area, centred in it."""
+    w, h = round(available.width() * share), round(available.height() * share)
+    return QRect(available.x() + (available.width() - w) // 2, available.y() + (available.height() - h) // 2, w, h)
+
+
+def dock_sizes(width: int, height: int) -> dict[str, int]:
+    """Dock sizes (px) for a `width` x `height` window: the catalogue about a fifth of the width,
+    the alerts and details column what the alerts table needs (at most 45% of the width), the
+    timeline the rest; alerts over details 2 : 3; the metrics/throughput tabs ~35% of the height."""
+    catalogue = max(220, min(330, round(width * 0.19)))
+    right = max(round(width * 0.3), min(RIGHT_NEEDS_PX, round(width * 0.45)))
+    column = max(200, height - 120)  # the right-hand column: the window less menu, toolbar, status
+    return {"catalogue": catalogue, "right": right, "alerts": round(column * 0.4),
+            "details": round(column * 0.6), "bottom": max(180, round(height * 0.35))}
 
 
 class MainWindow(QMainWindow):
@@ -121,12 +143,10 @@ class MainWindow(QMainWindow):
         for attr, _title, _name, area in DATA_DOCKS:
             self.addDockWidget(area, self._dock(attr))
         metrics, throughput = self._dock("metrics"), self._dock("throughput")
-        alerts, details = self._dock("alerts"), self._dock("details")
         self.tabifyDockWidget(metrics, throughput)
         metrics.raise_()
-        self.resizeDocks([self.catalogue, alerts], [320, 500], Qt.Orientation.Horizontal)
-        self.resizeDocks([alerts, details], [300, 260], Qt.Orientation.Vertical)
-        self.resizeDocks([metrics], [330], Qt.Orientation.Vertical)
+        self._docks_fitted = False  # dock sizes set from the window's size (at its first show)
+        self.fit_docks()
 
         self._build_actions()
         self._build_status()
@@ -250,6 +270,28 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.metrics, self.throughput)
         self.restoreState(state, STATE_VERSION)
 
+    def fit_docks(self) -> None:
+        """Size the docks in proportion to the window (`dock_sizes`)."""
+        sizes = dock_sizes(self.width(), self.height())
+        alerts, details, metrics = self._dock("alerts"), self._dock("details"), self._dock("metrics")
+        self.resizeDocks([self.catalogue, alerts], [sizes["catalogue"], sizes["right"]], Qt.Orientation.Horizontal)
+        self.resizeDocks([alerts, details], [sizes["alerts"], sizes["details"]], Qt.Orientation.Vertical)
+        self.resizeDocks([metrics], [sizes["bottom"]], Qt.Orientation.Vertical)
+
+    def fit_to_screen(self) -> None:
+        """A first window: `SCREEN_SHARE` of the screen, centred (without a window manager, as on
+        Xvfb, a window would open at its size hint, ~730 x 550)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        self.setGeometry(first_geometry(screen.availableGeometry()))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._docks_fitted:  # at the size it is shown at, unless a saved layout was restored
+            self._docks_fitted = True
+            self.fit_docks()
+
     def _docks(self) -> list[QDockWidget]:
         """The catalogue and the data docks (or the placeholders standing for them)."""
         return [self.catalogue, *(self._dock(attr) for attr, *_ in DATA_DOCKS)]
@@ -366,10 +408,10 @@ class MainWindow(QMainWindow):
         if self.settings is None:
             return
         geo, state = self.settings.geometry(), self.settings.state()
-        if geo is not None:
-            self.restoreGeometry(geo)
-        if state is not None:
-            self.restoreState(state, STATE_VERSION)
+        if geo is None or not self.restoreGeometry(geo):
+            self.fit_to_screen()
+        if state is not None and self.restoreState(state, STATE_VERSION):
+            self._docks_fitted = True  # the user's own dock sizes
         self.set_theme_mode(self.settings.get("theme", "system"), save=False)
         self.set_group_by(self.settings.get("lanes", "kind"))
 
@@ -385,6 +427,7 @@ class MainWindow(QMainWindow):
         self.restoreState(QByteArray(self._default_state), STATE_VERSION)
         for dock in self._docks():
             dock.show()
+        self.fit_docks()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._closed_ok:

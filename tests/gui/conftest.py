@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,7 +82,9 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
             lp.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         lp.close()
         asyncio.set_event_loop(None)
-    assert not errors, f"the loop swallowed exceptions: {[e.get('exception') or e.get('message') for e in errors]}"
+    assert not errors, "the loop swallowed exceptions:\n" + "\n".join(
+        "".join(traceback.format_exception(e["exception"])) if e.get("exception") else str(e.get("message"))
+        for e in errors)
 
 
 @pytest.fixture

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 def flush_deletes() -> None:
@@ -47,3 +52,109 @@ def shutdown_window(loop: asyncio.AbstractEventLoop, win: Any) -> None:
         loop.run_until_complete(close())
     win.deleteLater()
     flush_deletes()
+
+
+# ---------------------------------------------------------------- real input (X server or QTest)
+def real_x() -> bool:
+    """True when the tests run on an X server through Qt's xcb platform with xdotool at hand:
+    input then goes through the X server (XTEST) like a user's."""
+    return (os.environ.get("QT_QPA_PLATFORM") == "xcb" and bool(os.environ.get("DISPLAY"))
+            and shutil.which("xdotool") is not None)
+
+
+async def settle(seconds: float = 0.08) -> None:
+    """Inside a scenario: let Qt and the loop handle what was just sent."""
+    await asyncio.sleep(seconds)
+
+
+class Mouse:
+    """A user's mouse on `widget`-relative points: xdotool on a real X server (the events take
+    the X server's path into Qt, as a desktop's do), QTest offscreen. Used inside a scenario
+    coroutine (the loop keeps running: a qasync `run_until_complete` per action would handle some
+    of the app's timers after it has stopped); each action awaits a moment so Qt handles it."""
+
+    def __init__(self) -> None:
+        self.x = real_x()
+
+    def _xdo(self, *args: object) -> None:
+        subprocess.run(["xdotool", *map(str, args)], check=True, timeout=15)
+
+    @staticmethod
+    def _global(widget: QWidget, pos: QPoint) -> QPoint:
+        return widget.mapToGlobal(pos)
+
+    async def move(self, widget: QWidget, pos: QPoint) -> None:
+        if self.x:
+            g = self._global(widget, pos)
+            self._xdo("mousemove", g.x(), g.y())
+        else:
+            QTest.mouseMove(widget, pos)
+        await settle(0.03)
+
+    async def click(self, widget: QWidget, pos: QPoint, *, double: bool = False) -> None:
+        if self.x:
+            await self.move(widget, pos)
+            self._xdo("click", *(("--repeat", 2, "--delay", 60) if double else ()), 1)
+        elif double:  # what a double click sends: press, release, double-click press, release
+            QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+            QTest.mouseDClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        else:
+            QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        await settle()
+
+    async def drag(self, widget: QWidget, start: QPoint, end: QPoint) -> None:
+        if self.x:
+            await self.move(widget, start)
+            self._xdo("mousedown", 1)
+            await settle(0.05)
+            for i in range(1, 4):
+                g = self._global(widget, start + (end - start) * (i / 3))
+                self._xdo("mousemove", g.x(), g.y())
+                await settle(0.03)
+            self._xdo("mouseup", 1)
+        else:
+            QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+            for i in range(1, 4):
+                QTest.mouseMove(widget, start + (end - start) * (i / 3))
+            QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+        await settle()
+
+    async def wheel(self, widget: QWidget, pos: QPoint, notches: int) -> None:
+        """`notches` > 0 scrolls up (zooms in on plots), < 0 down."""
+        if self.x:
+            await self.move(widget, pos)
+            self._xdo("click", "--repeat", abs(notches), "--delay", 30, 4 if notches > 0 else 5)
+        else:
+            g = QPointF(widget.mapToGlobal(pos))
+            ev = QWheelEvent(QPointF(pos), g, QPoint(), QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
+                             Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+            QApplication.sendEvent(widget, ev)
+        await settle()
+
+    async def key(self, widget: QWidget, key: Qt.Key, xname: str) -> None:
+        """Press `key` (`xname` is its X keysym name) in `widget`, which has the focus."""
+        if self.x:
+            self._xdo("key", xname)
+        else:
+            QTest.keyClick(widget, key)
+        await settle()
+
+    async def gesture(self, widget: QWidget, pos: QPoint, drag_by: QPoint) -> None:
+        """A hand's worth at `pos`: a click, a double click, a drag by `drag_by`, the wheel up and
+        down, a hover. On X in one xdotool call (the X server queues the events, with their own
+        timestamps, and Qt takes them in order), as QTest events offscreen."""
+        if self.x:
+            a, b = self._global(widget, pos), self._global(widget, pos + drag_by)
+            mid = self._global(widget, pos + drag_by / 2)
+            self._xdo("mousemove", a.x(), a.y(), "click", 1, "sleep", 0.1,
+                      "click", "--repeat", 2, "--delay", 60, 1, "sleep", 0.1,
+                      "mousedown", 1, "mousemove", mid.x(), mid.y(), "mousemove", b.x(), b.y(), "mouseup", 1,
+                      "mousemove", a.x(), a.y(), "click", 4, "click", 5, "mousemove", a.x() + 3, a.y() + 3)
+            await settle(0.15)
+        else:
+            await self.click(widget, pos)
+            await self.click(widget, pos, double=True)
+            await self.drag(widget, pos, pos + drag_by)
+            await self.wheel(widget, pos, 1)
+            await self.wheel(widget, pos, -1)
+            await self.move(widget, pos + QPoint(3, 3))
