@@ -59,8 +59,13 @@ class RateAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # pyqtgraph API
-        if self.logMode:
-            return [units.fmt_rate(10.0**v) if abs(v - round(v)) < 1e-6 else "" for v in values]
+        if self.logMode:  # values are decades: label 1, 2 and 5 times a power of ten
+            out = []
+            for v in values:
+                mantissa = 10.0 ** (v - math.floor(v + 1e-9))
+                keep = any(abs(mantissa - m) < 1e-3 * m for m in (1.0, 2.0, 5.0))
+                out.append(units.fmt_rate(10.0**v) if keep else "")
+            return out
         return [units.fmt_rate(v * scale) for v in values]
 
 
@@ -132,19 +137,19 @@ class ThroughputDock(QDockWidget):
         self.table.setShowGrid(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        left = QWidget()
-        box = QVBoxLayout(left)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(0)
-        box.addWidget(self.log_check, 0, Qt.AlignmentFlag.AlignRight)
-        box.addWidget(self.graphics, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
+        split.addWidget(self.graphics)
         split.addWidget(self.table)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([560, 420])
-        self.stack.addWidget(split)
+        page = QWidget()
+        box = QVBoxLayout(page)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.log_check, 0, Qt.AlignmentFlag.AlignLeft)
+        box.addWidget(split, 1)
+        self.stack.addWidget(page)
         self.set_theme(th.current())
 
     def link_x(self, view_box: pg.ViewBox) -> None:

@@ -64,3 +64,18 @@ def test_fit_puts_every_run_in_every_view(window, loop) -> None:  # type: ignore
         await close_window(w)
 
     loop.run_until_complete(scenario())
+
+
+def test_throughput_image_export_writes_rates_in_the_shared_unit(qapp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from withscope.core import cli
+    from withscope.core.store import open_recording
+    from withscope.gui.plot_export import write_plot
+
+    rec = tmp_path / "s.withscope.db"
+    assert cli.main(["run", "streaming/faulty", "--quiet", "--record", str(rec)]) == 0
+    (svg,) = write_plot(open_recording(rec), tmp_path / "t.svg", plot="throughput")
+    text = svg.read_text()
+    assert "iB/s" not in text
+    assert "kB/s" in text or "MB/s" in text
+    (png,) = write_plot(open_recording(rec), tmp_path / "t.png", plot="throughput")
+    assert png.stat().st_size > 1000
