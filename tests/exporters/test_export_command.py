@@ -44,10 +44,10 @@ def test_csv_one_table_or_all(recording: Path, tmp_path: Path, capsys: pytest.Ca
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["{rec}", "-f", "png", "-o", "x.png"], "'png' renders the app's plots and needs the GUI"),
-        (["{rec}", "-f", "pdf", "-o", "x.pdf"], "unknown export format 'pdf'"),
-        (["{rec}", "-f", "json", "-o", "x.json", "--what", "alerts"], "--what applies to --format csv only"),
-        (["{bad}", "-f", "json", "-o", "x.json"], "bad.db: not a withscope recording (not an SQLite database)"),
+        (["{rec}", "-f", "png", "-o", "{tmp}/x.png"], "'png' renders the app's plots and needs the GUI"),
+        (["{rec}", "-f", "pdf", "-o", "{tmp}/x.pdf"], "unknown export format 'pdf'"),
+        (["{rec}", "-f", "json", "-o", "{tmp}/x.json", "--what", "alerts"], "--what applies to --format csv only"),
+        (["{bad}", "-f", "json", "-o", "{tmp}/x.json"], "bad.db: not a withscope recording (not an SQLite database)"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(
@@ -55,7 +55,7 @@ def test_errors_are_one_line_and_exit_2(
 ) -> None:
     bad = tmp_path / "bad.db"
     bad.write_text("not a database" * 10)
-    argv = [a.format(rec=recording, bad=bad) for a in argv]
+    argv = [a.format(rec=recording, bad=bad, tmp=tmp_path) for a in argv]
     assert _run(argv) == 2
     err = capsys.readouterr().err
     assert message in err
