@@ -5,9 +5,10 @@ every `interval_s` (50 ms) and writes one frame per non-empty drain to the inher
 does the same at once from any thread (the agent calls it at repeat boundaries, at the end, from
 `atexit` and from its signal handlers). A crash loses at most the events of the last interval.
 
-Each batch carries the data of the lifetimes it acquired or released (read from the recorder's
-table while the drain holds its lock), the new points of the streams it touched, its marks and
-the recorder's drop count: the parent never looks anything up in this process.
+Each batch carries the data of the lifetimes it acquired or released (the recorder's table rows,
+column by column as raw arrays, read while the drain holds its lock, with the names added to the
+table since the last batch), the new points of the streams it touched, its marks and the
+recorder's drop count: the parent never looks anything up in this process.
 
 A process forked by the target inherits no streamer: `forked()` (registered with
 `os.register_at_fork`) closes the pipe in the child, so only the observed process writes to it
@@ -24,11 +25,14 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from array import array
 from typing import Any
 
-from ..events import OUT_MISSING  # noqa: TID252 (mypy sees this tree as `core`)
+from ..lifetime_table import LifetimeTable  # noqa: TID252 (mypy sees this tree as `core`)
 from ..recorder import Batch, Recorder  # noqa: TID252
 from .wire import encode
+
+_BIG = 1 << 62
 
 
 class BatchStreamer:
@@ -43,6 +47,9 @@ class BatchStreamer:
         self.closed = False
         self._out: list[bytes] = []  # frames built by the subscriber, written by the flusher
         self._series_sent: dict[int, int] = {}  # stream id -> points already sent
+        # Invariant: the parent's tables of names (strings, kinds, threads) mirror this recorder's
+        # index for index; each batch carries the names added since the last one.
+        self._n_strings, self._n_kinds, self._n_threads = 1, 0, 0
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
@@ -123,21 +130,12 @@ class BatchStreamer:
             return
         rec = self.recorder
         t = rec.table
-        s = t.strings
-        outcome = t.outcome
-        ids = dict.fromkeys(batch.acquired + batch.released) if batch.released else batch.acquired
-        lifetimes = []
-        for lid in ids:
-            code = outcome[lid]
-            if code == OUT_MISSING:
-                continue
-            site, task = t.site[lid], t.task[lid]
-            err = t.errors.get(lid)
-            lifetimes.append((
-                lid, t.kinds[t.kind[lid]], s[t.label[lid]], s[site] if site else None,
-                t.threads[t.thread[lid]], s[task] if task else None, t.acquired_ns[lid], t.released_ns[lid],
-                code, t.flags[lid], err[0] if err else None, err[1] if err else None, t.stacks.get(lid, ()),
-            ))  # fmt: skip
+        rows = self._rows(t, batch) if batch.acquired or batch.released else None
+        names = (
+            self._n_strings, t.strings[self._n_strings :], self._n_kinds, t.kinds[self._n_kinds :],
+            self._n_threads, t.threads[self._n_threads :],
+        )  # fmt: skip
+        self._n_strings, self._n_kinds, self._n_threads = len(t.strings), len(t.kinds), len(t.threads)
         streams = []
         for lid in batch.streams:
             st = rec.stream(lid)
@@ -151,5 +149,26 @@ class BatchStreamer:
             ))  # fmt: skip
         marks = [(m.t_ns, m.text) for m in batch.marks]
         self._out.append(
-            encode(("batch", batch.events, batch.dropped_total, lifetimes, streams, marks, list(batch.aborted)))
+            encode(("batch", batch.events, batch.dropped_total, rows, streams, marks, list(batch.aborted), names))
         )
+
+    @staticmethod
+    def _rows(t: LifetimeTable, batch: Batch) -> tuple[Any, ...]:
+        """The table's rows of the lifetimes this batch acquired or released, column by column
+        (see `wire`): one slice per column over [lo, hi] when the ids are dense there, else the
+        listed ids."""
+        acquired, released = batch.acquired, batch.released
+        lo = min(acquired[0] if acquired else _BIG, min(released) if released else _BIG)
+        hi = max(acquired[-1] if acquired else -1, max(released) if released else -1)
+        cols = (t.acquired_ns, t.released_ns, t.outcome, t.flags, t.kind, t.label, t.site, t.thread, t.task)
+        ids: list[int] | None = None
+        if hi - lo + 1 <= 2 * (len(acquired) + len(released)):
+            data = [col[lo : hi + 1].tobytes() for col in cols]
+            changed: Any = range(lo, hi + 1)
+        else:
+            ids = sorted(set(acquired).union(released))
+            data = [array(col.typecode, map(col.__getitem__, ids)).tobytes() for col in cols]
+            changed = ids
+        errors = [(lid, *t.errors[lid]) for lid in released if lid in t.errors] if t.errors else []
+        stacks = [(lid, t.stacks[lid]) for lid in changed if lid in t.stacks] if t.stacks else []
+        return (lo, hi, ids, *data, errors, stacks)

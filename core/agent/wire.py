@@ -8,12 +8,19 @@ the same on CPython 3.11-3.13, so the parent and the observed program may run di
 Messages (the first item names the message):
 
     ("hello", pid, python_version, hot_path)
-    ("batch", events, dropped_total, lifetimes, streams, marks, aborted)
-        lifetimes: [(id, kind, label, site|None, thread, task|None, acquired_ns, released_ns (-1: open),
-                     outcome_code, flags, error|None, error_type|None, stack), ...]  new or changed ones
-        streams:   [(lifetime_id, label, started_ns, first_chunk_ns|None, last_ns, ended, chunks, bytes,
-                     new_points), ...]  new_points: [(t_ns, chunks, bytes), ...] since the last batch
-        marks:     [(t_ns, text), ...];  aborted: [id, ...] acquisitions withdrawn
+    ("batch", events, dropped_total, rows, streams, marks, aborted, names)
+        rows:    None, or the recorder table's rows of the lifetimes acquired or released in the batch:
+                 (lo, hi, ids, acquired_ns, released_ns, outcome, flags, kind, label, site, thread, task,
+                  errors, stacks) - each column the raw bytes of an `array` (typecodes of
+                 `LifetimeTable`: q q b B H I I I I) over the ids lo..hi (ids None) or over the
+                 sorted list `ids`; rows whose outcome is OUT_MISSING are not lifetimes (yet);
+                 errors [(id, error, error_type)], stacks [(id, (frame, ...))]
+        names:   (first_string, [strings], first_kind, [kinds], first_thread, [threads]): what the
+                 table interned since the last batch; label/site/task columns index the strings,
+                 kind the kinds, thread the threads, exactly as in the observed process
+        streams: [(lifetime_id, label, started_ns, first_chunk_ns|None, last_ns, ended, chunks, bytes,
+                   new_points), ...]  new_points: [(t_ns, chunks, bytes), ...] since the last batch
+        marks:   [(t_ns, text), ...];  aborted: [id, ...] acquisitions withdrawn
     ("end", kind, detail, threads)
         the target's main code is over: kind "ok" (detail None), "exit" (detail: the exit code),
         "error" (detail: one line naming the exception and where it was raised) or "target" (it could

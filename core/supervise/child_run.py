@@ -161,7 +161,7 @@ class ChildRun(Run):
     def _on_message(self, msg: tuple[Any, ...]) -> None:
         """A decoded message from the pipe (on the loop thread)."""
         tag = msg[0]
-        if tag == "batch" and len(msg) == 7:
+        if tag == "batch" and len(msg) == 8:
             self.child_recorder.feed(msg)
         elif tag == "hello":
             self.meta["python"] = str(msg[2])

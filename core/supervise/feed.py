@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections import deque
 from typing import Any
 
@@ -59,11 +60,12 @@ class ChildRecorder(Recorder):
         inbox = self._inbox
         while inbox:
             msg = inbox.popleft()
-            _, n_events, dropped_total, lifetimes, stream_rows, mark_rows, aborted_ids = msg
+            _, n_events, dropped_total, rows, stream_rows, mark_rows, aborted_ids, names = msg
             events += n_events
             self._child_dropped = max(self._child_dropped, dropped_total)
-            for row in lifetimes:
-                self._fold_lifetime(row, acquired, released, touched)
+            self._add_names(names)
+            if rows is not None:
+                self._fold_rows(rows, acquired, released, touched)
             for lid, label, started, first, last, ended, chunks, nbytes, points in stream_rows:
                 acc = streams.get(lid)
                 if acc is None:
@@ -101,33 +103,72 @@ class ChildRecorder(Recorder):
             tuple(aborted),
         )  # fmt: skip
 
-    def _fold_lifetime(self, row: Any, acquired: list[int], released: list[int], touched: set[int]) -> None:
-        lid, kind, label, site, thread, task, acq_ns, rel_ns, code, flags, err, err_type, stack = row
+    def _add_names(self, names: tuple[Any, ...]) -> None:
+        """Mirror the names the observed process's table interned (same index for the same name)."""
         t = self.table
-        if lid >= len(t.outcome):
-            t.grow(max(lid + 1, len(t.outcome) * 2, 1024))
-        if t.outcome[lid] == OUT_MISSING:
-            t.acquired_ns[lid] = acq_ns
-            t.kind[lid] = t.kind_id(kind)
-            t.label[lid] = t.intern(label)
-            t.site[lid] = t.intern(site) if site else 0
-            t.thread[lid] = t.thread_id(thread)
-            t.task[lid] = t.intern(task) if task else 0
-            if stack:
-                t.stacks[lid] = tuple(stack)
-            t.outcome[lid] = OUT_OPEN
-            t.count += 1
-            acquired.append(lid)
-            if kind == "stream" and lid not in self._streams:
-                self._streams[lid] = _StreamAcc(label, acq_ns)
-        if code != OUT_OPEN and t.outcome[lid] == OUT_OPEN:
-            t.released_ns[lid] = rel_ns
-            t.flags[lid] = flags
-            if err is not None:
-                t.errors[lid] = (err, err_type or "")
-            t.outcome[lid] = code
-            released.append(lid)
-            acc = self._streams.get(lid)
+        first_string, strings, first_kind, kinds, first_thread, threads = names
+        if first_string != len(t.strings) or first_kind != len(t.kinds) or first_thread != len(t.threads):
+            raise ValueError("the child's name tables are out of step with this recorder's")
+        for s in strings:
+            t._string_ids.setdefault(s, len(t.strings))
+            t.strings.append(s)
+        for k in kinds:
+            t._kind_ids.setdefault(k, len(t.kinds))
+            t.kinds.append(k)
+        for name in threads:
+            t._thread_ids.setdefault(name, len(t.threads))
+            t.threads.append(name)
+
+    def _fold_rows(self, rows: tuple[Any, ...], acquired: list[int], released: list[int], touched: set[int]) -> None:
+        """Copy the child's rows into the table (its state is authoritative: a row's acquisition
+        never changes, and it is released at most once) and list what is new here."""
+        t = self.table
+        lo, hi, ids, *data, errors, stacks = rows
+        cols = (t.acquired_ns, t.released_ns, t.outcome, t.flags, t.kind, t.label, t.site, t.thread, t.task)
+        values = []
+        for col, raw in zip(cols, data, strict=True):
+            arr = array(col.typecode)
+            arr.frombytes(raw)
+            values.append(arr)
+        new_outcome = values[2]
+        if hi >= len(t.outcome):
+            t.grow(max(hi + 1, len(t.outcome) * 2, 1024))
+        if ids is None:
+            lids: Any = range(lo, hi + 1)
+            old_outcome = t.outcome[lo : hi + 1]
+        else:
+            lids = ids
+            old_outcome = array("b", map(t.outcome.__getitem__, ids))
+        triples = list(zip(lids, old_outcome, new_outcome, strict=True))
+        new_ids = [lid for lid, old, new in triples if old == OUT_MISSING and new != OUT_MISSING]
+        gone = [lid for lid, old, new in triples if old != OUT_MISSING and new == OUT_MISSING]
+        done = [lid for lid, old, new in triples if new >= 0 and old < 0]
+        for lid, err, err_type in errors:
+            t.errors[lid] = (err, err_type or "")
+        for lid, stack in stacks:
+            t.stacks[lid] = tuple(stack)
+        # `outcome` last: a row is seen (not OUT_MISSING) only once all its columns are written.
+        order = (0, 1, 3, 4, 5, 6, 7, 8, 2)
+        if ids is None:
+            for i in order:
+                cols[i][lo : hi + 1] = values[i]
+        else:
+            for i in order:
+                col, vals = cols[i], values[i]
+                for lid, v in zip(ids, vals, strict=True):
+                    col[lid] = v
+        t.count += len(new_ids) - len(gone)
+        acquired.extend(new_ids)
+        released.extend(done)
+        streams = self._streams
+        if new_ids and streams is not None:
+            stream_kind = t._kind_ids.get("stream")
+            if stream_kind is not None:
+                for lid in new_ids:
+                    if t.kind[lid] == stream_kind and lid not in streams:
+                        streams[lid] = _StreamAcc(t.strings[t.label[lid]], t.acquired_ns[lid])
+        for lid in done:
+            acc = streams.get(lid)
             if acc is not None:
-                acc.end(rel_ns)
+                acc.end(t.released_ns[lid])
                 touched.add(lid)

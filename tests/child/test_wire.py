@@ -10,8 +10,9 @@ from withscope.core.agent.wire import FrameReader, WireError, encode
 
 MESSAGES = [
     ("hello", 123, "3.11.7", "C"),
-    ("batch", 2, 0, [(0, "file", "a.txt", "app.py:3", "MainThread", None, 10, -1, -1, 0, None, None, ())],
-     [], [(5, "run start")], []),
+    ("batch", 2, 0, (0, 0, None, b"\x01" * 8, b"\xff" * 8, b"\xff", b"\x00", b"\x00\x00", b"\x01\x00\x00\x00",
+                     b"\x02\x00\x00\x00", b"\x00" * 4, b"\x00" * 4, [], []),
+     [], [(5, "run start")], [], (1, ["a.txt", "app.py:3"], 0, ["file"], 0, ["MainThread"])),
     ("end", "ok", None, []),
 ]
 
