@@ -254,3 +254,23 @@ def test_a_tampered_recording_is_refused_in_one_line(
         open_recording(p)
     assert problem in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_table_not_defined_as_withscope_defines_it_gets_every_column_checked(
+    tmp_path: Path, full_snapshot: RunSnapshot
+) -> None:
+    # GIVEN a recording whose marks table was rebuilt without TEXT affinity (so a number stays a number)
+    p = tmp_path / "run.db"
+    save_snapshot(full_snapshot, p)
+    _tamper(
+        p,
+        "ALTER TABLE marks RENAME TO old_marks",
+        "CREATE TABLE marks (seq INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, text BLOB NOT NULL)",
+        "INSERT INTO marks SELECT * FROM old_marks",
+        "DROP TABLE old_marks",
+    )
+    assert [m.text for m in open_recording(p).marks] == [m.text for m in full_snapshot.marks]  # still fine
+    # WHEN a mark's text becomes a number THEN the reader says so in one line
+    _tamper(p, "UPDATE marks SET text = 5 WHERE seq = 1")
+    with pytest.raises(RecordingError, match="marks row seq=1 has a int in text, which holds text values"):
+        open_recording(p)
