@@ -40,7 +40,7 @@ from . import theme as th
 
 log = logging.getLogger("withscope")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SCREENSHOT_SIZE = (1680, 1000)
+SCREENSHOT_SIZE = (1680, 1000)  # --screenshot / --quit-after renders: reproducible pictures
 STARTUP_MARK = "withscope: window shown"
 
 
@@ -145,9 +145,11 @@ async def main(options: Options, app: QApplication) -> int:
 
     loop.set_exception_handler(on_loop_error)
     if settings is not None:
-        win.restore()
+        win.restore()  # the saved geometry, or a first window sized from the screen
+    elif headless_shot:
+        win.resize(*SCREENSHOT_SIZE)  # a timed screenshot: the same picture on every screen
     else:
-        win.resize(*SCREENSHOT_SIZE)
+        win.fit_to_screen()  # --no-settings: a first window, sized from the screen as one is
     if options.theme:
         win.set_theme_mode(options.theme, save=False)
     elif settings is None:

@@ -88,6 +88,10 @@ class CatalogueDock(QDockWidget):
         self.open_button.setToolTip("Run your own code: pick a file.py and a function (file.py:function)")
         self.open_button.clicked.connect(self.openTargetRequested)
 
+        # Fusion's buttons are at least 80 px wide whatever their text: four in a row made the dock
+        # (and so the first window's left column) 340 px at least; their text is what they need.
+        for b in (self.run_button, self.stop_button, self.clear_button):
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance(b.text()) + 20)
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.run_button)
