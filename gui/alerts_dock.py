@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QHeaderView, QLabel, QStackedWidget, QTableView, QWidget
 
-from .bridge import Bridge, RunAlert
+from .bridge import Bridge, RunAlert, Trim
 from .textcap import TEXT_CHARS, elide
 from .theme import SEVERITY_COLOURS
 from .timeline import format_duration
@@ -179,6 +179,7 @@ class AlertsDock(QDockWidget):
         bridge.alertsAdded.connect(self.on_alerts)
         bridge.cleared.connect(self.on_cleared)
         bridge.lifetimesChanged.connect(self._relink)
+        bridge.trimmed.connect(self._remap)
         # Ages of open resources keep growing: refresh that column once a second.
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(1000)
@@ -228,6 +229,14 @@ class AlertsDock(QDockWidget):
                 row = store.row_of(ra.run, ra.alert.lifetime_id)
                 if row is not None:
                     self.model.rows[i] = RunAlert(ra.run, ra.alert, row)
+
+    def _remap(self, trim: Trim) -> None:
+        """The bridge's store was trimmed: rows moved (or were counted away: no row)."""
+        remap = trim.remap
+        for i, ra in enumerate(self.model.rows):
+            if ra.row is not None:
+                new = int(remap[ra.row]) if 0 <= ra.row < len(remap) else -1
+                self.model.rows[i] = RunAlert(ra.run, ra.alert, new if new >= 0 else None)
 
     def _refresh_ages(self) -> None:
         n = self.model.rowCount()

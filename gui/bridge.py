@@ -7,7 +7,15 @@ plain data and publishes it through Qt signals - never one signal per event:
 - `lifetimesChanged(LifetimeDelta)`: rows appended to / updated in `Bridge.store`
   (a `LifetimeStore` of numpy columns, times in seconds since `Bridge.origin_ns`);
 - `alertsAdded(list[RunAlert])`, `samplesAdded(SampleBlock)`, `streamsChanged(list[RunStream])`,
-  `marksAdded(list[RunMark])`, `statsChanged(BridgeStats)`, `runsChanged()`, `cleared()`.
+  `marksAdded(list[RunMark])`, `statsChanged(BridgeStats)`, `runsChanged()`, `cleared()`;
+- `trimmed(Trim)`: the store was replaced by a smaller one (see below); rows are renumbered.
+
+Memory budget: the store keeps at most `max_rows` lifetimes (`memory_budget_mb`, default
+`DEFAULT_BUDGET_MB`, or ``$WITHSCOPE_MEMORY_BUDGET_MB``, over `ROW_COST` bytes a shown
+lifetime costs across the app). Past it, the oldest released lifetimes are taken out of the
+store and counted per kind and second in `Bridge.history` (`AggregatedHistory`): open ones and
+the newest half stay. A long run never grows the views' data without bound; what was taken out
+is still in the run's recording, when it is recorded.
 
 Threading: recorders may be drained by anyone on any thread; the bridge subscribes to their
 batches and only copies data under the recorder's lock in its callback (no Qt there). Everything
@@ -17,6 +25,7 @@ else - the store, the signals, the views - lives on the GUI thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -30,10 +39,21 @@ from withscope.core.events import Alert, Lifetime, Mark, Sample
 from withscope.core.recorder import Batch, Recorder
 from withscope.core.snapshot import WORKLOAD_END_MARK
 
-from .bridge_data import BridgeStats, LifetimeDelta, LifetimeStore, RunAlert, RunMark, RunStream, SampleBlock
+from .bridge_data import (
+    AggregatedHistory,
+    BridgeStats,
+    LifetimeDelta,
+    LifetimeStore,
+    RunAlert,
+    RunMark,
+    RunStream,
+    SampleBlock,
+    Trim,
+)
 from .frames import Frames
 
 __all__ = [
+    "AggregatedHistory",
     "Bridge",
     "BridgeStats",
     "LifetimeDelta",
@@ -42,6 +62,7 @@ __all__ = [
     "RunMark",
     "RunStream",
     "SampleBlock",
+    "Trim",
 ]
 
 log = logging.getLogger("withscope")
@@ -50,6 +71,21 @@ FPS = 30
 OUT_MISSING = -2
 OUT_OPEN = -1
 _RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
+BUDGET_ENV = "WITHSCOPE_MEMORY_BUDGET_MB"
+DEFAULT_BUDGET_MB = 200.0
+# Bytes one shown lifetime costs the app: the store's columns and id map, the timeline's lane
+# layout and bar codes, each with the slack of geometric growth.
+ROW_COST = 200
+MIN_ROWS = 10_000
+
+
+def budget_mb_from_env(default: float = DEFAULT_BUDGET_MB) -> float:
+    """The memory budget in MB: ``$WITHSCOPE_MEMORY_BUDGET_MB`` when it is a positive number."""
+    try:
+        value = float(os.environ.get(BUDGET_ENV, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 class _Source:
@@ -108,10 +144,16 @@ class Bridge(QObject):
     statsChanged = Signal(object)  # BridgeStats
     runsChanged = Signal()
     cleared = Signal()
+    trimmed = Signal(object)  # Trim
 
-    def __init__(self, parent: QObject | None = None, *, fps: int = FPS) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, fps: int = FPS, memory_budget_mb: float | None = None
+    ) -> None:
         super().__init__(parent)
         self.store = LifetimeStore()
+        self.history = AggregatedHistory()
+        self.memory_budget_mb = budget_mb_from_env() if memory_budget_mb is None else memory_budget_mb
+        self.max_rows = max(MIN_ROWS, int(self.memory_budget_mb * 1e6 / ROW_COST))
         self.origin_ns: int | None = None
         self.clock: Callable[[], int] = time.perf_counter_ns  # replay may substitute its own
         self._sources: dict[int, _Source] = {}
@@ -224,6 +266,7 @@ class Bridge(QObject):
             gone.unsubscribe()
             gone.unsubscribe_sampler()
         self.store = LifetimeStore()
+        self.history = AggregatedHistory()
         self.origin_ns = None
         self._last_sample_ns = -1
         self._workload_end.clear()
@@ -347,7 +390,11 @@ class Bridge(QObject):
                 self._fold_item(src, item, updated, streams, marks)
             alerts.extend(self._new_alerts(src))
             samples.extend(self._new_samples(src))
-        if store.n > lo or updated:
+        if store.n > self.max_rows:
+            self._trim()
+            store = self.store
+            self.lifetimesChanged.emit(LifetimeDelta(0, store.n, np.zeros(0, np.int64), reset=True))
+        elif store.n > lo or updated:
             upd = np.unique(np.concatenate(updated)) if updated else np.zeros(0, np.int64)
             self.lifetimesChanged.emit(LifetimeDelta(lo, store.n, upd))
         if alerts:
@@ -372,6 +419,22 @@ class Bridge(QObject):
                 open=n_open,
             )
         )
+
+    def _trim(self) -> None:
+        """Keep the open lifetimes and the newest `max_rows // 2`; count the others into
+        `history`; replace the store and tell the views (`trimmed`) how rows moved."""
+        old = self.store
+        n = old.n
+        keep = np.zeros(n, bool)
+        keep[max(0, n - self.max_rows // 2) :] = True
+        keep |= old.outcome[:n] == OUT_OPEN
+        gone = np.flatnonzero(~keep)
+        self.history.add(old.start[gone], old.kind[gone])
+        kept = np.flatnonzero(keep)
+        remap = np.full(n, -1, np.int64)
+        remap[kept] = np.arange(len(kept), dtype=np.int64)
+        self.store = old.take(kept)
+        self.trimmed.emit(Trim(remap, self.history))
 
     def _fold_item(
         self,

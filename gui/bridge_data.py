@@ -5,7 +5,7 @@ No Qt here; GUI thread only (the bridge writes, views read).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from withscope.core.events import Alert, StreamStats
@@ -89,7 +89,8 @@ class LifetimeStore:
         self.max_end = 0.0
         self.kinds: list[str] = []
         self._kind_ids: dict[str, int] = {}
-        self._rows: dict[int, np.ndarray] = {}  # run -> lid -> row (-1 unknown)
+        self._rows: dict[int, np.ndarray] = {}  # run -> lid - base -> row (-1 unknown)
+        self._base: dict[int, int] = {}  # run -> the lid at index 0 of its `_rows` (raised by `take`)
         self.run = np.zeros(0, np.int32)
         self.lid = np.zeros(0, np.int64)
         self.start = np.zeros(0, np.float64)
@@ -135,13 +136,20 @@ class LifetimeStore:
             self.note_ends(end)
         self.n = hi
         rows = self._rows.get(run)
-        top = int(lids.max()) + 1 if k else 0
+        base = self._base.setdefault(run, 0)
+        if k and int(lids.min()) < base:  # an id below the trimmed range: widen the map downwards
+            low = int(lids.min())
+            widened = np.full((0 if rows is None else len(rows)) + base - low, -1, np.int64)
+            if rows is not None:
+                widened[base - low :] = rows
+            rows, base = self._rows[run], self._base[run] = widened, low
+        top = int(lids.max()) - base + 1 if k else 0
         if rows is None or len(rows) < top:
             grown = np.full(max(top, 2 * (0 if rows is None else len(rows)), 1024), -1, np.int64)
             if rows is not None:
                 grown[: len(rows)] = rows
             rows = self._rows[run] = grown
-        rows[lids] = np.arange(lo, hi, dtype=np.int64)
+        rows[lids - base] = np.arange(lo, hi, dtype=np.int64)
         return lo, hi
 
     def note_ends(self, ends: np.ndarray) -> None:
@@ -156,11 +164,73 @@ class LifetimeStore:
         rows = self._rows.get(run)
         if rows is None:
             return np.full(len(lids), -1, np.int64)
-        ok = (lids >= 0) & (lids < len(rows))
+        idx = lids - self._base.get(run, 0)
+        ok = (idx >= 0) & (idx < len(rows))
         out = np.full(len(lids), -1, np.int64)
-        out[ok] = rows[lids[ok]]
+        out[ok] = rows[idx[ok]]
         return out
 
     def row_of(self, run: int, lid: int) -> int | None:
         r = int(self.rows_of(run, np.array([lid], np.int64))[0])
         return None if r < 0 else r
+
+    def nbytes(self) -> int:
+        """Bytes held by the columns and the id maps (capacity, not just the rows in use)."""
+        cols = sum(getattr(self, name).nbytes for name, _ in self._COLS)
+        return cols + sum(r.nbytes for r in self._rows.values())
+
+    def take(self, rows: np.ndarray) -> LifetimeStore:
+        """A new store of just `rows` (ascending), in that order: row `rows[i]` becomes row `i`.
+        Kinds keep their ids; each run's id map starts at its lowest kept id."""
+        out = LifetimeStore()
+        out.kinds, out._kind_ids = list(self.kinds), dict(self._kind_ids)
+        k = len(rows)
+        for name, dtype in self._COLS:
+            col = np.zeros(max(k, 4096), dtype)
+            col[:k] = getattr(self, name)[rows]
+            setattr(out, name, col)
+        out.n = k
+        if k:
+            out.min_start = float(out.start[:k].min())
+            out.max_end = self.max_end
+        for run in np.unique(out.run[:k]).tolist():
+            sel = np.flatnonzero(out.run[:k] == run)
+            lids = out.lid[sel]
+            base = int(lids.min())
+            m = np.full(int(lids.max()) - base + 1, -1, np.int64)
+            m[lids - base] = sel
+            out._rows[run], out._base[run] = m, base
+        return out
+
+
+@dataclass(slots=True)
+class AggregatedHistory:
+    """Lifetimes taken out of the store to keep the app within its memory budget, as counts per
+    kind (a `LifetimeStore` kind id) and `bin_s`-second bin of their start. GUI thread only."""
+
+    bin_s: float = 1.0
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # [kind, bin]
+    total: int = 0
+    until_s: float = 0.0  # the latest start among them
+
+    def add(self, start: np.ndarray, kind: np.ndarray) -> None:
+        if not len(start):
+            return
+        bins = np.maximum(0, (start // self.bin_s).astype(np.int64))
+        shape = (max(self.counts.shape[0], int(kind.max()) + 1), max(self.counts.shape[1], int(bins.max()) + 1))
+        if shape != self.counts.shape:
+            grown = np.zeros(shape, np.int64)
+            grown[: self.counts.shape[0], : self.counts.shape[1]] = self.counts
+            self.counts = grown
+        np.add.at(self.counts, (kind.astype(np.int64), bins), 1)
+        self.total += len(start)
+        self.until_s = max(self.until_s, float(start.max()))
+
+
+@dataclass(frozen=True, slots=True)
+class Trim:
+    """The store was replaced by a smaller one (`Bridge.trimmed`): `remap[old row]` is the new row
+    (-1: aggregated into `history`)."""
+
+    remap: np.ndarray
+    history: AggregatedHistory

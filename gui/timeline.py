@@ -24,7 +24,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from . import theme as th
-from .bridge import Bridge, BridgeStats, LifetimeDelta, RunAlert, RunMark
+from .bridge import Bridge, BridgeStats, LifetimeDelta, RunAlert, RunMark, Trim
 from .lanes import LaneLayout
 from .legend import Legend
 from .marks import MarksItem, classify_mark
@@ -151,6 +151,10 @@ class TimelineView(QWidget):
         self.fit_button.setToolTip("Show every lifetime recorded so far")
         self.fit_button.clicked.connect(self.fit)
         self.legend = Legend()
+        # Shown once the bridge's memory budget took old lifetimes out of the store (see bridge.py).
+        self.history_note = QLabel()
+        self.history_note.setObjectName("historyNote")
+        self.history_note.hide()
         header = QHBoxLayout()
         header.setContentsMargins(6, 4, 6, 0)
         header.setSpacing(6)
@@ -158,6 +162,7 @@ class TimelineView(QWidget):
         header.addWidget(self.follow_button, 0, Qt.AlignmentFlag.AlignTop)
         header.addWidget(self.fit_button, 0, Qt.AlignmentFlag.AlignTop)
         header.addSpacing(12)
+        header.addWidget(self.history_note, 0, Qt.AlignmentFlag.AlignVCenter)
         header.addWidget(self.legend, 1, Qt.AlignmentFlag.AlignVCenter)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -173,6 +178,7 @@ class TimelineView(QWidget):
         bridge.marksAdded.connect(self.on_marks)
         bridge.alertsAdded.connect(self.on_alerts)
         bridge.cleared.connect(self.on_cleared)
+        bridge.trimmed.connect(self.on_trimmed)
         th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
         self._update_empty()
@@ -292,6 +298,7 @@ class TimelineView(QWidget):
             self.on_alerts(pending)
 
     def on_cleared(self) -> None:
+        self.history_note.hide()
         self.layout_.clear()
         self._unplaced_alerts.clear()
         self.item.alert_rows.clear()
@@ -301,6 +308,28 @@ class TimelineView(QWidget):
         self._update_axis()
         self._update_empty()
         self.plot.getViewBox().setRange(xRange=(0, DEFAULT_SPAN_S), yRange=(-0.5, 8), padding=0)
+
+    def on_trimmed(self, trim: Trim) -> None:
+        """The bridge replaced its store by a smaller one: lay the kept rows out again, move the
+        alert outlines and the selection to their new rows, and say what was summarised."""
+        remap = trim.remap
+
+        def moved(row: int) -> int:
+            return int(remap[row]) if 0 <= row < len(remap) else -1
+
+        alert_rows = {new: sev for row, sev in self.item.alert_rows.items() if (new := moved(row)) >= 0}
+        selected = None if self.item.selected is None else moved(self.item.selected)
+        self.layout_.clear()
+        self.item.set_store(self.bridge.store, self.layout_)
+        self.item.alert_rows.update(alert_rows)
+        self.item.selected = selected if selected is not None and selected >= 0 else None
+        h = trim.history
+        note = f"{h.total:,} older lifetimes (until {h.until_s:.1f} s) counted, not drawn: memory budget"
+        tip = (f"The app keeps at most {self.bridge.max_rows:,} lifetimes ({self.bridge.memory_budget_mb:g} MB, "
+               "$WITHSCOPE_MEMORY_BUDGET_MB). Open the run's recording to see every one of them.")  # fmt: skip
+        self.history_note.setText(note)
+        self.history_note.setToolTip(tip)
+        self.history_note.show()
 
     # ---------------------------------------------------------------- controls
     def set_group_by(self, mode: str) -> None:
