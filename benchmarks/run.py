@@ -27,9 +27,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (for CI)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    ap.add_argument("--only", metavar="KEYS", help="comma-separated groups: core,recording,sampler,child,gui")
+    ap.add_argument("--only", metavar="KEYS", help="comma-separated groups: core,recording,sampler,child,gui,memory")
     args = ap.parse_args()
-    groups = set((args.only or "core,recording,sampler,child,gui").split(","))
+    groups = set((args.only or "core,recording,sampler,child,gui,memory").split(","))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     results: list[Result] = []
     t0 = time.time()
@@ -53,6 +53,10 @@ def main() -> int:
         import bench_gui
 
         results += bench_gui.run_all(args.quick)
+    if "memory" in groups:
+        import bench_memory  # post-run peak of a long run; the app's RSS on a 5-minute live run
+
+        results += bench_memory.run_all(args.quick)
     print_table(results, args.quick)
     from withscope.core._accel import HOT_PATH
 
