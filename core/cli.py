@@ -33,24 +33,26 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from . import tours, units
+from . import units
 from .events import Alert
-from .exporters import GUI_FORMATS, ExportError, export, json_report
-from .exporters import command as export_command
 from .kinds import redact_dsn
-from .outputs import OutputError
 from .redact import redact_optional, redact_text, register_dsn
-from .report import build_report, write_report
 from .rules.engine import RULE_NAMES
 from .runner import DB_ENV, Run, RunOptions
 from .sampler import Sampler
 from .snapshot import RunSnapshot
-from .store import RecordingError, RecordingWriter, open_recording, record_run
 from .targets import TargetError, catalogue
 from .textsafe import printable
 from .workloads.base import DatabaseConfig, Workload
+
+if TYPE_CHECKING:
+    from .store import RecordingWriter
+
+# The exporters, the recording store, the report writer and the tours are imported by the
+# commands that use them (and `build_parser(only=...)` sets up only the command being run), so
+# `withscope run` does not pay for what `export` or `demo` need.
 
 VERSION = "withscope 0.1.0"
 HEADLESS = frozenset({"list", "run", "check", "export", "catalogue-check", "-h", "--help", "--version"})
@@ -66,15 +68,18 @@ Handler = Callable[[argparse.Namespace], int]
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str
-    help: str
+    help: str | Callable[[], str]  # a callable is asked when the help is shown (imports stay lazy)
     setup: Setup
     handler: Handler
+
+    def help_text(self) -> str:
+        return self.help if isinstance(self.help, str) else self.help()
 
 
 _COMMANDS: dict[str, Command] = {}
 
 
-def register(name: str, help: str, setup: Setup, handler: Handler) -> None:
+def register(name: str, help: str | Callable[[], str], setup: Setup, handler: Handler) -> None:
     """Add (or replace) a subcommand."""
     _COMMANDS[name] = Command(name, help, setup, handler)
 
@@ -99,6 +104,8 @@ def gui_command(args: list[str]) -> str | None:
     if args[0] == "demo":
         return None if "--check" in args else "demo"
     if args[0] == "export":
+        from .exporters import GUI_FORMATS
+
         sniff = argparse.ArgumentParser(add_help=False)
         sniff.add_argument("-f", "--format")
         known, _ = sniff.parse_known_args(args[1:])
@@ -134,13 +141,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only` (a command name), just that command's sub-parser."""
     p = _Parser(prog="withscope", description="Make Python resource management visible.", epilog=APP_USAGE,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=VERSION)
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for cmd in _COMMANDS.values():
-        sp = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        if only is not None and cmd.name != only:
+            continue
+        text = cmd.help_text()
+        sp = sub.add_parser(cmd.name, help=text, description=text)
         cmd.setup(sp)
         sp.set_defaults(handler=cmd.handler)
     return p
@@ -154,7 +165,7 @@ def fail(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(args_list[0] if args_list and args_list[0] in _COMMANDS else None)
     try:
         args = parser.parse_args(args_list)
     except UsageError as exc:
@@ -317,6 +328,10 @@ async def _run_with_progress(run: Run, progress: Progress | None) -> RunSnapshot
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .exporters import json_report
+    from .outputs import OutputError
+    from .report import write_report
+    from .store import RecordingError, record_run
     from .supervise import ChildRun
     from .supervise.cli_run import progress_once_loaded, run_in_child, target_from_args
 
@@ -386,6 +401,9 @@ def _check_json_output(json_arg: str | None, record_arg: str | None) -> Path | N
     """The file `--json` will write (None: no file), checked before the run starts: a directory,
     a device, a FIFO, a foreign file, an unwritable directory or the `--record` file is refused
     with `UsageError`."""
+    from .exporters import json_report
+    from .outputs import OutputError
+
     if json_arg is None or json_arg == "-":
         return None
     inputs = (record_arg,) if record_arg is not None else ()
@@ -424,6 +442,8 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def _finish_recording(writer: RecordingWriter | None, snap: RunSnapshot) -> str | None:
     """Write the run's outcome and close the recording; the error text if that failed."""
+    from .store import RecordingError
+
     if writer is None:
         return None
     try:
@@ -692,6 +712,8 @@ IMAGE_PLOTS = ("timeline", "metrics", "throughput")
 
 
 def _setup_export(p: argparse.ArgumentParser) -> None:
+    from .exporters import command as export_command
+
     export_command.setup(p)
     p.add_argument("--plot", choices=IMAGE_PLOTS, default=None,
                    help="png/svg only: which of the app's plots (default timeline)")
@@ -702,6 +724,11 @@ def _setup_export(p: argparse.ArgumentParser) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     """Headless formats through `exporters.command`; png/svg with the options of the image writers
     the GUI layer registers (without it: exit 2, saying why)."""
+    from .exporters import GUI_FORMATS, ExportError, export
+    from .exporters import command as export_command
+    from .outputs import OutputError
+    from .store import RecordingError, open_recording
+
     if args.format not in GUI_FORMATS:
         if args.plot is not None or args.width is not None:
             raise UsageError("--plot and --width apply to --format png or svg only")
@@ -721,6 +748,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ demo
 def _setup_demo(p: argparse.ArgumentParser) -> None:
+    from . import tours
+
     tours.setup_demo(p)
     p.add_argument("--presenter", action="store_true", help="presenter mode: larger fonts for a projector")
     p.add_argument("--autoplay", action="store_true", help="advance through the steps on their own")
@@ -731,6 +760,8 @@ def _setup_demo(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from . import tours
+
     if args.check:
         return tours.demo_check(args.tour)
     raise UsageError("`withscope demo` opens the app: run it as the `withscope` command (or add --check)")
@@ -740,8 +771,20 @@ register("list", "list the workload catalogue", _setup_list, cmd_list)
 register("run", "run a workload or your own function and report its resources", _setup_run, cmd_run)
 register("check", "run every catalogue entry and compare the rules it triggers with its declaration",
          _setup_check, cmd_check)
-register("export", export_command.HELP, _setup_export, cmd_export)
-register("demo", tours.DEMO_HELP, _setup_demo, cmd_demo)
+def _export_help() -> str:
+    from .exporters import command as export_command
+
+    return export_command.HELP
+
+
+def _demo_help() -> str:
+    from . import tours
+
+    return tours.DEMO_HELP
+
+
+register("export", _export_help, _setup_export, cmd_export)
+register("demo", _demo_help, _setup_demo, cmd_demo)
 
 __all__ = [
     "RULE_NAMES",
@@ -749,7 +792,6 @@ __all__ = [
     "Progress",
     "UsageError",
     "build_parser",
-    "build_report",
     "check_catalogue",
     "format_summary",
     "gui_command",

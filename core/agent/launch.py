@@ -20,22 +20,20 @@ agent's own frames).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import importlib.machinery
 import os
-import runpy
 import sys
 import threading
-import traceback
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
 from ..recorder import Recorder  # noqa: TID252 (mypy sees this tree as `core`)
-from ..redact import redact_text, register_dsn  # noqa: TID252
+
+# asyncio, runpy, traceback, pathlib and the redaction are imported where they are needed: the
+# agent's own start-up is part of every run's (an empty script's whole run is mostly start-up).
 
 WORKLOAD_END_MARK = "workload end"  # the same text as core.snapshot's (a test keeps them equal)
 REPEAT_START = "repeat {i}/{n} start"  # the texts of core.rules.base
@@ -43,10 +41,17 @@ REPEAT_END = "repeat {i}/{n} end"
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 _CORE_DIR = os.path.dirname(_AGENT_DIR)
-_OWN_FILES = frozenset({runpy.__file__, os.path.join(_CORE_DIR, "targets.py")})
 _LIB_DIR = os.path.dirname(os.__file__)
+_OWN_FILES = frozenset({os.path.join(_LIB_DIR, "runpy.py"), os.path.join(_CORE_DIR, "targets.py")})
 
 Outcome = tuple[str, Any]  # ("ok", None) | ("exit", int) | ("error", str) | ("target", str)
+
+
+def redact_text(text: str) -> str:
+    """`core.redact.redact_text` (imported on first use)."""
+    from ..redact import redact_text as scrub  # noqa: TID252
+
+    return scrub(text)
 
 
 def _own(filename: str) -> bool:
@@ -63,6 +68,8 @@ def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
 def error_text(exc: BaseException) -> str:
     """'ValueError: boom (raised at app.py:12 in load)': one line for a person; the site is the
     innermost frame outside the standard library and withscope (else the innermost)."""
+    import traceback
+
     msg = str(exc).strip()
     text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
     text = text.splitlines()[0]
@@ -83,6 +90,8 @@ def error_text(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------ targets
 def _run_script(path: str) -> None:
     if os.path.isdir(path) or (not path.endswith((".py", ".pyw")) and not os.path.isfile(path)):
+        import runpy
+
         runpy.run_path(path, run_name="__main__")  # a folder or zip with __main__.py
         return
     main = sys.modules["__main__"]
@@ -99,6 +108,8 @@ def _run_script(path: str) -> None:
 
 
 def _run_module(name: str) -> None:
+    import runpy
+
     as_main = getattr(runpy, "_run_module_as_main", None)  # what `python -m` itself calls
     if as_main is not None:
         as_main(name, alter_argv=True)
@@ -128,6 +139,8 @@ def _prepare(spec: dict[str, Any]) -> tuple[Callable[[], Any], Any]:
     sys.argv = [target.rpartition(":")[0] or target, *args]
     ctx = None
     if resolved.workload is not None:
+        from pathlib import Path
+
         from ..workloads.base import DatabaseConfig, WorkloadContext  # noqa: TID252
 
         db = DatabaseConfig(dsn=spec.get("dsn"), application_name=spec.get("application_name", "withscope"))
@@ -150,7 +163,10 @@ def _exit_code(exc: SystemExit) -> int:
 
 def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outcome:
     """Run the target `spec` describes (repeats included); see the module docstring."""
-    register_dsn(spec.get("dsn"))  # a driver's error may echo it: scrubbed from what withscope prints
+    if spec.get("dsn"):  # a driver's error may echo it: scrubbed from what withscope prints
+        from ..redact import register_dsn  # noqa: TID252
+
+        register_dsn(spec["dsn"])
     n = max(1, int(spec.get("repeat", 1)))
     try:
         call, ctx = _prepare(spec)
@@ -165,6 +181,8 @@ def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outco
         flush()  # the parent knows the target started, even if what follows holds the GIL for long
         first = _repeat_sync(call, rec, flush, n, ctx)
         if first is not None:  # async: the rest runs in one event loop
+            import asyncio
+
             asyncio.run(_repeat_async(first, call, rec, flush, n, ctx))
     except BaseException as exc:
         return _ended(exc)
@@ -186,6 +204,8 @@ def _report(exc: BaseException, tb: TracebackType | None) -> None:
     if sys.excepthook is not sys.__excepthook__:
         sys.excepthook(type(exc), exc, tb)
         return
+    import traceback
+
     sys.stderr.write(redact_text("".join(traceback.format_exception(type(exc), exc, tb))))
     sys.stderr.flush()
 
@@ -199,7 +219,7 @@ def _repeat_sync(
         for i in range(1, n + 1):
             rec.mark(REPEAT_START.format(i=i, n=n))
             result = call()
-            if asyncio.iscoroutine(result):
+            if isinstance(result, Coroutine):
                 ended = True  # the async runner marks the end
                 return result
             rec.mark(REPEAT_END.format(i=i, n=n))
@@ -230,10 +250,12 @@ async def _repeat_async(
                 print(redact_text(f"withscope: closing leftovers: {'; '.join(errors)}"), file=sys.stderr)
             gc.collect()
             for _ in range(3):  # let finalizers scheduled by the collection (async generators) run
-                await asyncio.sleep(0)
+                await _sleep0()
 
 
 def _cleanup_sync(ctx: Any) -> None:
+    import asyncio
+
     try:
         errors = asyncio.run(ctx.leftovers.close_all())
     except Exception as exc:
@@ -241,3 +263,9 @@ def _cleanup_sync(ctx: Any) -> None:
     if errors:
         print(redact_text(f"withscope: closing leftovers: {'; '.join(errors)}"), file=sys.stderr)
     gc.collect()
+
+
+async def _sleep0() -> None:
+    import asyncio
+
+    await asyncio.sleep(0)
