@@ -37,6 +37,10 @@ from .events import Sample
 log = logging.getLogger("withscope")
 
 DEFAULT_HISTORY = 36_000  # one hour at 10 Hz
+# CPU % is CPU time over wall time across at least this window. The kernel counts CPU time in
+# ticks (10 ms): over two reads 0.1 ms apart (the runner's extra reads, or psutil's priming call
+# followed at once by the first sample) one tick is thousands of percent. Over 0.25 s a tick is 4 %.
+CPU_WINDOW_S = 0.25
 
 
 class Sampler:
@@ -67,6 +71,11 @@ class Sampler:
         self._task: asyncio.Task[None] | None = None
         self._last = (0, 0, 0, 0)  # rss, fds, threads, connections
         self._conn_at = -1e18  # monotonic time of the last connections read
+        # CPU %: the window's start (perf_counter s) and each process's CPU seconds then; a process
+        # first seen inside a window counts from that moment (its earlier CPU time is not ours).
+        self._cpu_at: float | None = None
+        self._cpu_base: dict[int, float] = {}
+        self._cpu = 0.0
         self.gone = False
         self.cost_ns = 0  # total time spent reading psutil (for measuring the sampler's own cost)
         self.reads = 0
@@ -116,7 +125,6 @@ class Sampler:
         try:
             if self._proc is None:
                 self._proc = psutil.Process(self.pid)
-                self._proc.cpu_percent(None)  # prime: the first call always returns 0.0
             sample = self._read(self._proc, connections)
         except psutil.NoSuchProcess:
             self.gone = True
@@ -137,7 +145,7 @@ class Sampler:
 
     def _read(self, p: psutil.Process, force_connections: bool) -> Sample:
         rss, fds, threads, conns = self._last
-        cpu = 0.0
+        cpu_s: dict[int, float] = {}  # pid -> CPU seconds (user + system) so far
         with p.oneshot():
             with contextlib.suppress(psutil.AccessDenied):
                 rss = p.memory_info().rss
@@ -146,9 +154,11 @@ class Sampler:
             with contextlib.suppress(psutil.AccessDenied):
                 threads = p.num_threads()
             with contextlib.suppress(psutil.AccessDenied):
-                cpu = p.cpu_percent(None)
+                t = p.cpu_times()
+                cpu_s[p.pid] = t.user + t.system
         if self.tree:
-            rss, fds, threads, cpu = self._add_descendants(p, rss, fds, threads, cpu)
+            rss, fds, threads = self._add_descendants(p, rss, fds, threads, cpu_s)
+        cpu = self._cpu_percent(cpu_s)
         now = time.monotonic()
         if force_connections or now - self._conn_at >= self.connections_every_s:
             try:
@@ -160,14 +170,33 @@ class Sampler:
         self._last = (rss, fds, threads, conns)
         return Sample(time.perf_counter_ns(), rss, fds, threads, conns, cpu)
 
+    def _cpu_percent(self, cpu_s: dict[int, float]) -> float:
+        """CPU % of the processes in `cpu_s` (pid -> CPU seconds now) over the last window of at
+        least `CPU_WINDOW_S`; between window ends the last figure stands. 100 % = one core busy."""
+        now = time.perf_counter()
+        base = self._cpu_base
+        for pid, seconds in cpu_s.items():
+            base.setdefault(pid, seconds)  # first seen: counts from now
+        if self._cpu_at is None:
+            self._cpu_at = now
+            return self._cpu
+        dt = now - self._cpu_at
+        if dt >= CPU_WINDOW_S:
+            used = sum(max(0.0, seconds - base[pid]) for pid, seconds in cpu_s.items())
+            self._cpu = round(100.0 * used / dt, 1)
+            self._cpu_at = now
+            self._cpu_base = dict(cpu_s)  # processes gone since are forgotten
+        return self._cpu
+
     def _add_descendants(
-        self, p: psutil.Process, rss: int, fds: int, threads: int, cpu: float
-    ) -> tuple[int, int, int, float]:
-        """Add the readings of `p`'s descendants (alive now) to the process's own."""
+        self, p: psutil.Process, rss: int, fds: int, threads: int, cpu_s: dict[int, float]
+    ) -> tuple[int, int, int]:
+        """Add the readings of `p`'s descendants (alive now) to the process's own, and their CPU
+        seconds to `cpu_s`."""
         try:
             found = p.children(recursive=True)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
-            return rss, fds, threads, cpu
+            return rss, fds, threads
         kids: dict[int, psutil.Process] = {}
         for child in found:
             known = self._kids.get(child.pid)
@@ -178,10 +207,10 @@ class Sampler:
                 rss += proc.memory_info().rss
                 fds += proc.num_fds() if hasattr(proc, "num_fds") else proc.num_handles()
                 threads += proc.num_threads()
-                share = proc.cpu_percent(None)
-                cpu += share if known is not None else 0.0  # the first reading of a process is 0
+                t = proc.cpu_times()
+                cpu_s[child.pid] = t.user + t.system
         self._kids = kids
-        return rss, fds, threads, cpu
+        return rss, fds, threads
 
     # ------------------------------------------------------------------ consumers
     def latest(self) -> Sample | None:

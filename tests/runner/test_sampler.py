@@ -121,3 +121,49 @@ def test_a_failing_subscriber_is_ignored() -> None:
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Sampler(interval_s=0)
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sum(i * i for i in range(500))
+
+
+def test_cpu_percent_is_measured_over_a_window_not_between_close_reads() -> None:
+    """GIVEN a busy process read back to back (the runner's extra reads at run boundaries, the
+    priming read followed at once by the first sample), THEN CPU % stays within what the machine's
+    cores can give: psutil's CPU times move in 10 ms ticks, and one tick over a read 0.1 ms after
+    the last one made the app's CPU chart jump to thousands of percent."""
+    cap = 100.0 * (psutil.cpu_count() or 1)
+    s = Sampler(interval_s=0.1)
+    readings = []
+    deadline = time.perf_counter() + 1.0
+    while time.perf_counter() < deadline:
+        _busy(0.0005)
+        sample = s.sample_now(connections=False)
+        assert sample is not None
+        readings.append(sample.cpu_percent)
+    assert readings[0] == 0.0  # nothing measured yet
+    assert max(readings) <= cap + 1, sorted(readings)[-5:]
+    assert max(readings) >= 40, "the busy loop shows"
+
+
+def test_cpu_percent_of_a_tree_counts_a_new_child_from_when_it_is_seen() -> None:
+    """A child that already burnt CPU before the sampler saw it adds nothing for its past."""
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()+1.5\nwhile time.time()<t: pass\n"
+                              "time.sleep(30)"])
+    try:
+        time.sleep(1.6)  # ~1.5 s of CPU time, then idle
+        s = Sampler(interval_s=0.1, tree=True)
+        s.sample_now()
+        readings = []
+        for _ in range(6):
+            time.sleep(0.1)
+            sample = s.sample_now()
+            assert sample is not None
+            readings.append(sample.cpu_percent)
+        assert child.pid in s.tree_pids
+        assert max(readings) < 50, readings
+    finally:
+        child.kill()
+        child.wait()
