@@ -221,6 +221,7 @@ class ChildRun(Run):
         except OSError as exc:
             shutil.rmtree(tmpdir, ignore_errors=True)
             self.status, self.error = "error", f"cannot start {self.python}: {exc.strerror or exc}"
+            self.target_error = self.error  # nothing ran: for the CLI, bad usage
             self.end_ns = time.perf_counter_ns()
             self._final = self._build_snapshot()
             self._phase = "done"

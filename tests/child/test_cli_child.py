@@ -84,3 +84,11 @@ def data_pid(recording: Path) -> str:
     from withscope.core.store import read_meta
 
     return str(json.loads(read_meta(recording)["options"])["pid"])
+
+
+def test_an_interpreter_that_cannot_start_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    out = withscope("run", "--python", str(tmp_path / "no-python"), str(TARGETS / "sys_exit.py"))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    missing = tmp_path / "no-python"
+    assert out.stderr.strip().splitlines() == [f"withscope: cannot start {missing}: No such file or directory"]
