@@ -24,6 +24,7 @@ thing seen.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import json.encoder
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import Alert, Lifetime, Sample, StreamStats
-from .redact import redact_snapshot
+from .redact import redact_record, redact_snapshot
 from .snapshot import RunSnapshot
 from .textsafe import json_safe
 
@@ -184,19 +185,47 @@ def _item(item: dict[str, Any], keys: dict[str, str]) -> str:
     return "{\n      " + ",\n      ".join(fields) + "\n    }"
 
 
+def _lifetime_texts(snapshot: RunSnapshot, lifetimes: Iterable[Lifetime]) -> Iterator[str]:
+    """Each lifetime as `_item` writes its `_rows` dict, formatted directly (a long run's report
+    is mostly these: no dict, no generic dispatch per value), redacted one at a time."""
+    t0 = snapshot.t0_ns
+    workload_end = snapshot.workload_end_ns
+    enc = _encode_str
+
+    def opt(text: str | None) -> str:
+        return "null" if text is None else enc(text)
+
+    for lt in map(redact_record, lifetimes):
+        rel = lt.released_ns
+        released = "null" if rel is None else repr(round((rel - t0) / 1e9, 6))
+        cleanup = workload_end is not None and rel is not None and rel > workload_end
+        yield (
+            f'{{\n      "id": {int.__repr__(lt.id)},\n      "kind": {enc(lt.kind)},\n      "label": {enc(lt.label)},'
+            f'\n      "site": {opt(lt.site)},\n      "acquired_s": {round((lt.acquired_ns - t0) / 1e9, 6)!r},'
+            f'\n      "released_s": {released},\n      "outcome": {enc(lt.outcome.value)},'
+            f'\n      "error": {opt(lt.error)},\n      "suppressed": {"true" if lt.suppressed else "false"},'
+            f'\n      "released_by_cleanup": {"true" if cleanup else "false"}\n    }}'
+        )
+
+
 def iter_report(snapshot: RunSnapshot) -> Iterator[str]:
     """The report's text in pieces, exactly `json.dumps(build_report(snapshot), indent=2)` plus a
     newline, one list item built at a time: memory independent of the number of lifetimes."""
-    snapshot = redact_snapshot(snapshot)
+    lifetimes = snapshot.lifetimes  # redacted one at a time as they are written
+    snapshot = redact_snapshot(dataclasses.replace(snapshot, lifetimes=()))
     fields = [f"  {_dumps(key)}: {_dumps(value)}" for key, value in _header(snapshot).items()]
     yield "{\n" + ",\n".join(fields)
     keys: dict[str, str] = {}
-    for key, items in _rows(snapshot).items():
+    texts: dict[str, Iterable[str]] = {
+        key: (_item(item, keys) for item in items) for key, items in _rows(snapshot).items()
+    }
+    texts["lifetimes"] = _lifetime_texts(snapshot, lifetimes)
+    for key in ("lifetimes", "alerts", "streams", "samples"):
         yield f",\n  {_dumps(key)}: ["
         sep = "\n    "
         chunk: list[str] = []
-        for item in items:
-            chunk.append(sep + _item(item, keys))
+        for text in texts[key]:
+            chunk.append(sep + text)
             sep = ",\n    "
             if len(chunk) >= _CHUNK_ITEMS:
                 yield "".join(chunk)
