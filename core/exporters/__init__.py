@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import outputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..redact import redact_snapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
 from . import chrome, csv, html, json_report
@@ -63,6 +64,18 @@ def register(fmt: str, writer: Writer) -> None:
     _registered[fmt] = writer
 
 
+def image_owner(fmt: str) -> outputs.Owns:
+    """Whether an existing file may be replaced by a `fmt` image (see `withscope.core.outputs`).
+
+    Pictures carry no mark of who drew them: an earlier image of the same format may be replaced
+    (its name says what it is), any other content is refused."""
+    if fmt == "png":
+        return lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")
+    if fmt == "svg":
+        return lambda head: head.lstrip()[:1] == b"<" and b"<svg" in head[:1024]
+    return lambda head: False
+
+
 def available_formats() -> list[str]:
     """Formats `export` can produce in this process right now."""
     return [*FORMATS, *(f for f in _registered if f not in FORMATS)]
@@ -83,6 +96,12 @@ def export(snapshot: RunSnapshot, fmt: str, out_path: str | os.PathLike[str], **
             )
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join([*FORMATS, *GUI_FORMATS])}")
     path = Path(out_path)
+    if fmt not in FORMATS:  # a registered image writer (png/svg): the output rules apply to it too
+        try:
+            outputs.check_output(path, image_owner(fmt), f"{fmt.upper()} image", inputs=outputs.recording_inputs(
+                snapshot.meta))  # fmt: skip
+        except outputs.OutputError as exc:
+            raise ExportError(str(exc)) from None
     snapshot = redact_snapshot(snapshot)  # every format, the GUI's images too: no secret leaves
     try:
         return writer(snapshot, path, **options)

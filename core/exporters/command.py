@@ -20,7 +20,7 @@ from .. import outputs  # noqa: TID252 (mypy sees this tree as `core`)
 from ..outputs import OutputError  # noqa: TID252 (mypy sees this tree as `core`)
 from ..store import RecordingError, open_recording  # noqa: TID252 (mypy sees this tree as `core`)
 from ..textsafe import printable  # noqa: TID252 (mypy sees this tree as `core`)
-from . import GUI_FORMATS, ExportError, available_formats, chrome, csv, export, html, json_report
+from . import GUI_FORMATS, ExportError, available_formats, chrome, csv, export, html, image_owner, json_report
 from .csv import TABLES
 
 HELP = "export a recording: chrome trace, CSV, JSON report, HTML report (png/svg from the app)"
@@ -45,7 +45,7 @@ def check_outputs(fmt: str, out: Path, recording: str, what: str | None = None) 
         for path in csv.output_paths(out, what).values():
             outputs.check_output(path, csv.owns, csv.WHAT, inputs=inputs)
         return
-    owns, what_is = _OWNERS.get(fmt, (_image_owner(fmt), f"{fmt.upper()} image"))
+    owns, what_is = _OWNERS.get(fmt, (image_owner(fmt), f"{fmt.upper()} image"))
     outputs.check_output(out, owns, what_is, inputs=inputs)
 
 
@@ -54,16 +54,6 @@ _OWNERS = {
     "json": (json_report.owns, json_report.WHAT),
     "html": (html.owns, html.WHAT),
 }
-
-
-def _image_owner(fmt: str) -> outputs.Owns:
-    """png/svg pictures carry no mark of who drew them: an earlier image of the same format may
-    be replaced (the name says what it is), any other content is refused."""
-    if fmt == "png":
-        return lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")
-    if fmt == "svg":
-        return lambda head: b"<svg" in head[:1024] and head.lstrip()[:1] == b"<"
-    return lambda head: False
 
 
 def handler(args: argparse.Namespace) -> int:

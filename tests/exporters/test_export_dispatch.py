@@ -38,7 +38,7 @@ def test_registered_format_is_used(run: RunSnapshot, tmp_path: Path, monkeypatch
     monkeypatch.setattr(exporters, "_registered", {})
 
     def fake_png(snapshot: RunSnapshot, out_path: Path, plot: str = "timeline") -> list[Path]:
-        out_path.write_bytes(b"\x89PNG" + plot.encode())
+        out_path.write_bytes(b"\x89PNG\r\n\x1a\n" + plot.encode())
         return [out_path]
 
     exporters.register("png", fake_png)

@@ -121,3 +121,32 @@ def test_strings_without_a_utf8_form_survive_every_format(run: RunSnapshot, tmp_
     trace = json.loads((tmp_path / "x.chrome").read_bytes())
     names = {e.get("name") for e in trace["traceEvents"]}
     assert set(odd) <= names
+
+
+def test_an_image_writer_the_gui_registers_obeys_the_same_rules(
+    run: RunSnapshot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from withscope.core import exporters
+
+    calls: list[Path] = []
+
+    def fake_png(snapshot: RunSnapshot, out_path: Path) -> list[Path]:
+        calls.append(out_path)
+        out_path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+        return [out_path]
+
+    monkeypatch.setitem(exporters._registered, "png", fake_png)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    err = _in_thread(lambda: export(run, "png", fifo))
+    assert isinstance(err, ExportError)
+    assert "FIFO" in str(err)
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture\n")
+    with pytest.raises(ExportError, match="is not a PNG image"):
+        export(run, "png", notes)
+    assert calls == []
+    good = tmp_path / "plot.png"
+    export(run, "png", good)
+    export(run, "png", good)  # its own earlier picture: replaced
+    assert calls == [good, good]
