@@ -273,8 +273,12 @@ class ChildRun(Run):
                 outside_cancel = True
                 if me is not None:
                     me.uncancel()
-        if finish.exception() is not None:
-            log.error("withscope: cleanup of run %s failed", self.id, exc_info=finish.exception())
+            except Exception:  # read from the task below: the run still ends, with what it has
+                break
+        failure = finish.exception()
+        if failure is not None:
+            log.error("withscope: cleanup of run %s failed", self.id, exc_info=failure)
+            self.meta["cleanup_error"] = f"{type(failure).__name__}: {failure}"
         self.status, self.error = describe(self.returncode, self._end_msg, self._stop_reason, self.options.timeout_s)
         self.end_ns = time.perf_counter_ns()
         self._final = self._build_snapshot()
@@ -324,8 +328,25 @@ class ChildRun(Run):
         self, exited: asyncio.Future[None], proto: _PipeProtocol, transport: asyncio.ReadTransport,
         drain_task: asyncio.Task[None],
     ) -> None:  # fmt: skip
+        """Stop, judge and clean up; the process and the temp folders go whatever fails on the way."""
         assert self._spawned is not None
         assert self.context is not None
+        spawned = self._spawned
+        try:
+            await self._wind_down(exited, proto, transport, drain_task)
+        finally:
+            if spawned.proc.poll() is None:  # not reaped yet, so the group id is still the run's
+                signal_group(spawned.pid, signal.SIGKILL)
+                self.returncode = await asyncio.to_thread(spawned.proc.wait)
+            transport.close()
+            shutil.rmtree(self.context.tmpdir, ignore_errors=True)
+            remove_shim(spawned.shim)
+
+    async def _wind_down(
+        self, exited: asyncio.Future[None], proto: _PipeProtocol, transport: asyncio.ReadTransport,
+        drain_task: asyncio.Task[None],
+    ) -> None:  # fmt: skip
+        assert self._spawned is not None
         spawned = self._spawned
         if self._stop_reason is not None:
             await self._stop_child(exited)
@@ -370,8 +391,6 @@ class ChildRun(Run):
             killed = await terminate_backends(self.db.dsn, self.db.application_name)
             if killed:
                 self.meta["backends_terminated"] = str(killed)
-        shutil.rmtree(self.context.tmpdir, ignore_errors=True)
-        remove_shim(spawned.shim)
         rec.drain()
         self._pending_ids.clear()
 

@@ -124,3 +124,25 @@ def test_cancel_stops_the_process_group(tmp_path: Path) -> None:
     assert snap.status == "stopped"
     assert snap.meta["stopped_by"] == "SIGINT"  # the loop gets KeyboardInterrupt and unwinds
     assert run.returncode is not None
+
+
+def test_a_failing_cleanup_still_stops_the_process_and_removes_the_temp_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: ChildRun) -> None:
+        raise RuntimeError("the group scan failed")
+
+    monkeypatch.setattr(ChildRun, "_stop_survivors", broken)
+    run = ChildRun(child_target(str(TARGETS / "cpu_loop.py")), RunOptions(timeout_s=1), python=sys.executable)
+
+    async def go() -> RunSnapshot:
+        run.start()
+        return await asyncio.wait_for(run.wait(), SLACK_S)
+
+    snap = asyncio.run(go())
+    assert snap.status == "timed out"
+    assert run._spawned is not None
+    assert run.context is not None
+    assert run._spawned.proc.poll() is not None  # stopped and reaped
+    assert not run._spawned.shim.exists()
+    assert not run.context.tmpdir.exists()
