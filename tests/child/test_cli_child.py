@@ -92,3 +92,26 @@ def test_an_interpreter_that_cannot_start_is_one_line_and_exit_2(tmp_path: Path)
     assert out.stdout == ""
     missing = tmp_path / "no-python"
     assert out.stderr.strip().splitlines() == [f"withscope: cannot start {missing}: No such file or directory"]
+
+
+def test_stdin_and_stdout_pass_through(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", CLI, "run", "--quiet", str(TARGETS / "echo_stdin.py")],
+                         input="hello\n", capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "got hello\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "rules"),
+    [
+        ("class-cm/faulty", ["unreleased"]),
+        ("cleanup/faulty", ["temp-file-left"]),
+        ("sqlite-trap/faulty", ["gc-release"]),
+    ],
+)
+def test_catalogue_entries_run_in_a_child_and_find_their_rules(name: str, rules: list[str]) -> None:
+    out = withscope("run", name, "--quiet", "--json", "-", "--scale", "0.2")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["status"] == "ok"
+    assert sorted({a["rule"] for a in data["alerts"]}) == rules

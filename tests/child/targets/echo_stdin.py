@@ -1,0 +1,3 @@
+# ruff: noqa  (a small program: reads a line from stdin and prints it back)
+line = input()
+print(f"got {line}")
