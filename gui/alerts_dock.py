@@ -13,10 +13,30 @@ import time
 from collections import Counter
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QHeaderView, QLabel, QStackedWidget, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
+from . import alerts_columns
 from .bridge import Bridge, RunAlert, Trim
 from .textcap import TEXT_CHARS, elide
 from .theme import SEVERITY_COLOURS
@@ -145,6 +165,12 @@ class AlertsModel(QAbstractTableModel):
         return +self._counts  # without the severities whose alerts all fell off
 
 
+class _ElideRight(QStyledItemDelegate):
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight  # type: ignore[attr-defined]
+
+
 class AlertsDock(QDockWidget):
     alertSelected = Signal(object)  # RunAlert
 
@@ -165,8 +191,15 @@ class AlertsDock(QDockWidget):
         hh.setStretchLastSection(True)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        for col, w in enumerate((84, 120, 170, 70, 150)):
-            self.table.setColumnWidth(col, w)
+        # A hint reads from its start (the others keep both ends: paths, file names, line numbers).
+        self._hint_delegate = _ElideRight(self.table)
+        self.table.setItemDelegateForColumn(COLUMNS.index("Hint"), self._hint_delegate)
+        # The columns share the table's width (fit_columns) until the user drags one.
+        self._fitting = False
+        self._user_sized = False
+        hh.sectionResized.connect(self._on_section_resized)
+        self.table.viewport().installEventFilter(self)
+        self.fit_columns()
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
         self.empty = QLabel(EMPTY_TEXT)
         self.empty.setObjectName("emptyState")
@@ -188,6 +221,41 @@ class AlertsDock(QDockWidget):
         self._last_age_refresh = time.monotonic()
         self._painted_at = -math.inf  # time.monotonic() the table was last allowed to repaint
         self._update_title()
+
+    def column_needs(self) -> tuple[list[int], int]:
+        """See `alerts_columns.column_needs` (for this table's font and icons)."""
+        icon = self.table.iconSize().width() if self.table.iconSize().isValid() else 16
+        return alerts_columns.column_needs(self.table.fontMetrics(), icon)
+
+    def needed_width(self) -> int:
+        """The dock width at which every column is readable (no horizontal scrolling)."""
+        icon = self.table.iconSize().width() if self.table.iconSize().isValid() else 16
+        return alerts_columns.needed_width(self.table.fontMetrics(), icon)
+
+    def fit_columns(self) -> None:
+        """Severity, rule and age at their text's width; resource, site and hint share the rest
+        (hint the last, stretched), so the table reads without scrolling sideways when it is at
+        least `needed_width` wide. A column the user dragged keeps what the user gave it."""
+        if self._user_sized:
+            return
+        fixed, least = self.column_needs()
+        rest = max(3 * least, self.table.viewport().width() - sum(fixed))
+        resource = site = rest // 3  # and the hint what is left
+        self._fitting = True
+        try:
+            for col, w in zip((0, 1, 3, 2, 4), (*fixed, resource, site), strict=True):
+                self.table.setColumnWidth(col, w)
+        finally:
+            self._fitting = False
+
+    def _on_section_resized(self, col: int, _old: int, _new: int) -> None:
+        if not self._fitting and col != len(COLUMNS) - 1:  # the stretched hint follows the others
+            self._user_sized = True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt API
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
 
     def on_alerts(self, alerts: list[RunAlert]) -> None:
         self.model.add(alerts)

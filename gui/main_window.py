@@ -29,6 +29,7 @@ from PySide6.QtCore import QByteArray, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QVBoxLayout, QWidget
 
+from . import alerts_columns
 from . import theme as th
 from .catalogue_dock import CatalogueDock
 from .lag import LagMonitor
@@ -51,16 +52,14 @@ log = logging.getLogger("withscope")
 STATUS_EVERY_S = 0.25  # status bar numbers refresh at most 4 times a second
 # The data docks: attribute, title, object name (the saved layout knows them by it), area.
 DATA_DOCKS = (
-    ("alerts", "Leak alerts", "alertsDock", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("alerts", "Leak alerts", "alertsDock", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("details", "Details", "detailsDock", Qt.DockWidgetArea.RightDockWidgetArea),
     ("metrics", "Process metrics", "metricsDock", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("throughput", "Streaming throughput", "throughputDock", Qt.DockWidgetArea.BottomDockWidgetArea),
 )
 SCREEN_SHARE = 0.85  # a first window (no saved geometry) covers this much of the screen, centred
-# What the right-hand docks need to be read without dragging a splitter: every column of the alerts
-# table at its set width plus a start of the hint column, the frame and a scroll bar.
-ALERT_COLUMNS_PX = 84 + 120 + 170 + 70 + 150
-RIGHT_NEEDS_PX = ALERT_COLUMNS_PX + 140 + 30
+ALERTS_NEED_PX = 780  # the alerts table with every column readable (alerts_columns.needed_width), default font
+METRICS_LEAST_PX = 360  # the strip charts beside the alerts; narrower, they go behind the alerts as tabs
 
 
 def first_geometry(available: QRect, share: float = SCREEN_SHARE) -> QRect:
@@ -69,15 +68,19 @@ def first_geometry(available: QRect, share: float = SCREEN_SHARE) -> QRect:
     return QRect(available.x() + (available.width() - w) // 2, available.y() + (available.height() - h) // 2, w, h)
 
 
-def dock_sizes(width: int, height: int) -> dict[str, int]:
-    """Dock sizes (px) for a `width` x `height` window: the catalogue about a fifth of the width,
-    the alerts and details column what the alerts table needs (at most 45% of the width), the
-    timeline the rest; alerts over details 2 : 3; the metrics/throughput tabs ~35% of the height."""
-    catalogue = max(220, min(330, round(width * 0.19)))
-    right = max(round(width * 0.3), min(RIGHT_NEEDS_PX, round(width * 0.45)))
-    column = max(200, height - 120)  # the right-hand column: the window less menu, toolbar, status
-    return {"catalogue": catalogue, "right": right, "alerts": round(column * 0.4),
-            "details": round(column * 0.6), "bottom": max(180, round(height * 0.35))}
+def dock_sizes(width: int, height: int, alerts_need: int = ALERTS_NEED_PX) -> dict[str, int]:
+    """Dock sizes (px) for a `width` x `height` window. Left, full height: the catalogue (~17% of
+    the width). Right, above the bottom row: the details (~30%). Centre: the timeline. Bottom, under
+    the timeline and the details: the alerts - as wide as their columns need - beside the process
+    metrics and throughput tabs; where the metrics would get less than `METRICS_LEAST_PX`
+    ("tabbed": 1,280 x 800 screens) they are tabs behind the alerts, which then take the row."""
+    catalogue = max(230, min(320, round(width * 0.17)))
+    details = max(420, min(560, round(width * 0.3)))
+    row = width - catalogue
+    tabbed = row - alerts_need < METRICS_LEAST_PX
+    alerts = row if tabbed else alerts_need
+    return {"catalogue": catalogue, "details": details, "alerts": alerts, "metrics": row - alerts,
+            "bottom": max(220, round(height * 0.36)), "tabbed": int(tabbed)}
 
 
 class MainWindow(QMainWindow):
@@ -138,15 +141,14 @@ class MainWindow(QMainWindow):
         # docks: catalogue (left), alerts and details (right), metrics and throughput (bottom)
         self.catalogue = CatalogueDock(patterns, self)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.catalogue)
         for attr, _title, _name, area in DATA_DOCKS:
             self.addDockWidget(area, self._dock(attr))
         metrics, throughput = self._dock("metrics"), self._dock("throughput")
         self.tabifyDockWidget(metrics, throughput)
         metrics.raise_()
-        self._docks_fitted = False  # dock sizes set from the window's size (at its first show)
-        self.fit_docks()
+        self._docks_fitted = False  # docks arranged and sized from the window's size (at its first show)
 
         self._build_actions()
         self._build_status()
@@ -271,12 +273,23 @@ class MainWindow(QMainWindow):
         self.restoreState(state, STATE_VERSION)
 
     def fit_docks(self) -> None:
-        """Size the docks in proportion to the window (`dock_sizes`)."""
-        sizes = dock_sizes(self.width(), self.height())
-        alerts, details, metrics = self._dock("alerts"), self._dock("details"), self._dock("metrics")
-        self.resizeDocks([self.catalogue, alerts], [sizes["catalogue"], sizes["right"]], Qt.Orientation.Horizontal)
-        self.resizeDocks([alerts, details], [sizes["alerts"], sizes["details"]], Qt.Orientation.Vertical)
-        self.resizeDocks([metrics], [sizes["bottom"]], Qt.Orientation.Vertical)
+        """Arrange and size the docks in proportion to the window (`dock_sizes`): the alerts beside
+        the metrics tabs, or in front of them (tabbed) in a narrow window."""
+        alerts, details, metrics = (self._dock(a) for a in ("alerts", "details", "metrics"))
+        need = alerts_columns.needed_width(self.fontMetrics())  # the same before the dock is built
+        sizes = dock_sizes(self.width(), self.height(), need)
+        tabbed = alerts in self.tabifiedDockWidgets(metrics)
+        if sizes["tabbed"] and not tabbed:  # one row of tabs: alerts, metrics, throughput
+            throughput = self._dock("throughput")
+            self.tabifyDockWidget(alerts, metrics)
+            self.tabifyDockWidget(metrics, throughput)
+            alerts.raise_()
+        elif not sizes["tabbed"] and tabbed:  # the default arrangement: alerts beside the metrics
+            self.restoreState(QByteArray(self._default_state), STATE_VERSION)
+        self.resizeDocks([self.catalogue, details], [sizes["catalogue"], sizes["details"]], Qt.Orientation.Horizontal)
+        if not sizes["tabbed"]:
+            self.resizeDocks([alerts, metrics], [sizes["alerts"], sizes["metrics"]], Qt.Orientation.Horizontal)
+        self.resizeDocks([alerts], [sizes["bottom"]], Qt.Orientation.Vertical)
 
     def fit_to_screen(self) -> None:
         """A first window: `SCREEN_SHARE` of the screen, centred (without a window manager, as on

@@ -163,11 +163,17 @@ class TimelineView(QWidget):
         header.addWidget(self.fit_button, 0, Qt.AlignmentFlag.AlignTop)
         header.addSpacing(12)
         header.addWidget(self.history_note, 0, Qt.AlignmentFlag.AlignVCenter)
-        header.addWidget(self.legend, 1, Qt.AlignmentFlag.AlignVCenter)
+        header.addStretch(1)
+        # The legend on a row of its own, as wide as the timeline: beside the controls it wrapped
+        # into as many rows as a narrow timeline left it (or none at all), above fewer lanes.
+        legend_row = QHBoxLayout()
+        legend_row.setContentsMargins(8, 0, 6, 0)
+        legend_row.addWidget(self.legend, 1)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(2)
         box.addLayout(header)
+        box.addLayout(legend_row)
         box.addWidget(self.plot, 1)
 
         self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_hover)

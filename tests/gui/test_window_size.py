@@ -1,0 +1,108 @@
+"""The first window and its docks: sized from the screen (85 % of its available area, centred)
+whenever no geometry was saved - `--no-settings` included - and laid out so the catalogue, the
+timeline (its legend included), every column of the alerts table and the details read without
+dragging a splitter, on a small (1280 x 800) and a common (1680 x 1050) screen.
+
+Window sizes come from `first_geometry` of the screen sizes, so the same checks hold on Qt's
+offscreen platform and on the Xvfb `python3 dev.py test` starts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from qt_helpers import close_window, flush_deletes, settle, until
+
+SCREENS = [(1280, 800), (1680, 1050), (1920, 1080)]
+
+
+def _main_window() -> Any:
+    from withscope.gui.main_window import MainWindow
+
+    wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and not w.shut_down]
+    return wins[0] if wins else None
+
+
+def test_no_settings_opens_a_first_window_sized_from_the_screen(qapp, loop) -> None:  # type: ignore[no-untyped-def]
+    """`withscope --no-settings` (nothing saved, nothing restored) is a first window: 85 % of the
+    screen's available area, centred - not a fixed size a small screen cannot show."""
+    from withscope.gui.app import Options, main
+    from withscope.gui.main_window import first_geometry
+
+    opened: list[Any] = []
+
+    async def scenario() -> tuple[QRect, QRect, int]:
+        task = asyncio.ensure_future(main(Options(settings=False), qapp))
+        await until(lambda: _main_window() is not None and _main_window().views_ready, 30, "the window")
+        opened.append(win := _main_window())
+        await settle(0.2)
+        screen = win.screen() or QGuiApplication.primaryScreen()
+        got, want = win.geometry(), first_geometry(screen.availableGeometry())
+        await close_window(win)
+        code = await task
+        return got, want, code
+
+    try:
+        got, want, code = loop.run_until_complete(scenario())
+    finally:
+        for win in opened:
+            win.deleteLater()
+        flush_deletes()
+    assert code == 0
+    assert (got.width(), got.height()) == (want.width(), want.height())
+
+
+@pytest.mark.parametrize(("sw", "sh"), SCREENS)
+def test_first_window_reads_without_dragging(window, loop, sw: int, sh: int) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN the first window of a `sw` x `sh` screen after class-cm/faulty, THEN every column of
+    the alerts table is within the table's width (no horizontal scrolling), the resource, site and
+    hint columns wide enough to read, the details need no horizontal scrolling, the legend is on
+    screen and leaves the lanes most of the timeline, the catalogue and the timeline are not
+    squeezed."""
+    from withscope.gui.main_window import first_geometry
+
+    geo = first_geometry(QRect(0, 0, sw, sh))
+
+    async def scenario() -> None:
+        window.resize(geo.width(), geo.height())
+        window.reset_layout()
+        window.catalogue.select(["class-cm/faulty"])
+        window.catalogue.request_run()
+        await until(lambda: not window.controller.is_running(), 60, "the run to end")
+        await until(lambda: window.alerts.model.rowCount() > 0, 10, "an alert")
+        await settle(0.4)
+
+    loop.run_until_complete(scenario())
+    w = window.width()
+    table = window.alerts.table
+    widths = [table.columnWidth(c) for c in range(window.alerts.model.columnCount())]
+    assert sum(widths) <= table.viewport().width() + 1, (widths, table.viewport().width())
+    assert table.horizontalScrollBar().maximum() == 0
+    fm = table.fontMetrics()
+    from withscope.gui.alerts_dock import COLUMNS
+
+    for name, width in zip(COLUMNS, widths, strict=True):
+        assert width >= fm.horizontalAdvance(name) + 12, f"{name} column {width} px: its header is cut"
+    resource, site, hint = (widths[COLUMNS.index(c)] for c in ("Resource", "Site", "Hint"))
+    assert min(resource, site) >= fm.horizontalAdvance("db.connection ….sqlite3"), widths
+    assert hint >= fm.horizontalAdvance("close it on every path"), widths
+    details = window.details.view
+    assert details.horizontalScrollBar().maximum() == 0
+    assert details.width() >= fm.averageCharWidth() * 50  # a line of prose
+    tl = window.timeline
+    assert tl.legend.isVisible()
+    assert tl.legend.width() >= 200, tl.legend.geometry()
+    assert tl.legend.height() <= tl.height() // 4, (tl.legend.height(), tl.height())
+    assert tl.plot.height() >= tl.height() * 0.6
+    assert tl.width() >= 0.3 * w, (tl.width(), w)
+    assert window.catalogue.width() <= 0.25 * w
+    metrics = window.metrics
+    if window.alerts in window.tabifiedDockWidgets(metrics):  # a small screen: alerts in front
+        assert sw < 1600
+        assert not window.alerts.visibleRegion().isEmpty()
+    else:  # beside the alerts, with room for the strip charts
+        assert metrics.width() >= 350, (metrics.width(), w)
