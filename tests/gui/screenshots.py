@@ -41,10 +41,20 @@ async def shoot(app: QApplication) -> None:
             sys.exit(f"could not save {path}")
         print(f"saved {path} ({pm.width()}x{pm.height()})")
 
+    def widen_bottom_right() -> None:
+        """The metrics/throughput tabs as the user would drag them for a closer look: most of the
+        bottom row, taller (their shots are of the dock alone)."""
+        from PySide6.QtCore import Qt
+
+        win.resizeDocks([win.alerts, win.metrics], [420, 1100], Qt.Orientation.Horizontal)
+        win.resizeDocks([win.metrics], [440], Qt.Orientation.Vertical)
+
     await run(["class-cm/faulty"])
     win.alerts.select_row(0)
     await asyncio.sleep(0.3)
     save(win, "screenshot.png")
+    widen_bottom_right()
+    await asyncio.sleep(0.5)
     save(win.metrics, "screenshot-metrics.png")
     win.clear()
     await run(["accumulation/faulty", "accumulation/correct"])
