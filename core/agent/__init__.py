@@ -68,7 +68,9 @@ def main() -> None:
 
     rec = Recorder(name="withscope agent")
     streamer = BatchStreamer(rec, fd, float(spec.get("interval_s", 0.05)))
-    os.register_at_fork(after_in_child=streamer.forked)
+    os.register_at_fork(
+        before=streamer.before_fork, after_in_parent=streamer.after_fork_in_parent, after_in_child=streamer.forked
+    )
     streamer.send(("hello", os.getpid(), platform.python_version(), HOT_PATH))
     rec.__enter__()
     streamer.start()

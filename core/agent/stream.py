@@ -12,7 +12,9 @@ recorder's drop count: the parent never looks anything up in this process.
 
 A process forked by the target inherits no streamer: `forked()` (registered with
 `os.register_at_fork`) closes the pipe in the child, so only the observed process writes to it
-and the parent sees the end of the pipe when that process ends.
+and the parent sees the end of the pipe when that process ends. Around a fork the drain thread is
+stopped and started again (`before_fork` / `after_fork_in_parent`): the program forks with its
+own threads only.
 
 Thread-safety: `flush()` may be called from any thread and from a signal handler; frames are
 written whole under one lock (a flush that cannot take it within a second gives up, so a signal
@@ -25,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
+import warnings
 from array import array
 from typing import Any
 
@@ -33,6 +37,15 @@ from ..recorder import Batch, Recorder  # noqa: TID252
 from .wire import encode
 
 _BIG = 1 << 62
+_FORK_WARNING = r"This process \(pid=\d+\) is multi-threaded, use of fork\(\) may lead to deadlocks in the child\."
+
+
+def _own_threads() -> int:
+    """Threads of this process now, as the OS counts them."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 class BatchStreamer:
@@ -54,6 +67,7 @@ class BatchStreamer:
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._fork_filter: Any = None  # a warnings filter set for one fork (see before_fork)
         self._unsubscribe = recorder.subscribe(self._on_batch)
 
     # ------------------------------------------------------------------------ lifecycle
@@ -65,6 +79,7 @@ class BatchStreamer:
     def _loop(self) -> None:
         while not self._stop:
             self._wake.wait(self.interval_s)
+            self._drop_fork_filter()
             self._wake.clear()
             if self._stop:
                 break
@@ -82,10 +97,51 @@ class BatchStreamer:
         with contextlib.suppress(OSError):
             os.close(self.fd)
 
+    def before_fork(self) -> None:
+        """Before the program forks: stop the drain thread, so the process forks with the threads
+        the program made and no more (from 3.12 Python warns when a multi-threaded process forks:
+        the program must see that warning exactly when it would see it without withscope)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return
+        self._stop = True
+        self._wake.set()
+        thread.join(1.0)
+        self._thread = None
+        # The OS thread ends a moment after join() returns; Python counts the OS's threads.
+        deadline = time.monotonic() + 0.05
+        while os.path.isdir(f"/proc/self/task/{thread.native_id}") and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        # From 3.13 the warning is issued after the `after_in_parent` hooks, which start the drain
+        # thread again: when the program has no thread of its own, Python would not warn, so
+        # neither may the thread restarted for this fork (the filter goes at its first turn).
+        if self._fork_filter is None and _own_threads() == 1:
+            warnings.filterwarnings("ignore", message=_FORK_WARNING, category=DeprecationWarning)
+            self._fork_filter = warnings.filters[0]
+
+    def after_fork_in_parent(self) -> None:
+        """After the program forked, in the observed process: drain again."""
+        if self._thread is None and not self.closed:
+            self._stop = False
+            self._wake.clear()
+            self.start()
+
+    def _drop_fork_filter(self) -> None:
+        entry, self._fork_filter = self._fork_filter, None
+        if entry is not None:
+            filters = warnings.filters
+            if isinstance(filters, list):
+                with contextlib.suppress(ValueError):
+                    filters.remove(entry)
+            mutated = getattr(warnings, "_filters_mutated", None)  # the warnings' caches know of it
+            if mutated is not None:
+                mutated()
+
     def forked(self) -> None:
         """In a child forked by the target: this process is not the observed one; drop the pipe."""
         if os.getpid() == self.pid:
             return
+        self._drop_fork_filter()
         self.closed = True
         self._stop = True
         with contextlib.suppress(OSError):

@@ -71,3 +71,19 @@ def test_a_script_runs_under_another_interpreter_without_the_accelerator(tmp_pat
     assert snap.meta["hot_path"] == "Python"
     assert snap.meta["python"].startswith(Path(python).name.removeprefix("python"))
     assert [lt.outcome.value for lt in snap.lifetimes] == ["released"]
+
+
+@pytest.mark.parametrize("python", [sys.executable, *other_interpreters()])
+@pytest.mark.parametrize("threads", ["alone", "with-thread"])
+def test_a_fork_warns_exactly_when_python_itself_would(python: str, threads: str) -> None:
+    # GIVEN a program that forks, alone or with a thread of its own (from 3.12 Python warns about
+    # forking a multi-threaded process): the agent's own drain thread must not make the difference
+    script = str(TARGETS / "fork_quietly.py")
+    plain = subprocess.run([python, script, threads], capture_output=True, text=True, timeout=60)
+    observed = subprocess.run(
+        [sys.executable, "-c", "import sys; from withscope.core.cli import main; sys.exit(main(sys.argv[1:]))",
+         "run", "--quiet", "--python", python, script, threads],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert observed.returncode == 0, observed.stderr
+    assert ("multi-threaded" in observed.stderr) == ("multi-threaded" in plain.stderr)
