@@ -58,6 +58,26 @@ class DecayStats:
     rising: float  # share of differing segment pairs where the later one costs more
 
 
+MAX_SEGMENTS = 64  # a longer series is merged into this many spans before the fit (see `merge`)
+
+
+def merge(segs: list[Segment], most: int = MAX_SEGMENTS) -> list[Segment]:
+    """At most `most` spans of consecutive segments, each with the per-chunk time over its whole
+    span (its time over its chunks). The fit compares every pair of points, so a stream of
+    thousands of posts (one that ran for minutes) would cost millions of slopes and gigabytes:
+    merged, the work is bounded whatever the stream's length. Shorter series are unchanged."""
+    n = len(segs)
+    if n <= most:
+        return segs
+    out: list[Segment] = []
+    for i in range(most):
+        part = segs[i * n // most : (i + 1) * n // most]
+        chunks = part[-1].chunk_to - part[0].chunk_from
+        spent = sum(s.cost_ns * (s.chunk_to - s.chunk_from) for s in part)
+        out.append(Segment(part[0].chunk_from, part[-1].chunk_to, part[0].bytes_from, spent / chunks))
+    return out
+
+
 def segments(stream: StreamStats) -> list[Segment]:
     """Per-chunk time between consecutive series posts."""
     out: list[Segment] = []
@@ -90,7 +110,7 @@ def theil_sen(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
 
 def decay_stats(stream: StreamStats) -> DecayStats | None:
     """Cost growth of one stream, or None with fewer than 3 segments."""
-    segs = segments(stream)
+    segs = merge(segments(stream))
     if len(segs) < 3:
         return None
     xs = [s.middle for s in segs]
