@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import outputs  # noqa: TID252 (mypy sees this tree as `core`)
-from ..redact import redact_snapshot  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core import outputs
+from withscope.core.redact import redact_snapshot
+from withscope.core.snapshot import RunSnapshot
+
 from . import chrome, csv, html, json_report
 from ._common import run_end_ns
 

@@ -6,8 +6,8 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 
-from ..events import Lifetime  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Lifetime
+from withscope.core.snapshot import RunSnapshot
 
 # Every outcome, in the order legends list them.
 OUTCOME_ORDER = ("open", "released", "released-with-error", "exit-raised", "gc")

@@ -10,9 +10,10 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from ..events import Lifetime, Outcome  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
-from ..units import fmt_bytes, rate_unit  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Lifetime, Outcome
+from withscope.core.snapshot import RunSnapshot
+from withscope.core.units import fmt_bytes, rate_unit
+
 from ._common import OUTCOME_ORDER, finite, fmt_seconds, kinds_in_order, pack_lanes, run_end_ns
 
 WIDTH = 960

@@ -21,9 +21,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..events import Outcome  # noqa: TID252 (mypy sees this tree as `core`)
-from ..outputs import open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Outcome
+from withscope.core.outputs import open_text, recording_inputs
+from withscope.core.snapshot import RunSnapshot
+
 from ._common import finite, kinds_in_order, pack_lanes, run_end_ns
 
 PID = 1

@@ -16,10 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import outputs  # noqa: TID252 (mypy sees this tree as `core`)
-from ..outputs import OutputError  # noqa: TID252 (mypy sees this tree as `core`)
-from ..store import RecordingError, open_recording  # noqa: TID252 (mypy sees this tree as `core`)
-from ..textsafe import printable  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core import outputs
+from withscope.core.outputs import OutputError
+from withscope.core.store import RecordingError, open_recording
+from withscope.core.textsafe import printable
+
 from . import GUI_FORMATS, ExportError, available_formats, chrome, csv, export, html, image_owner, json_report
 from .csv import TABLES
 

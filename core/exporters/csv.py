@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..outputs import check_output, open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.outputs import check_output, open_text, recording_inputs
+from withscope.core.snapshot import RunSnapshot
+
 from ._common import finite
 
 TABLES = ("lifetimes", "alerts", "samples", "streams")

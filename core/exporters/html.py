@@ -12,11 +12,12 @@ import datetime as _dt
 from collections import Counter
 from pathlib import Path
 
-from ..events import Lifetime, Severity  # noqa: TID252 (mypy sees this tree as `core`)
-from ..outputs import open_text, recording_inputs  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
-from ..units import fmt_bytes as fmt_size  # noqa: TID252 (mypy sees this tree as `core`)
-from ..units import fmt_rate  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Lifetime, Severity
+from withscope.core.outputs import open_text, recording_inputs
+from withscope.core.snapshot import RunSnapshot
+from withscope.core.units import fmt_bytes as fmt_size
+from withscope.core.units import fmt_rate
+
 from ._common import OUTCOME_ORDER, fmt_bytes, fmt_seconds, run_end_ns
 from ._svg import esc, metrics_svg, throughput_svg, timeline_svg
 

@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import outputs  # noqa: TID252 (mypy sees this tree as `core`)
-from ..report import SCHEMA, build_report, write_report  # noqa: TID252 (mypy sees this tree as `core`)
-from ..snapshot import RunSnapshot  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core import outputs
+from withscope.core.report import SCHEMA, build_report, write_report
+from withscope.core.snapshot import RunSnapshot
 
 __all__ = ["SCHEMA", "WHAT", "build", "check_output", "owns", "write", "write_file"]
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..events import Alert, Lifetime, Mark, Sample, Severity, StreamStats  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Alert, Lifetime, Mark, Sample, Severity, StreamStats
 
 # Mark texts the runner writes around each repeat; the OS-growth rules read them back.
 REPEAT_START = "repeat {i}/{n} start"

@@ -16,8 +16,9 @@ import dataclasses
 import logging
 from collections.abc import Iterable
 
-from ..events import Alert  # noqa: TID252 (mypy sees this tree as `core`)
-from ..redact import redact_record  # noqa: TID252
+from withscope.core.events import Alert
+from withscope.core.redact import redact_record
+
 from . import exceptions, lifecycle, os_growth, postgres, tempfiles, throughput
 from .base import RuleConfig, RuleContext, RuleSpec
 

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from ..events import Alert, Outcome, Severity  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Alert, Outcome, Severity
+
 from .base import RuleContext, alert, describe
 
 

@@ -17,7 +17,8 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 
-from ..events import Alert, Lifetime, Mark, Sample, Severity  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Alert, Lifetime, Mark, Sample, Severity
+
 from .base import REPEAT_END_RE, RuleContext, alert
 
 # Which tracked kinds can explain growth of each metric (used to point at a site).

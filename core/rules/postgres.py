@@ -19,8 +19,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..events import Alert, Lifetime, Severity  # noqa: TID252 (mypy sees this tree as `core`)
-from ..redact import redact_text  # noqa: TID252
+from withscope.core.events import Alert, Lifetime, Severity
+from withscope.core.redact import redact_text
+
 from .base import DbBackend, DbFacts, RuleContext, alert, describe
 
 PROBE_APPLICATION_NAME = "withscope-probe"

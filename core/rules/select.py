@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..events import (  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import (
     FLAG_DECLARED,
     FLAG_SUPPRESSED,
     OUT_EXIT_RAISED,
@@ -22,7 +22,8 @@ from ..events import (  # noqa: TID252 (mypy sees this tree as `core`)
     OUT_OPEN,
     Lifetime,
 )
-from ..snapshot import TableLifetimes  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.snapshot import TableLifetimes
+
 from .base import RuleConfig
 from .tempfiles import TEMP_KINDS
 

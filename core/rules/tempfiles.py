@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ..events import Alert, Lifetime, Severity  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Alert, Lifetime, Severity
+
 from .base import RuleContext, alert, describe
 
 TEMP_KINDS = frozenset({"tempfile", "tempdir"})

@@ -31,7 +31,8 @@ import itertools
 from dataclasses import dataclass
 from statistics import median
 
-from ..events import Alert, Severity, StreamStats  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.events import Alert, Severity, StreamStats
+
 from .base import RuleConfig, RuleContext, alert
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from ..events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats  # noqa: TID252
-from ..outputs import OutputError, not_a_file, read_head  # noqa: TID252
-from ..snapshot import RunSnapshot  # noqa: TID252
+from withscope.core.events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
+from withscope.core.outputs import OutputError, not_a_file, read_head
+from withscope.core.snapshot import RunSnapshot
+
 from .schema import (
     _SCHEMA,
     APPLICATION,

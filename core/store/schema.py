@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..events import Alert, Lifetime, Sample, StreamStats  # noqa: TID252
-from ..outputs import OutputError, check_output, not_a_file, read_head, same_file, temp_name  # noqa: TID252
-from ..redact import redact_mapping, redact_optional, redact_text  # noqa: TID252
+from withscope.core.events import Alert, Lifetime, Sample, StreamStats
+from withscope.core.outputs import OutputError, check_output, not_a_file, read_head, same_file, temp_name
+from withscope.core.redact import redact_mapping, redact_optional, redact_text
 
 log = logging.getLogger("withscope")
 

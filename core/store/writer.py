@@ -16,10 +16,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from ..events import OUT_MISSING, Alert, Mark, Sample, StreamStats  # noqa: TID252
-from ..recorder import Batch, Recorder  # noqa: TID252
-from ..redact import redact_mapping, redact_text  # noqa: TID252
-from ..snapshot import RunSnapshot  # noqa: TID252
+from withscope.core.events import OUT_MISSING, Alert, Mark, Sample, StreamStats
+from withscope.core.recorder import Batch, Recorder
+from withscope.core.redact import redact_mapping, redact_text
+from withscope.core.snapshot import RunSnapshot
+
 from .schema import (
     _DELETE_LIFETIME,
     _INSERT_ALERT,

@@ -19,8 +19,9 @@ import math
 import time
 from collections.abc import Iterator
 
-from ..recorder import current_recorder  # noqa: TID252 (mypy sees this tree as `core`)
-from ..streams import track_stream  # noqa: TID252
+from withscope.core.recorder import current_recorder
+from withscope.core.streams import track_stream
+
 from .base import Workload, WorkloadContext
 
 PATTERN = "accumulation"

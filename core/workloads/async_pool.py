@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager
 
-from ..recorder import current_recorder  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.recorder import current_recorder
+
 from . import db
 from .base import Workload, WorkloadContext
 from .pool import ConnectionPool, PoolExhausted

@@ -13,7 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ..track import track  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.track import track
+
 from .base import Workload, WorkloadContext
 
 PATTERN = "cleanup"

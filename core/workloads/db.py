@@ -29,8 +29,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..redact import redact_dsn  # noqa: TID252 (mypy sees this tree as `core`)
-from ..track import SKIP_FILES, track  # noqa: TID252
+from withscope.core.redact import redact_dsn
+from withscope.core.track import SKIP_FILES, track
+
 from .base import DatabaseConfig, Leftovers, WorkloadContext
 
 SKIP_FILES.add(__file__)

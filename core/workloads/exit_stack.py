@@ -14,7 +14,8 @@ from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import IO
 
-from ..track import track  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.track import track
+
 from . import db
 from .base import Workload, WorkloadContext
 

@@ -21,7 +21,8 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
-from ..track import SKIP_FILES, track  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.track import SKIP_FILES, track
+
 from . import db
 from .base import WorkloadContext
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import socket
 
-from ..track import track  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.track import track
+
 from .base import Leftovers, Workload, WorkloadContext
 
 PATTERN = "sockets"

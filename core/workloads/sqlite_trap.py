@@ -18,7 +18,8 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from ..track import track  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.track import track
+
 from .base import Workload, WorkloadContext
 
 PATTERN = "sqlite-trap"

@@ -16,9 +16,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from ..recorder import current_recorder  # noqa: TID252 (mypy sees this tree as `core`)
-from ..streams import track_stream  # noqa: TID252
-from ..track import track  # noqa: TID252
+from withscope.core.recorder import current_recorder
+from withscope.core.streams import track_stream
+from withscope.core.track import track
+
 from .base import Leftovers, Workload, WorkloadContext
 
 PATTERN = "stream-metrics"

@@ -14,7 +14,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
-from ..streams import track_stream  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.streams import track_stream
+
 from . import db
 from .base import Workload, WorkloadContext
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
-from ..track import track, tracked  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core.track import track, tracked
+
 from .base import Workload, WorkloadContext
 
 PATTERN = "suppression"

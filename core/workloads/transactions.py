@@ -13,8 +13,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 
-from ..recorder import current_recorder  # noqa: TID252 (mypy sees this tree as `core`)
-from ..track import tracked  # noqa: TID252
+from withscope.core.recorder import current_recorder
+from withscope.core.track import tracked
+
 from . import db
 from .base import Workload, WorkloadContext
 
