@@ -338,6 +338,7 @@ def cmd_test(args: list[str]) -> int:
         steps: list[tuple[str, list[object], dict[str, str]]] = [
             ("ruff", [BIN / "ruff", "check", "."], env),
             ("mypy (strict, withscope.core)", [BIN / "mypy"], env),
+            ("import contracts (import-linter, pyproject.toml)", [BIN / "lint-imports"], env),
         ]
         if (ROOT / "benchmarks" / "run.py").exists():
             steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
