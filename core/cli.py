@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from withscope.core.context import DatabaseConfig
+
 from . import units
 from .events import Alert
 from .kinds import redact_dsn
@@ -45,7 +47,7 @@ from .sampler import Sampler
 from .snapshot import RunSnapshot
 from .targets import TargetError, catalogue
 from .textsafe import printable
-from .workloads.base import DatabaseConfig, Workload
+from .workloads.base import Workload
 
 if TYPE_CHECKING:
     from .store import RecordingWriter

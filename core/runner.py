@@ -63,6 +63,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from withscope.core.context import DatabaseConfig, WorkloadContext
+from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
+
 from .events import (
     FLAG_DECLARED,
     FLAG_SUPPRESSED,
@@ -80,19 +83,15 @@ from .rules import (
     DbFacts,
     RuleConfig,
     RuleContext,
-    existing_paths,
-    gather_db_facts,
     open_server_connections,
     repeat_end_mark,
     repeat_start_mark,
-    terminate_backends,
 )
 from .rules.select import final_candidates
 from .sampler import Sampler
 from .snapshot import WORKLOAD_END_MARK, RunSnapshot, TableLifetimes
 from .targets import Target, resolve_target
 from .track import SKIP_FILES
-from .workloads.base import DatabaseConfig, WorkloadContext
 
 log = logging.getLogger("withscope")
 

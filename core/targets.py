@@ -22,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .workloads.base import Workload, WorkloadContext
+from withscope.core.context import WorkloadContext
+
+from .workloads.base import Workload
 
 _module_ids = itertools.count(1)
 

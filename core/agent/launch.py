@@ -141,7 +141,7 @@ def _prepare(spec: dict[str, Any]) -> tuple[Callable[[], Any], Any]:
     if resolved.workload is not None:
         from pathlib import Path
 
-        from ..workloads.base import DatabaseConfig, WorkloadContext  # noqa: TID252
+        from withscope.core.context import DatabaseConfig, WorkloadContext
 
         db = DatabaseConfig(dsn=spec.get("dsn"), application_name=spec.get("application_name", "withscope"))
         ctx = WorkloadContext(

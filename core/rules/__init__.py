@@ -24,8 +24,7 @@ from .base import (
     repeat_start_mark,
 )
 from .engine import RULE_NAMES, RULES, AlertEngine, alert_key, evaluate
-from .postgres import gather_db_facts, open_server_connections, terminate_backends
-from .tempfiles import existing_paths
+from .postgres import open_server_connections
 
 __all__ = [
     "RULES",
@@ -38,10 +37,7 @@ __all__ = [
     "RuleSpec",
     "alert_key",
     "evaluate",
-    "existing_paths",
-    "gather_db_facts",
     "open_server_connections",
     "repeat_end_mark",
     "repeat_start_mark",
-    "terminate_backends",
 ]

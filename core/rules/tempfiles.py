@@ -1,9 +1,8 @@
 """`temp-file-left` (final): a tracked temporary file or directory still on disk after the run.
 
 A lifetime of kind `tempfile` or `tempdir` whose label is an absolute path counts when that
-path is in `RuleContext.existing_paths`. `existing_paths()` gathers that fact (the only I/O of
-this family); the runner calls it after the workload ended and before it removes the run's
-temporary directory.
+path is in `RuleContext.existing_paths`, the fact `withscope.core.probes.tempfiles.existing_paths()`
+gathers after the workload ended and before the run removes its temporary directory.
 """
 
 from __future__ import annotations
@@ -20,18 +19,6 @@ TEMP_KINDS = frozenset({"tempfile", "tempdir"})
 
 def candidate_paths(lifetimes: Iterable[Lifetime]) -> set[str]:
     return {lt.label for lt in lifetimes if lt.kind in TEMP_KINDS and os.path.isabs(lt.label)}
-
-
-def existing_paths(lifetimes: Iterable[Lifetime]) -> frozenset[str]:
-    """The temp-file labels that exist on disk now (never raises)."""
-    found: set[str] = set()
-    for path in candidate_paths(lifetimes):
-        try:
-            if os.path.lexists(path):
-                found.add(path)
-        except (OSError, ValueError):
-            pass
-    return frozenset(found)
 
 
 def temp_file_left(ctx: RuleContext) -> list[Alert]:

@@ -43,23 +43,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from withscope.core.context import WorkloadContext
+from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
+
 from ..agent.wire import FrameReader, WireError  # noqa: TID252 (mypy sees this tree as `core`)
 from ..events import Outcome  # noqa: TID252
 from ..recorder import Batch  # noqa: TID252
 from ..rules import (  # noqa: TID252
     DbFacts,
     RuleContext,
-    existing_paths,
-    gather_db_facts,
     open_server_connections,
-    terminate_backends,
 )
 from ..rules.base import REPEAT_END_RE  # noqa: TID252
 from ..rules.select import final_candidates  # noqa: TID252
 from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
 from ..snapshot import WORKLOAD_END_MARK  # noqa: TID252
-from ..workloads.base import WorkloadContext  # noqa: TID252
 from .feed import ChildRecorder
 from .spawn import Spawned, default_python, group_members, remove_shim, signal_group, spawn_agent, wait_exit
 from .status import describe

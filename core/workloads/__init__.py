@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .accumulation import WORKLOADS as _ACCUMULATION
 from .async_pool import WORKLOADS as _ASYNC_POOL
-from .base import DatabaseConfig, Leftovers, Variant, Workload, WorkloadContext, WorkloadFunc
+from .base import Variant, Workload, WorkloadFunc
 from .class_cm import WORKLOADS as _CLASS_CM
 from .cleanup import WORKLOADS as _CLEANUP
 from .exit_stack import WORKLOADS as _EXIT_STACK
@@ -67,12 +67,9 @@ def patterns() -> list[tuple[str, str, list[Workload]]]:
 
 __all__ = [
     "CATALOGUE",
-    "DatabaseConfig",
-    "Leftovers",
     "UnknownWorkload",
     "Variant",
     "Workload",
-    "WorkloadContext",
     "WorkloadFunc",
     "get",
     "patterns",

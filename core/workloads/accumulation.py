@@ -19,10 +19,11 @@ import math
 import time
 from collections.abc import Iterator
 
+from withscope.core.context import WorkloadContext
 from withscope.core.recorder import current_recorder
 from withscope.core.streams import track_stream
 
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "accumulation"
 PATTERN_TITLE = "Accumulation cost"

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager
 
+from withscope.core.context import WorkloadContext
 from withscope.core.recorder import current_recorder
 
 from . import db
-from .base import Workload, WorkloadContext
+from .base import Workload
 from .pool import ConnectionPool, PoolExhausted
 
 PATTERN = "async-pool"

@@ -11,8 +11,10 @@ import contextlib
 from types import TracebackType
 from typing import Any
 
+from withscope.core.context import WorkloadContext
+
 from . import db
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "class-cm"
 PATTERN_TITLE = "Class-based context manager"

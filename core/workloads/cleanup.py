@@ -13,9 +13,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from withscope.core.context import WorkloadContext
 from withscope.core.track import track
 
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "cleanup"
 PATTERN_TITLE = "Unconditional cleanup"

@@ -29,10 +29,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
+from withscope.core.context import DatabaseConfig, Leftovers, WorkloadContext
 from withscope.core.redact import redact_dsn
 from withscope.core.track import SKIP_FILES, track
-
-from .base import DatabaseConfig, Leftovers, WorkloadContext
 
 SKIP_FILES.add(__file__)
 

@@ -14,10 +14,11 @@ from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import IO
 
+from withscope.core.context import WorkloadContext
 from withscope.core.track import track
 
 from . import db
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "exit-stack"
 PATTERN_TITLE = "ExitStack and AsyncExitStack"

@@ -21,10 +21,10 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
+from withscope.core.context import WorkloadContext
 from withscope.core.track import SKIP_FILES, track
 
 from . import db
-from .base import WorkloadContext
 
 SKIP_FILES.add(__file__)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import socket
 
+from withscope.core.context import Leftovers, WorkloadContext
 from withscope.core.track import track
 
-from .base import Leftovers, Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "sockets"
 PATTERN_TITLE = "Sockets"

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from withscope.core.context import WorkloadContext
 from withscope.core.track import track
 
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "sqlite-trap"
 PATTERN_TITLE = "The sqlite3 trap"

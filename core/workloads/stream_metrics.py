@@ -16,11 +16,12 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from withscope.core.context import Leftovers, WorkloadContext
 from withscope.core.recorder import current_recorder
 from withscope.core.streams import track_stream
 from withscope.core.track import track
 
-from .base import Leftovers, Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "stream-metrics"
 PATTERN_TITLE = "Stream metrics over TCP"

@@ -14,10 +14,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
+from withscope.core.context import WorkloadContext
 from withscope.core.streams import track_stream
 
 from . import db
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "streaming"
 PATTERN_TITLE = "Streaming with accumulated state"

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
+from withscope.core.context import WorkloadContext
 from withscope.core.track import track, tracked
 
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "suppression"
 PATTERN_TITLE = "Selective exception suppression"

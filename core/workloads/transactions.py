@@ -13,11 +13,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 
+from withscope.core.context import WorkloadContext
 from withscope.core.recorder import current_recorder
 from withscope.core.track import tracked
 
 from . import db
-from .base import Workload, WorkloadContext
+from .base import Workload
 
 PATTERN = "transactions"
 PATTERN_TITLE = "@contextmanager and @asynccontextmanager"

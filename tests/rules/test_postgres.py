@@ -9,7 +9,8 @@ import sys
 
 import pytest
 from rules_helpers import ctx, lt
-from withscope.core.rules import DbBackend, DbFacts, gather_db_facts, terminate_backends
+from withscope.core.probes import gather_db_facts, terminate_backends
+from withscope.core.rules import DbBackend, DbFacts
 from withscope.core.rules.postgres import db_backend_leak
 
 DSN = os.environ.get("WITHSCOPE_TEST_DB", "postgresql://postgres@127.0.0.1:5432/test")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rules_helpers import ctx, lt
 from withscope.core import Recorder, track
-from withscope.core.rules import existing_paths
+from withscope.core.probes import existing_paths
 from withscope.core.rules.tempfiles import temp_file_left
 
 

@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 from withscope.core import cli
-from withscope.core.rules import gather_db_facts
+from withscope.core.probes import gather_db_facts
 from withscope.core.runner import Run, RunOptions
 from withscope.core.sampler import Sampler
 from withscope.core.targets import catalogue

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import workload_harness as wh
 from withscope.core import Recorder
+from withscope.core.context import DatabaseConfig, WorkloadContext
 from withscope.core.workloads import CATALOGUE, Workload
-from withscope.core.workloads.base import DatabaseConfig, WorkloadContext
 
 DELAYS_S = (0.0, 0.015, 0.06)
 

@@ -7,8 +7,8 @@ import inspect
 import re
 
 import pytest
+from withscope.core.context import DatabaseConfig
 from withscope.core.workloads import CATALOGUE, UnknownWorkload, Workload, get, patterns
-from withscope.core.workloads.base import DatabaseConfig
 
 RULES = frozenset(
     {

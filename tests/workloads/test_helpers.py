@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from withscope.core import Outcome, Recorder
-from withscope.core.workloads import Leftovers, class_cm, cleanup, db, suppression, transactions
-from withscope.core.workloads.base import WorkloadContext
+from withscope.core.context import Leftovers, WorkloadContext
+from withscope.core.workloads import class_cm, cleanup, db, suppression, transactions
 from withscope.core.workloads.pool import ConnectionPool, PoolExhausted
 
 

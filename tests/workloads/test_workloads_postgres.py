@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import workload_harness as wh
 from withscope.core import Outcome
+from withscope.core.context import DatabaseConfig
 from withscope.core.workloads import CATALOGUE, async_pool
-from withscope.core.workloads.base import DatabaseConfig
 
 pytestmark = pytest.mark.postgres
 

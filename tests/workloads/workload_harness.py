@@ -20,8 +20,8 @@ from typing import Any
 
 import psutil
 from withscope.core import Lifetime, Outcome, Recorder, StreamStats
+from withscope.core.context import DatabaseConfig, WorkloadContext
 from withscope.core.workloads import Workload
-from withscope.core.workloads.base import DatabaseConfig, WorkloadContext
 
 _PROC = psutil.Process()
 SCALE = 0.2  # what the catalogue proof uses
