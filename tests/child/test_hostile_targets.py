@@ -36,6 +36,10 @@ def run_child(script: str, tmp_path: Path, *args: str, timeout_s: float | None =
     t0 = time.monotonic()
     snap = asyncio.run(go())
     elapsed = time.monotonic() - t0
+    assert run._spawned is not None
+    assert run.context is not None
+    assert not run._spawned.shim.exists()  # the agent's import folder and the run's temp folder go
+    assert not run.context.tmpdir.exists()
     writer.finish_with(snap)
     recorded = open_recording(tmp_path / "run.db")
     assert recorded.status == snap.status  # the parent finalised the recording
