@@ -188,6 +188,8 @@ class AlertsDock(QDockWidget):
         self.table.setWordWrap(False)
         self.table.setShowGrid(False)
         hh = self.table.horizontalHeader()
+        hh.setMinimumSectionSize(40)
+        self.table.setColumnWidth(len(COLUMNS) - 1, 60)  # a stretched last section keeps this at least
         hh.setStretchLastSection(True)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -239,8 +241,10 @@ class AlertsDock(QDockWidget):
         if self._user_sized:
             return
         fixed, least = self.column_needs()
-        rest = max(3 * least, self.table.viewport().width() - sum(fixed))
-        resource = site = rest // 3  # and the hint what is left
+        # Narrower than `needed_width` (a layout the user made): the long columns give way - elided
+        # further - before the table scrolls sideways.
+        rest = max(3 * min(least, 60), self.table.viewport().width() - sum(fixed))
+        resource = site = rest // 3  # and the hint (the stretched last section, >= 60 px) what is left
         self._fitting = True
         try:
             for col, w in zip((0, 1, 3, 2, 4), (*fixed, resource, site), strict=True):

@@ -106,3 +106,32 @@ def test_first_window_reads_without_dragging(window, loop, sw: int, sh: int) -> 
         assert not window.alerts.visibleRegion().isEmpty()
     else:  # beside the alerts, with room for the strip charts
         assert metrics.width() >= 350, (metrics.width(), w)
+
+
+@pytest.mark.parametrize("width", [500, 640, 900])
+def test_alerts_columns_share_the_width_they_get(qtbot, width: int) -> None:  # type: ignore[no-untyped-def]
+    """A layout the user made (or restored) can leave the alerts dock narrower than its columns
+    need: the long columns give way, the table never scrolls sideways, every header shows; a column
+    the user dragged keeps its width."""
+    from withscope.core import Alert, Severity
+    from withscope.gui.alerts_dock import AlertsDock
+    from withscope.gui.bridge import Bridge, RunAlert
+
+    bridge = Bridge()
+    dock = AlertsDock(bridge)
+    qtbot.addWidget(dock)
+    bridge.alertsAdded.emit([RunAlert(0, Alert("suppressed-exception", Severity.CRITICAL, "m", "close it " * 20,
+                                               None, "core/workloads/class_cm.py:39", ()), None)])
+    dock.resize(width, 300)
+    dock.show()
+    qtbot.waitUntil(lambda: dock.table.viewport().width() > 0)
+    qtbot.wait(50)
+    table = dock.table
+    assert table.horizontalScrollBar().maximum() == 0, [table.columnWidth(c) for c in range(6)]
+    fixed, _least = dock.column_needs()
+    assert [table.columnWidth(c) for c in (0, 1, 3)] == fixed
+    table.horizontalHeader().resizeSection(2, 300)  # the user drags the resource column wider
+    dock.resize(width + 100, 300)
+    qtbot.wait(50)
+    assert table.columnWidth(2) == 300
+    dock.close_dock()
