@@ -47,30 +47,13 @@ def _finite(x: float) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-def _end_ns(snap: RunSnapshot) -> int:
-    if snap.end_ns is not None:
-        return max(snap.end_ns, snap.t0_ns)
-    latest = snap.t0_ns
-    lifetimes_latest = getattr(snap.lifetimes, "latest_ns", None)  # columnar: no object per lifetime
-    if lifetimes_latest is not None:
-        latest = max(latest, lifetimes_latest() or latest)
-    else:
-        for lt in snap.lifetimes:
-            latest = max(latest, lt.acquired_ns, lt.released_ns or 0)
-    for s in snap.samples:
-        latest = max(latest, s.t_ns)
-    for m in snap.marks:
-        latest = max(latest, m.t_ns)
-    return latest
-
-
 def _header(snapshot: RunSnapshot) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "target": snapshot.target,
         "status": snapshot.status,
         "error": snapshot.error,
-        "duration_s": round(max(0, _end_ns(snapshot) - snapshot.t0_ns) / 1e9, 6),
+        "duration_s": round(max(0, snapshot.run_end_ns - snapshot.t0_ns) / 1e9, 6),
     }
 
 

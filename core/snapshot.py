@@ -60,6 +60,31 @@ class RunSnapshot:
         )
 
     @property
+    def run_end_ns(self) -> int:
+        """Where the run's time axis ends: `end_ns` (never before `t0_ns`), or for an unfinished
+        run (a live snapshot, a recording whose process was killed) the latest time anything was
+        seen: a lifetime's acquisition or release, an alert, a sample, a stream, a mark. The one
+        definition every report, export and view uses."""
+        if self.end_ns is not None:
+            return max(self.end_ns, self.t0_ns)
+        latest = self.t0_ns
+        lifetimes_latest = getattr(self.lifetimes, "latest_ns", None)  # columnar: no object per lifetime
+        if lifetimes_latest is not None:
+            latest = max(latest, lifetimes_latest() or latest)
+        else:
+            for lt in self.lifetimes:
+                latest = max(latest, lt.acquired_ns, lt.released_ns or 0)
+        for a in self.alerts:
+            latest = max(latest, a.t_ns or 0)
+        for smp in self.samples:
+            latest = max(latest, smp.t_ns)
+        for st in self.streams:
+            latest = max(latest, st.last_ns)
+        for m in self.marks:
+            latest = max(latest, m.t_ns)
+        return latest
+
+    @property
     def duration_s(self) -> float:
         return 0.0 if self.end_ns is None else max(0.0, (self.end_ns - self.t0_ns) / 1e9)
 

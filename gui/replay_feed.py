@@ -35,7 +35,6 @@ from withscope.core.events import (
     Sample,
     StreamStats,
 )
-from withscope.core.exporters import run_end_ns
 from withscope.core.recorder import Batch, LifetimeTable
 from withscope.core.snapshot import RunSnapshot
 
@@ -57,7 +56,7 @@ class ReplayFeed:
     def __init__(self, snapshot: RunSnapshot) -> None:
         self.snapshot = snapshot
         self.start_ns = snapshot.t0_ns
-        self.end_ns = max(run_end_ns(snapshot), snapshot.t0_ns)
+        self.end_ns = snapshot.run_end_ns
         self.max_id = max((lt.id for lt in snapshot.lifetimes), default=-1)
         keyed: list[tuple[int, int, int, Any]] = []
         for i, lt in enumerate(snapshot.lifetimes):

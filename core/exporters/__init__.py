@@ -22,7 +22,6 @@ from withscope.core.redact import redact_snapshot
 from withscope.core.snapshot import RunSnapshot
 
 from . import chrome, csv, html, json_report
-from ._common import run_end_ns
 
 Writer = Callable[..., list[Path]]
 
@@ -125,5 +124,4 @@ __all__ = [
     "available_formats",
     "export",
     "register",
-    "run_end_ns",
 ]

@@ -7,29 +7,9 @@ import math
 from collections.abc import Iterable, Sequence
 
 from withscope.core.events import Lifetime
-from withscope.core.snapshot import RunSnapshot
 
 # Every outcome, in the order legends list them.
 OUTCOME_ORDER = ("open", "released", "released-with-error", "exit-raised", "gc")
-
-
-def run_end_ns(snapshot: RunSnapshot) -> int:
-    """Where the run's time axis ends: `end_ns`, or for an unfinished run (a live snapshot, a
-    recording whose process was killed) the latest time anything was seen."""
-    if snapshot.end_ns is not None:
-        return max(snapshot.end_ns, snapshot.t0_ns)
-    latest = snapshot.t0_ns
-    for lt in snapshot.lifetimes:
-        latest = max(latest, lt.acquired_ns, lt.released_ns or 0)
-    for a in snapshot.alerts:
-        latest = max(latest, a.t_ns or 0)
-    for s in snapshot.samples:
-        latest = max(latest, s.t_ns)
-    for st in snapshot.streams:
-        latest = max(latest, st.last_ns)
-    for m in snapshot.marks:
-        latest = max(latest, m.t_ns)
-    return latest
 
 
 def kinds_in_order(lifetimes: Iterable[Lifetime]) -> list[str]:

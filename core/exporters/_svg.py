@@ -14,7 +14,7 @@ from withscope.core.events import Lifetime, Outcome
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.units import fmt_bytes, rate_unit
 
-from ._common import OUTCOME_ORDER, finite, fmt_seconds, kinds_in_order, pack_lanes, run_end_ns
+from ._common import OUTCOME_ORDER, finite, fmt_seconds, kinds_in_order, pack_lanes
 
 WIDTH = 960
 GUTTER = 170  # left margin for lane and axis labels
@@ -69,7 +69,7 @@ class TimeScale:
 
     def __init__(self, snapshot: RunSnapshot) -> None:
         self.t0 = snapshot.t0_ns
-        self.end = max(run_end_ns(snapshot), self.t0 + 1)
+        self.end = max(snapshot.run_end_ns, self.t0 + 1)
         self.x0 = GUTTER
         self.x1 = WIDTH - RIGHT
 

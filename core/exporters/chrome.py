@@ -25,7 +25,7 @@ from withscope.core.events import Outcome
 from withscope.core.outputs import open_text, recording_inputs
 from withscope.core.snapshot import RunSnapshot
 
-from ._common import finite, kinds_in_order, pack_lanes, run_end_ns
+from ._common import finite, kinds_in_order, pack_lanes
 
 PID = 1
 RUN_TID = 0
@@ -50,7 +50,7 @@ def _meta_event(name: str, tid: int, args: dict[str, Any]) -> dict[str, Any]:
 
 def chrome_trace(snapshot: RunSnapshot) -> dict[str, Any]:
     """The trace as a JSON-ready dict: ``{"traceEvents": [...], "displayTimeUnit": "ms", ...}``."""
-    end = run_end_ns(snapshot)
+    end = snapshot.run_end_ns
     events: list[dict[str, Any]] = [
         _meta_event("process_name", RUN_TID, {"name": f"withscope: {snapshot.target}"}),
         _meta_event("thread_name", RUN_TID, {"name": "run"}),

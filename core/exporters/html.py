@@ -18,7 +18,7 @@ from withscope.core.snapshot import RunSnapshot
 from withscope.core.units import fmt_bytes as fmt_size
 from withscope.core.units import fmt_rate
 
-from ._common import OUTCOME_ORDER, fmt_bytes, fmt_seconds, run_end_ns
+from ._common import OUTCOME_ORDER, fmt_bytes, fmt_seconds
 from ._svg import esc, metrics_svg, throughput_svg, timeline_svg
 
 MAX_TABLE_ROWS = 5000
@@ -66,7 +66,7 @@ def status_headline(snapshot: RunSnapshot) -> tuple[str, str]:
 
 
 def _summary(snapshot: RunSnapshot) -> str:
-    end = run_end_ns(snapshot)
+    end = snapshot.run_end_ns
     workload_end = snapshot.workload_end_ns
     # A lifetime only the run's cleanup released was left open by the workload: counted as such.
     outcomes = Counter(
@@ -168,7 +168,7 @@ def _streams(snapshot: RunSnapshot) -> str:
 def _lifetimes(snapshot: RunSnapshot) -> str:
     if not snapshot.lifetimes:
         return '<h2>Lifetimes</h2><p class="muted">No resources were tracked in this run.</p>'
-    end = run_end_ns(snapshot)
+    end = snapshot.run_end_ns
     workload_end = snapshot.workload_end_ns
     rows = []
     for lt in snapshot.lifetimes[:MAX_TABLE_ROWS]:
