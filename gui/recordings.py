@@ -125,15 +125,22 @@ class RunHistory(QObject):
         try:
             await writer.afinish_with(sr.snapshot())
         except RecordingError as exc:
-            self.win.messages.show_message("error", f"Recording {sr.name} failed: {exc}")
-            return
+            failure = f"Recording {sr.name} failed: {exc}"
+            log.error("withscope: %s", failure)
         except Exception as exc:
             log.exception("withscope: finishing the recording of %s failed", sr.name)
-            self.win.messages.show_message("error", f"Recording {sr.name} failed: {exc!r}")
+            failure = f"Recording {sr.name} failed: {exc!r}"
+        else:
+            failure = None
+        if self.win.shut_down:
+            # The write is over (a failure is logged). This task outlives the window on purpose (the app waits for it
+            # before it leaves), and this object and the window may be deleted by now: tell no one.
+            return
+        if failure is not None:
+            self.win.messages.show_message("error", failure)
             return
         self.recorded.emit(str(sr.recorded_to))
-        if not self.win.shut_down:
-            self.win.status_running.setText(f"Finished {sr.name} — recorded to {sr.recorded_to}")
+        self.win.status_running.setText(f"Finished {sr.name} — recorded to {sr.recorded_to}")
 
     def _trim(self) -> None:
         while len(self.runs) > MAX_RUNS:
