@@ -38,6 +38,7 @@ PRESENTER_MIN_SCALE = 1.4
 AXIS_SHARE = 0.5  # plot time axes grow by this share of the presenter scale
 PRESENTER_MARK = "/* withscope presenter mode */"
 STOP_WAIT_S = 20.0
+TOUR_SIDE_PX = (280, 420)  # the tour panel's and the details' widths while a tour is open (least, most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +121,7 @@ class TourPlayer(QObject):
             panel = TourPanel(self.win)
             self.win.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, panel)
             self.win.splitDockWidget(panel, self.win.catalogue, Qt.Orientation.Vertical)
-            self.win.resizeDocks([panel, self.win.catalogue], [620, 280], Qt.Orientation.Vertical)
-            self.win.resizeDocks([panel], [400], Qt.Orientation.Horizontal)
+            self.fit_panel(panel)
             panel.backRequested.connect(self.back)
             panel.nextRequested.connect(self.next)
             panel.playToggled.connect(self.set_playing)
@@ -136,6 +136,18 @@ class TourPlayer(QObject):
             self.panel = panel
         self.panel.set_tours(available_tours(), self.tour.name if self.tour else None)
         return self.panel
+
+    def fit_panel(self, panel: TourPanel) -> None:
+        """The tour panel over the catalogue, ~2/3 of the left column's height; the left column
+        and the details each ~a quarter of the window, so the timeline the steps point at keeps
+        about half of it (a fixed 400 px panel left a 1,088 px window's timeline 250 px wide, its
+        legend wrapped into seven rows)."""
+        win = self.win
+        w, h = win.width(), win.height()
+        side = max(TOUR_SIDE_PX[0], min(TOUR_SIDE_PX[1], round(w * 0.24)))
+        win.resizeDocks([panel, win.catalogue], [round(h * 0.62), round(h * 0.3)], Qt.Orientation.Vertical)
+        details = getattr(win, "details", None) or win._dock("details")
+        win.resizeDocks([panel, details], [side, side], Qt.Orientation.Horizontal)
 
     def show_panel(self) -> TourPanel:
         panel = self.ensure_panel()

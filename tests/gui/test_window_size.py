@@ -135,3 +135,26 @@ def test_alerts_columns_share_the_width_they_get(qtbot, width: int) -> None:  # 
     qtbot.wait(50)
     assert table.columnWidth(2) == 300
     dock.close_dock()
+
+
+@pytest.mark.parametrize(("sw", "sh"), SCREENS[:2])
+def test_a_tour_leaves_the_timeline_half_the_window(window, loop, sw: int, sh: int) -> None:  # type: ignore[no-untyped-def]
+    """Opening the tour panel (F1) in a first window: the panel and the details take about a
+    quarter of the width each, the timeline keeps about half, its legend a few rows."""
+    from withscope.gui.main_window import first_geometry
+
+    geo = first_geometry(QRect(0, 0, sw, sh))
+
+    async def scenario() -> None:
+        window.resize(geo.width(), geo.height())
+        window.reset_layout()
+        await settle(0.2)
+        window.features.tours.show_panel()
+        await settle(0.4)
+
+    loop.run_until_complete(scenario())
+    w, tl, panel = window.width(), window.timeline, window.features.tours.panel
+    assert panel.isVisible()
+    assert panel.width() >= 280
+    assert tl.width() >= 0.42 * w, (tl.width(), panel.width(), window.details.width(), w)
+    assert tl.legend.height() <= tl.height() // 4, (tl.legend.height(), tl.height())
