@@ -68,15 +68,21 @@ class Legend(QWidget):
         fm = QFontMetrics(self.font())
         lh = fm.height() + 4
         sw = max(14, int(fm.height() * 1.3))
+        entries = self._entries()
+
+        def need(e: Entry) -> int:
+            text, _c, _o, title = e
+            return fm.horizontalAdvance(text + (":" if title else "")) + (0 if title else sw + 5) + 14
+
         x = y = 0
         placed = []
-        for e in self._entries():
-            text, _c, _o, title = e
-            need = fm.horizontalAdvance(text + (":" if title else "")) + (0 if title else sw + 5) + 14
-            if x and x + need > width:
+        for i, e in enumerate(entries):
+            # A title wraps with its first entry: never "Kind:" at the end of a row, its kinds below.
+            keep = need(e) + (need(entries[i + 1]) if e[3] and i + 1 < len(entries) else 0)
+            if x and x + keep > width:
                 x, y = 0, y + lh
             placed.append((x, y, e))
-            x += need
+            x += need(e)
         return placed
 
     def _relayout(self) -> None:

@@ -4,6 +4,8 @@ style: it stands apart from the bar, so a leaked bar's critical alert never read
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
@@ -72,3 +74,17 @@ def test_an_alert_frame_stands_apart_from_the_bar_an_outcome_outline_is_on_its_e
     x0e, yce = _device_x(view, 1.0, float(lay.y[1]) + 0.5)
     assert any(close_to(_pixel(image, x0e + dx, yce), red, 60) for dx in (-0.5, 0.5, 1.5))
     assert close_to(_pixel(image, x0e - 3.5, yce), bg, 40)
+
+
+def test_a_legend_title_wraps_with_its_first_entry(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """At any width, a title ("Outcome:", "Leak alert:", "Kind:") is on the row of its first entry."""
+    from withscope.gui.legend import Legend
+
+    legend = Legend()
+    qtbot.addWidget(legend)
+    legend.set_kinds(["db.connection", "file"])
+    for width in range(320, 1200, 7):  # (narrower, a title and its first entry do not fit on one row)
+        placed = legend._layout(width)
+        for (_x, y, entry), (_x2, y2, _e2) in itertools.pairwise(placed):
+            if entry[3]:
+                assert y == y2, f"{entry[0]!r} alone at the end of a row at {width} px"
