@@ -187,6 +187,7 @@ class TimelineView(QWidget):
         bridge.trimmed.connect(self.on_trimmed)
         th.notifier().changed.connect(self.set_theme)
         self.set_theme(th.current())
+        self._update_axis()  # no lanes, no lane names (else the axis counts 0..8 down the empty plot)
         self._update_empty()
 
     # ---------------------------------------------------------------- model -> view

@@ -180,3 +180,12 @@ def test_theme_switch_recolours_the_plot(qtbot) -> None:  # type: ignore[no-unty
     finally:
         th.apply(th.LIGHT)
     assert isinstance(view.plot, pg.PlotWidget)
+
+
+def test_an_empty_timeline_names_no_lanes(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Before the first run the lane axis is blank (it counted 0..8 down the empty plot)."""
+    view = TimelineView(Bridge())
+    qtbot.addWidget(view)
+    levels = view.left_axis._tickLevels  # what the axis draws instead of counting (None: it counts)
+    assert levels is not None
+    assert all(not ticks for ticks in levels), levels
