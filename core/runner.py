@@ -66,6 +66,7 @@ from typing import Any
 from withscope.core.context import DatabaseConfig, WorkloadContext
 from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
 
+from . import marks
 from .events import (
     FLAG_DECLARED,
     FLAG_SUPPRESSED,
@@ -84,12 +85,10 @@ from .rules import (
     RuleConfig,
     RuleContext,
     open_server_connections,
-    repeat_end_mark,
-    repeat_start_mark,
 )
 from .rules.select import final_candidates
 from .sampler import Sampler
-from .snapshot import WORKLOAD_END_MARK, RunSnapshot, TableLifetimes
+from .snapshot import RunSnapshot, TableLifetimes
 from .targets import Target, resolve_target
 from .track import SKIP_FILES
 
@@ -380,7 +379,7 @@ class Run:
         final_status, error = "ok", None
         rec = self.recorder
         with rec:
-            rec.mark("run start")
+            rec.mark(marks.RUN_START)
             try:
                 async with asyncio.timeout(self.options.timeout_s):
                     n = self.options.repeat
@@ -389,10 +388,10 @@ class Run:
                             raise asyncio.CancelledError
                         self.progress = (i, n)
                         self._notify()
-                        rec.mark(repeat_start_mark(i, n))
+                        rec.mark(marks.repeat_start(i, n))
                         self.sampler.sample_now()
                         await self._run_once(i)
-                        rec.mark(repeat_end_mark(i, n))
+                        rec.mark(marks.repeat_end(i, n))
                         self.sampler.sample_now(connections=True)
             except TimeoutError:
                 final_status, error = "error", f"timed out after {self.options.timeout_s:g} s"
@@ -407,7 +406,7 @@ class Run:
                 final_status, error = "error", error_text(exc)
             self._phase = "final"
             self._stop.set()
-            rec.mark(WORKLOAD_END_MARK)
+            rec.mark(marks.WORKLOAD_END)
             # Cleanup runs to completion even if someone cancels this task meanwhile.
             finish = loop.create_task(self._finish(drain_task), name=f"withscope-cleanup-{self.id}")
             while not finish.done():
@@ -532,7 +531,7 @@ class Run:
             self._notify(tuple(new))
         # --- cleanup
         self._phase = "cleanup"
-        rec.mark("cleanup")
+        rec.mark(marks.CLEANUP)
         errors = await ctx.leftovers.close_all()
         if errors:
             self.meta["leftover_errors"] = "; ".join(errors)

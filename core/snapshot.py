@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
+from withscope.core import marks
+
 from .events import (
     FLAG_CLOSE,
     FLAG_DECLARED,
@@ -30,7 +32,6 @@ from .events import (
 )
 from .lifetime_table import LifetimeTable
 
-WORKLOAD_END_MARK = "workload end"  # written by the runner when the workload returned, raised or was cancelled
 _MISSING_BYTE = (OUT_MISSING & 0xFF).to_bytes(1, "little")
 
 
@@ -96,7 +97,7 @@ class RunSnapshot:
     def workload_end_ns(self) -> int | None:
         """When the workload itself returned, raised or was cancelled (the runner's "workload
         end" mark), before the run's cleanup; None if unknown (a live or interrupted run)."""
-        return next((m.t_ns for m in self.marks if m.text == WORKLOAD_END_MARK), None)
+        return next((m.t_ns for m in self.marks if m.text == marks.WORKLOAD_END), None)
 
     def released_by_cleanup(self, lt: Lifetime, workload_end_ns: int | None = None) -> bool:
         """True when `lt` was still open when the workload ended and only the run's cleanup

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from withscope.core import marks as run_marks
 from withscope.core.events import Alert, Lifetime, Mark, Sample
 from withscope.core.recorder import Batch, Recorder
-from withscope.core.snapshot import WORKLOAD_END_MARK
 
 from .bridge_data import (
     AggregatedHistory,
@@ -72,7 +72,7 @@ OUT_MISSING = -2
 OUT_OPEN = -1
 _RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
 BUDGET_ENV = "WITHSCOPE_MEMORY_BUDGET_MB"
-DEFAULT_BUDGET_MB = 200.0
+DEFAULT_BUDGET_MB = 100.0
 # Bytes one shown lifetime costs the app: the store's columns and id map, the timeline's lane
 # layout and bar codes, each with the slack of geometric growth.
 ROW_COST = 200
@@ -471,7 +471,7 @@ class Bridge(QObject):
             streams[(src.key, st.lifetime_id)] = RunStream(src.key, st)
         for m in item.get("marks", ()):
             marks.append(RunMark(src.key, (m.t_ns - origin) / 1e9, m.text))
-            if m.text == WORKLOAD_END_MARK:
+            if m.text == run_marks.WORKLOAD_END:
                 self._workload_end[src.key] = (m.t_ns - origin) / 1e9
 
     def _new_alerts(self, src: _Source) -> list[RunAlert]:

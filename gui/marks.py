@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from withscope.core.snapshot import WORKLOAD_END_MARK
+from withscope.core.marks import MarkKind, parse
 
 from . import theme as th
 
@@ -25,13 +25,12 @@ def classify_mark(text: str, run_name: str) -> tuple[str, bool] | None:
     Shown: "run start" (solid, labelled with the run), "workload end" (dashed), and the end of
     each repeat of a repeated run (dashed). Hidden: repeat starts, "repeat 1/1 end", "cleanup".
     """
-    if text == "run start":
+    info = parse(text)
+    if info.kind is MarkKind.RUN_START:
         return run_name, False
-    if text == WORKLOAD_END_MARK:
+    if info.kind is MarkKind.WORKLOAD_END or (info.kind is MarkKind.REPEAT_END and info.of > 1):
         return "", True
-    if text.startswith("repeat ") and text.endswith(" end") and not text.endswith("/1 end"):
-        return "", True
-    if text.startswith(("repeat ", "cleanup")):
+    if info.kind in (MarkKind.REPEAT_START, MarkKind.REPEAT_END, MarkKind.CLEANUP):
         return None
     return text, False
 

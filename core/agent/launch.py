@@ -30,14 +30,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
-from ..recorder import Recorder  # noqa: TID252 (mypy sees this tree as `core`)
+from withscope.core import marks
+from withscope.core.recorder import Recorder
 
 # asyncio, runpy, traceback, pathlib and the redaction are imported where they are needed: the
 # agent's own start-up is part of every run's (an empty script's whole run is mostly start-up).
 
-WORKLOAD_END_MARK = "workload end"  # the same text as core.snapshot's (a test keeps them equal)
-REPEAT_START = "repeat {i}/{n} start"  # the texts of core.rules.base
-REPEAT_END = "repeat {i}/{n} end"
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 _CORE_DIR = os.path.dirname(_AGENT_DIR)
@@ -177,7 +175,7 @@ def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outco
             return "target", redact_text(str(exc).splitlines()[0])
         return _ended(exc)
     try:
-        rec.mark("run start")
+        rec.mark(marks.RUN_START)
         flush()  # the parent knows the target started, even if what follows holds the GIL for long
         first = _repeat_sync(call, rec, flush, n, ctx)
         if first is not None:  # async: the rest runs in one event loop
@@ -217,16 +215,16 @@ def _repeat_sync(
     ended = False
     try:
         for i in range(1, n + 1):
-            rec.mark(REPEAT_START.format(i=i, n=n))
+            rec.mark(marks.repeat_start(i, n))
             result = call()
             if isinstance(result, Coroutine):
                 ended = True  # the async runner marks the end
                 return result
-            rec.mark(REPEAT_END.format(i=i, n=n))
+            rec.mark(marks.repeat_end(i, n))
             flush()
     finally:
         if not ended:
-            rec.mark(WORKLOAD_END_MARK)
+            rec.mark(marks.WORKLOAD_END)
             if ctx is not None:
                 _cleanup_sync(ctx)
     return None
@@ -238,12 +236,12 @@ async def _repeat_async(
     try:
         for i in range(1, n + 1):
             if i > 1:
-                rec.mark(REPEAT_START.format(i=i, n=n))
+                rec.mark(marks.repeat_start(i, n))
             await (first if i == 1 else call())
-            rec.mark(REPEAT_END.format(i=i, n=n))
+            rec.mark(marks.repeat_end(i, n))
             flush()
     finally:
-        rec.mark(WORKLOAD_END_MARK)
+        rec.mark(marks.WORKLOAD_END)
         if ctx is not None:
             errors = await ctx.leftovers.close_all()
             if errors:

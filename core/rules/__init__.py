@@ -20,8 +20,6 @@ from .base import (
     RuleConfig,
     RuleContext,
     RuleSpec,
-    repeat_end_mark,
-    repeat_start_mark,
 )
 from .engine import RULE_NAMES, RULES, AlertEngine, alert_key, evaluate
 from .postgres import open_server_connections
@@ -38,6 +36,4 @@ __all__ = [
     "alert_key",
     "evaluate",
     "open_server_connections",
-    "repeat_end_mark",
-    "repeat_start_mark",
 ]

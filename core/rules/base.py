@@ -8,26 +8,13 @@ tested on hand-built records.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from withscope.core.events import Alert, Lifetime, Mark, Sample, Severity, StreamStats
 
+
 # Mark texts the runner writes around each repeat; the OS-growth rules read them back.
-REPEAT_START = "repeat {i}/{n} start"
-REPEAT_END = "repeat {i}/{n} end"
-REPEAT_END_RE = re.compile(r"^repeat (\d+)/(\d+) end$")
-
-
-def repeat_start_mark(i: int, n: int) -> str:
-    return REPEAT_START.format(i=i, n=n)
-
-
-def repeat_end_mark(i: int, n: int) -> str:
-    return REPEAT_END.format(i=i, n=n)
-
-
 @dataclass(frozen=True, slots=True)
 class RuleConfig:
     """Thresholds of the rules. Defaults suit the catalogue and most user code."""

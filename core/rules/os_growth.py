@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from withscope.core.events import Alert, Lifetime, Mark, Sample, Severity
+from withscope.core.marks import MarkKind, parse
 
-from .base import REPEAT_END_RE, RuleContext, alert
+from .base import RuleContext, alert
 
 # Which tracked kinds can explain growth of each metric (used to point at a site).
 _KINDS_FOR = {
@@ -35,9 +36,9 @@ def repeat_levels(samples: Sequence[Sample], marks: Sequence[Mark]) -> list[Samp
         return []
     ends: list[tuple[int, int]] = []
     for m in marks:
-        match = REPEAT_END_RE.match(m.text)
-        if match:
-            ends.append((int(match.group(1)), m.t_ns))
+        info = parse(m.text)
+        if info.kind is MarkKind.REPEAT_END:
+            ends.append((info.repeat, m.t_ns))
     ends.sort()
     ordered = sorted(samples, key=lambda s: s.t_ns)
     levels: list[Sample] = []

@@ -34,7 +34,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from withscope.core.context import WorkloadContext
+from withscope.core.marks import MarkKind, parse, stop
 from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
 
 from ..agent.wire import FrameReader, WireError  # noqa: TID252 (mypy sees this tree as `core`)
@@ -54,11 +54,9 @@ from ..rules import (  # noqa: TID252
     RuleContext,
     open_server_connections,
 )
-from ..rules.base import REPEAT_END_RE  # noqa: TID252
 from ..rules.select import final_candidates  # noqa: TID252
 from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
-from ..snapshot import WORKLOAD_END_MARK  # noqa: TID252
 from .feed import ChildRecorder
 from .spawn import Spawned, default_python, group_members, remove_shim, signal_group, spawn_agent, wait_exit
 from .status import describe
@@ -69,7 +67,6 @@ log = logging.getLogger("withscope")
 SIGINT_GRACE_S = 0.6  # after SIGINT, before SIGTERM
 SIGTERM_GRACE_S = 0.6  # after SIGTERM, before SIGKILL
 EOF_WAIT_S = 1.0  # after the process exited, how long the rest of the pipe may take
-_REPEAT_START_RE = re.compile(r"^repeat (\d+)/(\d+) start$")
 
 
 class _PipeProtocol(asyncio.Protocol):
@@ -174,14 +171,15 @@ class ChildRun(Run):
         # On the draining thread: the live rules get what the target's own code did (releases
         # made by the child's cleanup, after "workload end", are judged by the final rules).
         for m in batch.marks:
-            if m.text == "run start":
+            info = parse(m.text)
+            if info.kind is MarkKind.RUN_START:
                 self.target_loaded = True
-            elif m.text == WORKLOAD_END_MARK and self._workload_end_ns is None:
+            elif info.kind is MarkKind.WORKLOAD_END and self._workload_end_ns is None:
                 self._workload_end_ns = m.t_ns
-            elif match := _REPEAT_START_RE.match(m.text):
-                self.progress = (int(match.group(1)), int(match.group(2)))
+            elif info.kind is MarkKind.REPEAT_START:
+                self.progress = (info.repeat, info.of)
                 self._call_soon(self._notify)
-            elif REPEAT_END_RE.match(m.text):
+            elif info.kind is MarkKind.REPEAT_END:
                 self._call_soon(lambda: self.sampler.sample_now(connections=True))
         released = batch.released
         end = self._workload_end_ns
@@ -294,7 +292,7 @@ class ChildRun(Run):
         for sig, grace in steps:
             if exited.done():
                 return
-            self.recorder.mark(f"stop: {sig.name}")
+            self.recorder.mark(stop(sig.name))
             self._stopped_by = sig.name
             signal_group(self.child_pid, sig)
             with contextlib.suppress(TimeoutError):
@@ -313,7 +311,7 @@ class ChildRun(Run):
             )
         if not survivors:
             return
-        self.recorder.mark(f"stop: {len(survivors)} leftover process(es) of the run")
+        self.recorder.mark(stop(f"{len(survivors)} leftover process(es) of the run"))
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if not signal_group(pgid, sig):
                 return

@@ -10,10 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from withscope.core.agent import launch
-from withscope.core.rules import repeat_end_mark, repeat_start_mark
 from withscope.core.runner import RunOptions
-from withscope.core.snapshot import WORKLOAD_END_MARK, RunSnapshot
+from withscope.core.snapshot import RunSnapshot
 from withscope.core.supervise import ChildRun, child_target
 
 TARGETS = Path(__file__).parent / "targets"
@@ -39,12 +37,6 @@ def test_the_agent_imports_with_numpy_psutil_and_qt_unimportable() -> None:
     out = subprocess.run([sys.executable, "-c", IMPORT_WITH_BLOCKED], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
-
-
-def test_the_agent_writes_the_marks_the_parent_reads() -> None:
-    assert launch.WORKLOAD_END_MARK == WORKLOAD_END_MARK
-    assert launch.REPEAT_START.format(i=2, n=3) == repeat_start_mark(2, 3)
-    assert launch.REPEAT_END.format(i=2, n=3) == repeat_end_mark(2, 3)
 
 
 def other_interpreters() -> list[str]:

@@ -14,7 +14,8 @@ from withscope.core import units
 from withscope.core.events import Alert, Mark, Outcome, Severity, StreamStats
 from withscope.core.exporters import html as html_export
 from withscope.core.exporters._svg import throughput_svg, timeline_svg
-from withscope.core.snapshot import WORKLOAD_END_MARK, RunSnapshot
+from withscope.core.marks import WORKLOAD_END
+from withscope.core.snapshot import RunSnapshot
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -28,7 +29,7 @@ def _leaky_run() -> RunSnapshot:
         lt(1, "db.connection", 10, 95, Outcome.RELEASED, label="left open"),
     )
     alerts = tuple(Alert("unreleased", Severity.CRITICAL, f"leak {i}", "use with", 1) for i in range(3))
-    marks = (*base.marks, Mark(T0 + 50 * MS, WORKLOAD_END_MARK))
+    marks = (*base.marks, Mark(T0 + 50 * MS, WORKLOAD_END))
     return replace(base, lifetimes=lifetimes, alerts=alerts, marks=marks, streams=())
 
 

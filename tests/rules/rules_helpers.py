@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from withscope.core.events import Lifetime, Mark, Outcome, Sample, StreamStats
+from withscope.core.marks import repeat_end, repeat_start
 from withscope.core.rules import RuleConfig, RuleContext
-from withscope.core.rules.base import repeat_end_mark, repeat_start_mark
 
 MS = 1_000_000
 
@@ -82,8 +82,8 @@ def repeats(values: list[dict[str, int]], *, gap_ms: float = 100) -> tuple[list[
     for i, v in enumerate(values, start=1):
         start = int((i - 1) * gap_ms * MS)
         end = int((i * gap_ms - 10) * MS)
-        marks.append(Mark(start, repeat_start_mark(i, n)))
-        marks.append(Mark(end, repeat_end_mark(i, n)))
+        marks.append(Mark(start, repeat_start(i, n)))
+        marks.append(Mark(end, repeat_end(i, n)))
         # a noisy mid-repeat sample, then the boundary sample right after the end mark
         samples.append(Sample(start + 5 * MS, 999 << 20, 999, 999, 999, 50.0))
         samples.append(
