@@ -9,7 +9,7 @@ Lifecycle (all on the loop thread unless noted)::
     run.cancel()                                         # any time, any thread; idempotent
     snap = await run.wait()                              # RunSnapshot once cleanup is done
 
-Status: "pending" -> "running" -> "ok" | "error" | "cancelled". `progress` is (repeat i, of N).
+Status (core/status.py): pending -> running -> ok | error | cancelled. `progress` is (repeat i, of N).
 
 What a run does, in order:
 1. A fresh `Recorder` (created in `__init__`, so a GUI can subscribe before `start`; its t0 is
@@ -65,6 +65,7 @@ from typing import Any
 
 from withscope.core.context import DatabaseConfig, WorkloadContext
 from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
+from withscope.core.status import RunStatus
 
 from . import marks
 from .events import (
@@ -95,7 +96,6 @@ from .track import SKIP_FILES
 log = logging.getLogger("withscope")
 
 DB_ENV = "WITHSCOPE_DB"
-STATUSES = ("pending", "running", "ok", "error", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ class Run:
         self.recorder = Recorder(name=f"run {self.id} {self.target.name}")
         self.sampler = sampler if sampler is not None else Sampler(self.options.sample_interval_s)
         self.engine = AlertEngine(self.options.rule_config())
-        self.status = "pending"
+        self.status: str = RunStatus.PENDING
         self.error: str | None = None
         self.progress = (0, self.options.repeat)
         dsn = self.options.dsn()
@@ -257,7 +257,7 @@ class Run:
         self._stop.set()
         if self._phase == "pending":  # never started: nothing to release
             self._phase = "done"
-            self.status = "cancelled"
+            self.status = RunStatus.CANCELLED
             self.end_ns = time.perf_counter_ns()
             self._final = self._build_snapshot()
             self._notify()
@@ -373,10 +373,10 @@ class Run:
             self.sampler.start()
             self._owns_sampler = True
         self._phase = "workload"
-        self._set_status("running")
+        self._set_status(RunStatus.RUNNING)
         drain_task = loop.create_task(self._drain_loop(), name=f"withscope-drain-{self.id}")
         outside_cancel = False
-        final_status, error = "ok", None
+        final_status, error = RunStatus.OK, None
         rec = self.recorder
         with rec:
             rec.mark(marks.RUN_START)
@@ -394,16 +394,16 @@ class Run:
                         rec.mark(marks.repeat_end(i, n))
                         self.sampler.sample_now(connections=True)
             except TimeoutError:
-                final_status, error = "error", f"timed out after {self.options.timeout_s:g} s"
+                final_status, error = RunStatus.ERROR, f"timed out after {self.options.timeout_s:g} s"
             except asyncio.CancelledError:
-                final_status = "cancelled"
+                final_status = RunStatus.CANCELLED
                 if self._cancel_requested:
                     if me is not None:
                         me.uncancel()
                 else:
                     outside_cancel = True
             except Exception as exc:
-                final_status, error = "error", error_text(exc)
+                final_status, error = RunStatus.ERROR, error_text(exc)
             self._phase = "final"
             self._stop.set()
             rec.mark(marks.WORKLOAD_END)
@@ -419,7 +419,7 @@ class Run:
             if finish.exception() is not None:
                 log.error("withscope: cleanup of run %s failed", self.id, exc_info=finish.exception())
         self.status, self.error = final_status, error
-        if self.error is None and "cleanup_error" in self.meta and final_status == "error":
+        if self.error is None and "cleanup_error" in self.meta and final_status == RunStatus.ERROR:
             self.error = self.meta["cleanup_error"]
         self.end_ns = time.perf_counter_ns()
         self._final = self._build_snapshot()

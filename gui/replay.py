@@ -26,6 +26,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QStyle, QToolBar, QToolButton, QWidget
 from withscope.core.snapshot import RunSnapshot
+from withscope.core.status import RunStatus
 from withscope.core.store import RecordingError, open_recording, snapshot_at
 
 from .replay_feed import ReplayFeed, ReplayRecorder
@@ -221,7 +222,7 @@ class Replay(QObject):
         self.win.timeline.fit()
         self.win.status_running.setText(f"Replaying {where}")
         note = (" The run did not finish (the process was stopped or killed): it shows everything up to the "
-                "last write." if snap.status == "running" else "")
+                "last write." if snap.status == RunStatus.RUNNING else "")
         self.win.messages.show_message(
             "info" if not note else "warning",
             f"Opened {where}: {snap.target} ({snap.status}), {len(snap.lifetimes):,} lifetimes, "

@@ -15,6 +15,7 @@ from pathlib import Path
 from withscope.core.events import Lifetime, Severity
 from withscope.core.outputs import open_text, recording_inputs
 from withscope.core.snapshot import RunSnapshot
+from withscope.core.status import RunStatus
 from withscope.core.units import fmt_bytes as fmt_size
 from withscope.core.units import fmt_rate
 
@@ -61,8 +62,8 @@ def status_headline(snapshot: RunSnapshot) -> tuple[str, str]:
     said = ", ".join(
         f"{counts[sev]} {sev.value} alert{'s' if counts[sev] != 1 else ''}" for sev in ordered
     )
-    text = f"ran ok — {said}" if status == "ok" else f"{status} — {said}"
-    return (ordered[0].value if status == "ok" else status), text
+    text = f"ran ok — {said}" if status == RunStatus.OK else f"{status} — {said}"
+    return (ordered[0].value if status == RunStatus.OK else status), text
 
 
 def _summary(snapshot: RunSnapshot) -> str:

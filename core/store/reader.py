@@ -15,6 +15,7 @@ from typing import Any, overload
 from withscope.core.events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
 from withscope.core.outputs import OutputError, not_a_file, read_head
 from withscope.core.snapshot import RunSnapshot
+from withscope.core.status import RunStatus
 
 from .schema import (
     _SCHEMA,
@@ -357,7 +358,7 @@ def _read_snapshot(conn: sqlite3.Connection, meta: dict[str, str], path: Path) -
     end = meta.get("end_ns")
     return RunSnapshot(
         target=meta.get("target", ""),
-        status=meta.get("status", "running"),
+        status=meta.get("status", RunStatus.RUNNING),
         error=meta.get("error"),
         t0_ns=int(meta["t0_ns"]),
         wall_t0=float(meta["wall_t0"]),
@@ -409,7 +410,7 @@ def snapshot_at(snapshot: RunSnapshot, t_ns: int) -> RunSnapshot:
         )  # fmt: skip
     return dataclasses.replace(
         snapshot,
-        status="running",
+        status=RunStatus.RUNNING,
         error=None,
         end_ns=None,
         lifetimes=tuple(lifetimes),

@@ -16,10 +16,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from withscope.core.events import OUT_MISSING, Alert, Mark, Sample, StreamStats
+from withscope.core.events import (
+    FLAG_CLOSE,
+    FLAG_DECLARED,
+    FLAG_SUPPRESSED,
+    OUT_MISSING,
+    OUTCOME_BY_CODE,
+    Alert,
+    Mark,
+    Sample,
+    StreamStats,
+)
+from withscope.core.lifetime_table import LifetimeTable
 from withscope.core.recorder import Batch, Recorder
 from withscope.core.redact import redact_mapping, redact_text
 from withscope.core.snapshot import RunSnapshot
+from withscope.core.status import RunStatus
 
 from .schema import (
     _DELETE_LIFETIME,
@@ -35,6 +47,7 @@ from .schema import (
     Row,
     _create,
     _meta_rows,
+    _stack,
     alert_row,
     executemany,
     lifetime_row,
@@ -43,6 +56,46 @@ from .schema import (
 )
 
 log = logging.getLogger("withscope")
+
+# ------------------------------------------------------------------------------ batch rows
+_OUTCOME_VALUE = {code: outcome.value for code, outcome in OUTCOME_BY_CODE.items()}
+
+
+def table_rows(table: LifetimeTable, ids: Iterable[int]) -> list[Row]:
+    """`lifetime_row(table.get(lid))` for each of `ids` that is a lifetime, read straight off the
+    table's columns (no `Lifetime` is built: at millions of lifetimes that was most of the cost of
+    recording). Call under the recorder's lock (a subscriber runs under it). Each label is
+    redacted once per call, however many rows share it."""
+    strings, kinds, threads = table.strings, table.kinds, table.threads
+    acquired, released, outcome, flags = table.acquired_ns, table.released_ns, table.outcome, table.flags
+    kind, label, site, thread, task = table.kind, table.label, table.site, table.thread, table.task
+    errors, stacks = table.errors, table.stacks
+    values = _OUTCOME_VALUE
+    size = len(outcome)
+    labels: dict[int, str] = {}
+    rows: list[Row] = []
+    add = rows.append
+    for lid in ids:
+        if lid < 0 or lid >= size:
+            continue
+        code = outcome[lid]
+        if code == OUT_MISSING:
+            continue
+        lab = label[lid]
+        text = labels.get(lab)
+        if text is None:
+            text = labels[lab] = redact_text(strings[lab])
+        st, tk, rel, fl = site[lid], task[lid], released[lid], flags[lid]
+        err = errors.get(lid) if errors else None
+        stack = stacks.get(lid) if stacks else None
+        add((
+            lid, kinds[kind[lid]], text, strings[st] if st else None, _stack(stack) if stack else None,
+            threads[thread[lid]], strings[tk] if tk else None, acquired[lid], None if rel < 0 else rel,
+            values[code], redact_text(err[0]) if err else None, err[1] if err else None,
+            fl & FLAG_SUPPRESSED and 1, fl & FLAG_DECLARED and 1, fl & FLAG_CLOSE and 1,
+        ))  # fmt: skip
+    return rows
+
 
 # ----------------------------------------------------------------------------- the writer
 _FLUSH = object()
@@ -114,7 +167,7 @@ class RecordingWriter:
         self._t0_ns = t0_ns if t0_ns is not None else time.perf_counter_ns()
         self._wall_t0 = wall_t0 if wall_t0 is not None else time.time()
         self._t0_given = t0_ns is not None
-        first_meta = _meta_rows(target, "running", self._t0_ns, self._wall_t0, meta or {})
+        first_meta = _meta_rows(target, RunStatus.RUNNING, self._t0_ns, self._wall_t0, meta or {})
         conn = _create(self.path, lambda c: executemany(c, _SET_META, first_meta))
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -180,8 +233,7 @@ class RecordingWriter:
         try:
             # A lifetime acquired and released within one batch is read (and written) once.
             ids = dict.fromkeys(batch.acquired + batch.released) if batch.released else batch.acquired
-            rows = [lifetime_row(lt) for lid in ids if (lt := rec.lifetime(lid)) is not None]
-            self._put(_UPSERT_LIFETIME, rows)
+            self._put(_UPSERT_LIFETIME, table_rows(rec.table, ids))
             if batch.streams:
                 self._queue_streams([st for lid in batch.streams if (st := rec.stream(lid)) is not None])
             if batch.marks:
@@ -375,7 +427,7 @@ class RecordingWriter:
         elif isinstance(ev, Exception):
             self.finish("error", f"{type(ev).__name__}: {ev}")
         else:  # CancelledError, KeyboardInterrupt, SystemExit
-            self.finish("cancelled", type(ev).__name__)
+            self.finish(RunStatus.CANCELLED, type(ev).__name__)
 
     # ------------------------------------------------------------------ writer thread
     def _run(self, conn: sqlite3.Connection) -> None:

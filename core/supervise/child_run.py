@@ -45,6 +45,7 @@ from typing import Any
 from withscope.core.context import WorkloadContext
 from withscope.core.marks import MarkKind, parse, stop
 from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
+from withscope.core.status import RunStatus, describe
 
 from ..agent.wire import FrameReader, WireError  # noqa: TID252 (mypy sees this tree as `core`)
 from ..events import Outcome  # noqa: TID252
@@ -59,21 +60,35 @@ from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
 from .feed import ChildRecorder
 from .spawn import Spawned, default_python, group_members, remove_shim, signal_group, spawn_agent, wait_exit
-from .status import describe
 from .target import ChildTarget, child_target
 
 log = logging.getLogger("withscope")
 
 SIGINT_GRACE_S = 0.6  # after SIGINT, before SIGTERM
 SIGTERM_GRACE_S = 0.6  # after SIGTERM, before SIGKILL
-EOF_WAIT_S = 1.0  # after the process exited, how long the rest of the pipe may take
+EOF_WAIT_S = 1.0  # after the process exited, how long the rest of the pipe may take without progress
+INBOX_FRAMES = 8  # batches read and not yet folded before reading pauses (each at most 16,384 events)
 
 
 class _PipeProtocol(asyncio.Protocol):
+    """Reads the child's pipe on the loop, which only splits and decodes frames (a batch's
+    columns are raw bytes: decoding is a copy). The fold is done off the loop: once
+    `INBOX_FRAMES` batches wait in the recorder's inbox, reading pauses and a worker thread drains
+    the recorder (the fold and its subscribers - a recording writer's bounded queue may make that
+    drain wait); reading resumes when the drain is over. So a consumer slower than the program
+    leaves the pipe full and the child's writes wait (see `core.agent.stream`): back-pressure
+    from the disk to the observed program, with bounded memory on both sides."""
+
     def __init__(self, run: ChildRun) -> None:
         self.run = run
         self.reader = FrameReader()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.ReadTransport | None = None
+        self.catching_up = False  # reading is paused while a worker thread folds the inbox
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -83,6 +98,35 @@ class _PipeProtocol(asyncio.Protocol):
             return
         for msg in messages:
             self.run._on_message(msg)
+        if not self.catching_up and self.run.child_recorder.inbox_frames >= INBOX_FRAMES:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        self.catching_up = True
+        transport.pause_reading()
+        done = asyncio.get_running_loop().run_in_executor(None, self.run.child_recorder.drain)
+        done.add_done_callback(self._caught_up)
+
+    def _caught_up(self, done: asyncio.Future[Any]) -> None:
+        self.catching_up = False
+        if not done.cancelled() and done.exception() is not None:
+            log.error("withscope: folding the child's batches failed", exc_info=done.exception())
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    async def read_to_end(self) -> None:
+        """Wait until the pipe's end has been read: as long as batches keep coming in (a backlog
+        being folded), and `EOF_WAIT_S` at most without any."""
+        rec = self.run.child_recorder
+        while not self.closed.done():
+            before = (self.reader.bytes, rec.batches_folded)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.closed), EOF_WAIT_S)
+            if (self.reader.bytes, rec.batches_folded) == before and not self.catching_up:
+                return
 
     def eof_received(self) -> bool | None:
         return None
@@ -205,6 +249,8 @@ class ChildRun(Run):
             "application_name": self.db.application_name,
             "scale": o.scale,
             "interval_s": 0.05,
+            # A recording attached to this run (it made the recorder lossless): nothing may be lost.
+            "lossless": self.child_recorder.lossless,
         }
 
     async def _main(self) -> None:
@@ -217,7 +263,7 @@ class ChildRun(Run):
             spawned = spawn_agent(self.python, self._agent_spec(tmpdir), cwd=self.cwd)
         except OSError as exc:
             shutil.rmtree(tmpdir, ignore_errors=True)
-            self.status, self.error = "error", f"cannot start {self.python}: {exc.strerror or exc}"
+            self.status, self.error = RunStatus.ERROR, f"cannot start {self.python}: {exc.strerror or exc}"
             self.target_error = self.error  # nothing ran: for the CLI, bad usage
             self.end_ns = time.perf_counter_ns()
             self._final = self._build_snapshot()
@@ -245,18 +291,18 @@ class ChildRun(Run):
         self.sampler.pid = pid
         self.sampler.start()
         self._phase = "workload"
-        self._set_status("running")
+        self._set_status(RunStatus.RUNNING)
         drain_task = loop.create_task(self._drain_loop(), name=f"withscope-drain-{self.id}")
         stop_asked: asyncio.Future[Any] = loop.create_task(self._cancel_event.wait())
         try:
             async with asyncio.timeout(self.options.timeout_s):
                 await asyncio.wait({exited, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
             if not exited.done():
-                self._stop_reason = "stopped"
+                self._stop_reason = RunStatus.STOPPED
         except TimeoutError:
-            self._stop_reason = "timed out"
+            self._stop_reason = RunStatus.TIMED_OUT
         except asyncio.CancelledError:  # someone cancelled the run's task instead of calling cancel()
-            self._stop_reason = "stopped"
+            self._stop_reason = RunStatus.STOPPED
             outside_cancel = True
         finally:
             stop_asked.cancel()
@@ -348,8 +394,7 @@ class ChildRun(Run):
         if self._stop_reason is not None:
             await self._stop_child(exited)
         await self._stop_survivors()
-        with contextlib.suppress(TimeoutError):  # the last frames the process wrote
-            await asyncio.wait_for(asyncio.shield(proto.closed), EOF_WAIT_S)
+        await proto.read_to_end()  # the last frames the process wrote
         transport.close()
         self.returncode = await asyncio.to_thread(spawned.proc.wait)  # reaps: the group id is free again
         if self._stopped_by:
