@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .events import Alert, Lifetime, Sample, StreamStats
-from .redact import redact_record, redact_snapshot
-from .snapshot import RunSnapshot
+from .redact import redact_record, redact_snapshot, redact_text
+from .snapshot import RunSnapshot, TableLifetimes
 from .textsafe import json_safe
 
 SCHEMA = "withscope.report/1"
@@ -178,15 +178,39 @@ def _lifetime_texts(snapshot: RunSnapshot, lifetimes: Iterable[Lifetime]) -> Ite
     def opt(text: str | None) -> str:
         return "null" if text is None else enc(text)
 
-    for lt in map(redact_record, lifetimes):
-        rel = lt.released_ns
+    rows: Iterable[tuple[int, str, str, str | None, int, int | None, str, str | None, bool]]
+    if isinstance(lifetimes, TableLifetimes):
+        # Columnar: each distinct label and error is redacted once (a run repeats a few labels).
+        memo: dict[str, str] = {}
+
+        def scrub(text: str | None) -> str | None:
+            if text is None:
+                return None
+            done = memo.get(text)
+            if done is None:
+                done = redact_text(text)
+                if len(memo) < 100_000:  # bounded: a run of millions of distinct labels
+                    memo[text] = done
+            return done
+
+        rows = (
+            (i, kind, scrub(label) or "", site, acq, rel, outcome, scrub(error), suppressed)
+            for i, kind, label, site, acq, rel, outcome, error, suppressed in lifetimes.report_rows()
+        )
+    else:
+        rows = (
+            (lt.id, lt.kind, lt.label, lt.site, lt.acquired_ns, lt.released_ns, lt.outcome.value, lt.error,
+             lt.suppressed)
+            for lt in map(redact_record, lifetimes)
+        )  # fmt: skip
+    for lid, kind, label, site, acq, rel, outcome, error, suppressed in rows:
         released = "null" if rel is None else repr(round((rel - t0) / 1e9, 6))
         cleanup = workload_end is not None and rel is not None and rel > workload_end
         yield (
-            f'{{\n      "id": {int.__repr__(lt.id)},\n      "kind": {enc(lt.kind)},\n      "label": {enc(lt.label)},'
-            f'\n      "site": {opt(lt.site)},\n      "acquired_s": {round((lt.acquired_ns - t0) / 1e9, 6)!r},'
-            f'\n      "released_s": {released},\n      "outcome": {enc(lt.outcome.value)},'
-            f'\n      "error": {opt(lt.error)},\n      "suppressed": {"true" if lt.suppressed else "false"},'
+            f'{{\n      "id": {int.__repr__(lid)},\n      "kind": {enc(kind)},\n      "label": {enc(label)},'
+            f'\n      "site": {opt(site)},\n      "acquired_s": {round((acq - t0) / 1e9, 6)!r},'
+            f'\n      "released_s": {released},\n      "outcome": {enc(outcome)},'
+            f'\n      "error": {opt(error)},\n      "suppressed": {"true" if suppressed else "false"},'
             f'\n      "released_by_cleanup": {"true" if cleanup else "false"}\n    }}'
         )
 

@@ -103,3 +103,29 @@ def test_an_item_is_written_as_json_dumps_writes_it(item: dict[str, object]) -> 
 def test_a_non_finite_number_is_refused_as_json_dumps_refuses_it(bad: float) -> None:
     with pytest.raises(ValueError, match="JSON compliant"):
         _item({"x": bad}, {})
+
+
+def test_a_columnar_run_is_written_from_its_columns_exactly_as_its_objects_would_be() -> None:
+    from withscope.core.events import CODE_BY_OUTCOME, FLAG_SUPPRESSED
+    from withscope.core.lifetime_table import LifetimeTable
+    from withscope.core.snapshot import TableLifetimes
+
+    table = LifetimeTable()
+    secret_label = "postgresql://app:S3cr3t pw@db.example:5432/prod"
+    outcomes = list(Outcome)
+    for lid in range(40):
+        label = secret_label if lid % 7 == 0 else f"/data/{lid}.csv"
+        table.fold_acquire((0, lid, T0 + lid * 1000, ("file", label, None, False), None, 0, ("main",), None))
+        outcome = outcomes[lid % len(outcomes)]
+        if outcome is not Outcome.OPEN:
+            table.released_ns[lid] = T0 + lid * 1000 + 777
+            table.outcome[lid] = CODE_BY_OUTCOME[outcome]
+            table.flags[lid] = FLAG_SUPPRESSED if lid % 3 == 0 else 0
+            if lid % 2:
+                table.errors[lid] = (f"OperationalError: cannot reach {secret_label}", "OperationalError")
+    table.grow(64)  # spare rows at the end are not lifetimes
+    snap = replace(make_run(), lifetimes=TableLifetimes(table))
+    text = "".join(iter_report(snap))
+    assert text == _dumped(snap)
+    assert "S3cr3t" not in text
+    assert len(json.loads(text)["lifetimes"]) == 40
