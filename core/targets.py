@@ -20,11 +20,11 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from withscope.core.context import WorkloadContext
-
-from .workloads.base import Workload
+if TYPE_CHECKING:  # (the catalogue is imported only for a catalogue name: `withscope run app.py` never pays for it)
+    from withscope.core.context import WorkloadContext
+    from withscope.core.workloads.base import Workload
 
 _module_ids = itertools.count(1)
 
@@ -53,39 +53,20 @@ class Target:
 
 
 def catalogue() -> list[Workload]:
-    """Every catalogue entry, in catalogue order (empty while the catalogue is not installed)."""
-    from . import workloads
+    """Every catalogue entry, in catalogue order."""
+    from withscope.core.workloads import CATALOGUE
 
-    for attr in ("catalogue", "all_workloads", "workloads"):
-        fn = getattr(workloads, attr, None)
-        if callable(fn):
-            return list(fn())
-    for attr in ("CATALOGUE", "WORKLOADS"):
-        value = getattr(workloads, attr, None)
-        if isinstance(value, dict):
-            return list(value.values())
-        if value is not None:
-            return list(value)
-    return []
+    return list(CATALOGUE.values())
 
 
 def _catalogue_get(name: str) -> Workload | None:
-    from . import workloads
+    from withscope.core.workloads import CATALOGUE
 
-    get = getattr(workloads, "get", None)
-    if callable(get):
-        try:
-            found = get(name)
-        except (KeyError, LookupError, ValueError):
-            return None
-        return found if isinstance(found, Workload) else None
-    return next((w for w in catalogue() if w.name == name), None)
+    return CATALOGUE.get(name)
 
 
 def _examples() -> str:
     names = [w.name for w in catalogue()]
-    if not names:
-        return "the catalogue is empty"
     shown = ", ".join(names[:4])
     return f"catalogue names like {shown}{', ...' if len(names) > 4 else ''} (see `withscope list`)"
 

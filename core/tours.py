@@ -148,29 +148,16 @@ class Tour:
 
 
 # ------------------------------------------------------------------------------ catalogue
-def catalogue_patterns() -> dict[str, str] | None:
-    """{workload name: pattern} from the catalogue, or None when it cannot be loaded."""
-    try:
-        from . import workloads
-    except Exception:
-        return None
-    cat: Any = getattr(workloads, "CATALOGUE", None)
-    if cat is None:
-        return None
-    entries: Iterable[Any] = cat.values() if isinstance(cat, Mapping) else cat
-    out: dict[str, str] = {}
-    for w in entries:
-        name = getattr(w, "name", None)
-        if isinstance(name, str):
-            out[name] = str(getattr(w, "pattern", name.split("/", 1)[0]))
-    return out
+def catalogue_patterns() -> dict[str, str]:
+    """{workload name: pattern} from the catalogue."""
+    from withscope.core.workloads import CATALOGUE
+
+    return {w.name: w.pattern for w in CATALOGUE.values()}
 
 
-def rule_names() -> frozenset[str] | None:
-    try:
-        from .rules import RULE_NAMES
-    except Exception:
-        return None
+def rule_names() -> frozenset[str]:
+    from withscope.core.rules import RULE_NAMES
+
     return frozenset(RULE_NAMES)
 
 
@@ -399,8 +386,7 @@ def load_tour(
     except OSError as exc:
         raise TourError(p, [f"cannot read the file: {exc.strerror or exc}"]) from None
     if known_workloads is None:
-        cat = catalogue_patterns()
-        known_workloads = None if cat is None else frozenset(cat)
+        known_workloads = frozenset(catalogue_patterns())
     if known_rules is None:
         known_rules = rule_names()
     return parse_tour(text, p, known_workloads=known_workloads, known_rules=known_rules)
@@ -474,10 +460,7 @@ def check_tours(
     problems: list[str] = []
     cat = catalogue_patterns()
     if known_workloads is None:
-        if cat is None:
-            problems.append("workload names not checked: the workload catalogue could not be loaded")
-        else:
-            known_workloads = frozenset(cat)
+        known_workloads = frozenset(cat)
     files = [Path(p) for p in paths] if paths is not None else tour_paths()
     if not files:
         problems.append(f"no tour files found in {', '.join(str(d) for d in tour_dirs())}")
@@ -491,7 +474,7 @@ def check_tours(
         if tour.name in seen:
             problems.append(f"{path}: name {tour.name!r} is already used by {seen[tour.name]}")
         seen.setdefault(tour.name, path)
-        if tour.name == BUILTIN_TOUR and cat is not None:
+        if tour.name == BUILTIN_TOUR:
             shown = {cat[w] for w in tour.workloads if w in cat}
             missing = sorted(set(cat.values()) - shown)
             if missing:
