@@ -33,7 +33,7 @@ import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar, overload
 
@@ -227,10 +227,6 @@ def redact_optional(text: str | None) -> str | None:
 def redact_mapping(values: Mapping[str, str]) -> dict[str, str]:
     """A copy of `values` with every key and value through `redact_text`."""
     return {redact_text(str(k)): redact_text(str(v)) for k, v in values.items()}
-
-
-def redact_all(texts: Iterable[str]) -> list[str]:
-    return [redact_text(t) for t in texts]
 
 
 def _scrub_known(text: str) -> str:

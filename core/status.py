@@ -32,11 +32,6 @@ def crashed(signal_name: str) -> str:
     return f"crashed: {signal_name}"
 
 
-def is_over(status: str) -> bool:
-    """True once the run has ended, whatever way."""
-    return status not in (RunStatus.PENDING, RunStatus.RUNNING)
-
-
 def signal_name(num: int) -> str:
     try:
         return signal.Signals(num).name

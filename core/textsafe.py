@@ -9,16 +9,14 @@ escapes them where they leave it:
 - `printable`: for the terminal. Control characters (C0 but tab and newline when kept, DEL, C1),
   bidirectional controls and lone surrogates become Python-style escapes (``\\x1b``,
   ``\\u202e``, ``\\udcff``), so what is shown is what the string holds, and the text always encodes.
-- `json_dumps`: JSON whose text is valid UTF-8. JSON escapes control characters itself; a lone
+- `json_safe`: JSON text made valid UTF-8. JSON escapes control characters itself; a lone
   surrogate is written as its ``\\uXXXX`` escape, which JSON allows and every JSON reader decodes
   back to the same string.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls, DEL, C1 controls, bidirectional controls (LRM/RLM, embeddings/overrides, isolates),
@@ -54,13 +52,4 @@ def json_safe(text: str) -> str:
 
     Valid on any piece: a lone surrogate can only stand inside a JSON string, where the escape
     means the same character."""
-    return _SURROGATE.sub(_surrogate_escape, text)
-
-
-def json_dumps(obj: Any, **kwargs: Any) -> str:
-    """`json.dumps(obj, ensure_ascii=False, **kwargs)` whose result always encodes as UTF-8.
-
-    A lone surrogate can only be inside a JSON string, where its ``\\uXXXX`` escape means the same.
-    """
-    text = json.dumps(obj, ensure_ascii=False, **kwargs)
     return _SURROGATE.sub(_surrogate_escape, text)
