@@ -1,13 +1,6 @@
 """withscope.gui: the Qt desktop app (PySide6 + pyqtgraph on a qasync loop).
 
-Importing this package pins the Qt binding: qasync and pyqtgraph both pick PySide6, whatever
-other bindings are installed (with several bindings present, each library could otherwise pick a
-different one).
+Importing this package imports nothing: `launcher` (the `withscope` console command) sends the
+headless commands to `withscope.core.cli` without loading Qt. The Qt binding is pinned where the
+app is built (`app.py`, before qasync and pyqtgraph are imported).
 """
-
-import os
-
-os.environ["QT_API"] = "pyside6"
-os.environ["PYQTGRAPH_QT_LIB"] = "PySide6"
-
-import PySide6.QtCore  # noqa: F401  (import the binding before pyqtgraph/qasync look for one)

@@ -1,6 +1,7 @@
 """Start-up and shutdown of the desktop app on a qasync loop.
 
-Order (each step guards a known qasync/Qt trap): the binding is pinned by importing `withscope.gui`; the
+Order (each step guards a known qasync/Qt trap): the binding is pinned when this module is imported
+(`pin_binding`: PySide6 first, then `QT_API`/`PYQTGRAPH_QT_LIB`, before qasync or pyqtgraph load); the
 `QApplication` is created first; the loop is a qasync `QEventLoop` (`asyncio.run(...,
 loop_factory=...)` on 3.12+, `qasync.run` on 3.11); `setQuitOnLastWindowClosed(False)` and the
 window's close event drives shutdown (cancel runs, await their cleanup, then leave `main`).
@@ -42,6 +43,18 @@ log = logging.getLogger("withscope")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SCREENSHOT_SIZE = (1680, 1000)  # --screenshot / --quit-after renders: reproducible pictures
 STARTUP_MARK = "withscope: window shown"
+
+
+def pin_binding() -> None:
+    """Make qasync and pyqtgraph use PySide6, whatever other bindings are installed or named in
+    the environment (with several present each library could otherwise pick a different one).
+    PySide6 is already imported above (both libraries prefer an imported binding); the variables
+    override a user's own `QT_API`. Called at import, before anything imports qasync or pyqtgraph."""
+    os.environ["QT_API"] = "pyside6"
+    os.environ["PYQTGRAPH_QT_LIB"] = "PySide6"
+
+
+pin_binding()
 
 
 @dataclass(slots=True)

@@ -9,7 +9,11 @@ importing Qt; anything else opens the desktop app.
 
 Opening the app imports neither `withscope.core.cli` nor anything heavy before the window is
 shown (see app.py and startup.py): arguments that start with one of the app's options go straight
-to the app's parser (`_app_only`).
+to the app's parser (`_app_only`). The headless commands import nothing of Qt: this package's
+`__init__` is empty and the binding is pinned by `app.py`.
+
+The app's options are defined once, in `build_parser`; `withscope --help` (the CLI's help) ends
+with their usage (`app_usage`).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="withscope",
-        description="Make Python resource management visible. Without a subcommand, opens the desktop app. "
-        "Headless: withscope list | run | check | export ... (see `withscope --help` of each).",
+        description="Without a COMMAND, withscope opens the desktop app.",
+        epilog="Each COMMAND has its own --help, e.g. `withscope run --help`; `withscope --help` lists them.",
     )
     p.add_argument("recording", nargs="?", metavar="FILE.db",
                    help="a recording (withscope run --record, or the app's recordings) to open in the app")
@@ -39,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", choices=["light", "dark"], help="force a theme (default: follow the system)")
     p.add_argument("--no-settings", action="store_true", help="neither restore nor save the window layout")
     return p
+
+
+def app_usage() -> str:
+    """The app's part of `withscope --help`: this parser's own help."""
+    return build_parser().format_help().rstrip()
 
 
 # What `core.cli` handles itself besides its subcommands (whose names never start with "-").
@@ -70,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return command_main(command, args)
         if cli.is_headless(args):
-            return cli.main(args)
+            return cli.main(args, app_usage=app_usage())
     ns = build_parser().parse_args(args)
     if ns.recording is not None and not os.path.isfile(ns.recording):
         # Neither a subcommand (core.cli took those) nor a file: most likely a mistyped command.

@@ -10,6 +10,7 @@ import os
 
 import pytest
 from withscope.core import cli
+from withscope.core.cli import check
 from withscope.core.targets import catalogue
 
 DSN = os.environ.get("WITHSCOPE_TEST_DB", "postgresql://postgres@127.0.0.1:5432/test")
@@ -46,7 +47,7 @@ def test_catalogue_is_honest_on_sqlite(capsys: pytest.CaptureFixture[str]) -> No
 
 
 async def _server_answers() -> str | None:
-    return await cli._server_answers(DSN)
+    return await check.server_answers(DSN)
 
 
 @pytest.mark.postgres
@@ -114,14 +115,14 @@ def _fake_runs(monkeypatch: pytest.MonkeyPatch, results: list[frozenset[str]]) -
             alerts = tuple(Alert(r, Severity.WARNING, "m", "h") for r in sorted(next(queue)))
             return RunSnapshot(self.name, "ok", None, 0, 0.0, 1, alerts=alerts)
 
-    monkeypatch.setattr(cli, "Run", FakeRun)
+    monkeypatch.setattr(check, "Run", FakeRun)
     return started
 
 
 def test_check_runs_an_entry_once_more_when_only_timing_rules_differ(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN an entry expecting throughput-decay whose first run was blurred, the second one not
     started = _fake_runs(monkeypatch, [frozenset(), frozenset({"throughput-decay"})])
-    rows = asyncio.run(cli.check_catalogue(names=["accumulation/faulty"]))
+    rows = asyncio.run(check.check_catalogue(names=["accumulation/faulty"]))
     # THEN it was run twice, is OK, and the row says it took a second run
     assert started == ["accumulation/faulty", "accumulation/faulty"]
     assert rows[0].ok
@@ -131,7 +132,7 @@ def test_check_runs_an_entry_once_more_when_only_timing_rules_differ(monkeypatch
 def test_check_does_not_run_again_for_other_mismatches(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN an entry that triggers a rule it does not declare (not a timing rule): no second chance
     started = _fake_runs(monkeypatch, [frozenset({"unreleased", "throughput-decay"})])
-    rows = asyncio.run(cli.check_catalogue(names=["accumulation/faulty"]))
+    rows = asyncio.run(check.check_catalogue(names=["accumulation/faulty"]))
     assert started == ["accumulation/faulty"]
     assert not rows[0].ok
     assert rows[0].attempts == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from withscope.core import cli
+from withscope.core.cli.run import Progress
 
 SAMPLE = Path(__file__).parents[1] / "runner" / "targets_sample.py"
 
@@ -126,13 +127,13 @@ def test_progress_redraws_on_a_tty_and_prints_lines_otherwise() -> None:
 
     run = Run(target("clean_async"))
     tty = io.StringIO()
-    p = cli.Progress(tty, tty=True)
+    p = Progress(tty, tty=True)
     p.update(run)
     p.done()
     assert tty.getvalue().startswith("\r\x1b[K")
     assert "repeat 0/1" in tty.getvalue()
     plain = io.StringIO()
-    q = cli.Progress(plain, tty=False, every_s=60.0)
+    q = Progress(plain, tty=False, every_s=60.0)
     q.update(run)
     q.update(run)  # within every_s: nothing more
     assert plain.getvalue().startswith("withscope: running ")

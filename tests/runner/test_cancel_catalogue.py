@@ -10,7 +10,7 @@ import time
 
 import psutil
 import pytest
-from withscope.core import cli
+from pg_server import postgres_absent
 from withscope.core.probes import gather_db_facts
 from withscope.core.runner import Run, RunOptions
 from withscope.core.sampler import Sampler
@@ -20,13 +20,12 @@ NAMES = [w.name for w in catalogue()]
 DSN = os.environ.get("WITHSCOPE_TEST_DB", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.mark.skipif(not NAMES, reason="the workload catalogue is not installed")
 @pytest.mark.parametrize("db", [None, pytest.param(DSN, marks=pytest.mark.postgres)], ids=["sqlite", "postgresql"])
 def test_cancel_every_catalogue_entry_mid_run_releases_everything(db: str | None) -> None:
     if db is not None:
-        why = asyncio.run(cli._server_answers(db))
+        why = postgres_absent(db)
         if why is not None:
-            pytest.skip(f"no PostgreSQL server answers at {db}: {why}")
+            pytest.skip(why)
     proc = psutil.Process()
     problems: list[str] = []
     statuses: list[str] = []
