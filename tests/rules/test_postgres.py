@@ -8,6 +8,7 @@ import secrets
 import sys
 
 import pytest
+from pg_server import postgres_absent
 from rules_helpers import ctx, lt
 from withscope.core.probes import gather_db_facts, terminate_backends
 from withscope.core.rules import DbBackend, DbFacts
@@ -44,13 +45,9 @@ def test_no_backends_or_no_postgres_means_no_alert() -> None:
 
 
 async def _server_or_skip() -> None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(DSN, timeout=2)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"no PostgreSQL server answers at {DSN}: {exc}")
-    await conn.close()
+    why = await asyncio.to_thread(postgres_absent, DSN)
+    if why is not None:
+        pytest.skip(why)
 
 
 @pytest.mark.postgres

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 import workload_harness as wh
+from pg_server import postgres_absent
 from withscope.core.workloads import CATALOGUE
 
 
@@ -39,19 +39,8 @@ def run_sqlite(_runs_dir: Path, _sqlite_cache: dict[str, wh.Evidence]) -> wh.Run
 
 @pytest.fixture(scope="session")
 def pg_unavailable() -> str | None:
-    """Why PostgreSQL cannot be used (None when it answers)."""
-
-    async def probe() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(wh.PG_DSN, timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        return f"no PostgreSQL server answers at {wh.PG_DSN}: {type(exc).__name__}: {exc}"
-    return None
+    """Why PostgreSQL cannot be used (None when it answers; an error when it answers wrongly)."""
+    return postgres_absent(wh.PG_DSN)
 
 
 @pytest.fixture
