@@ -56,6 +56,7 @@ static uint64_t g_last_tid = 0;
 static PyObject *g_last_me = NULL;
 
 static PyObject *s_aenter, *s_aexit, *s_hot;
+static PyObject *s_relieve;
 static PyObject *s_enter, *s_exit, *s_arm, *s_slow_enter, *s_take, *s_end, *s_exited,
     *s_append, *s_get_name, *s_read, *s_closed, *s_ended, *s_acquisition,
     *s_release_what, *s_stream_what, *s_kind, *s_label, *s_suppresses, *s_recorder;
@@ -572,12 +573,12 @@ static inline int weak_is(PyObject *ref, PyObject *obj) {
 }
 
 static PyObject *hot_of(PyObject *rec) {
-    if (g_hot_ref != NULL && weak_is(g_hot_ref, rec) && PyList_GET_SIZE(g_hot) == 3) return Py_NewRef(g_hot);
+    if (g_hot_ref != NULL && weak_is(g_hot_ref, rec) && PyList_GET_SIZE(g_hot) == 4) return Py_NewRef(g_hot);
     PyObject *hot = PyObject_GetAttr(rec, s_hot);
     if (hot == NULL) return NULL;
-    if (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 3) {
+    if (!PyList_CheckExact(hot) || PyList_GET_SIZE(hot) != 4) {
         Py_DECREF(hot);
-        PyErr_SetString(PyExc_TypeError, "Recorder._hot must be [_buf, _ids, _limit]");
+        PyErr_SetString(PyExc_TypeError, "Recorder._hot must be [_buf, _ids, _limit, _room]");
         return NULL;
     }
     PyObject *ref = g_hot_gone == NULL ? NULL : PyWeakref_NewRef(rec, g_hot_gone);
@@ -645,7 +646,7 @@ static int record_entry(Handle *self, PyObject *s, int64_t t, PyFrameObject *f, 
         if (r == NULL) goto done;
         Py_CLEAR(r);
     }
-    hot = hot_of(PyList_GET_ITEM(s, 1)); /* [_buf, _ids, _limit] */
+    hot = hot_of(PyList_GET_ITEM(s, 1)); /* [_buf, _ids, _limit, _room] */
     if (hot == NULL) goto done;
     buf = Py_NewRef(PyList_GET_ITEM(hot, 0)); /* owned: Python code runs below (thread_me, get_name) */
     Py_ssize_t limit = PyLong_AsSsize_t(PyList_GET_ITEM(hot, 2));
@@ -708,11 +709,40 @@ done:
     return rc;
 }
 
+/* Before an entry reads the clock: when the recorder's buffer holds `_room` events (a lossless
+ * recorder that is full), relieve it now (`Recorder.relieve`), so the wait for room is never part
+ * of the lifetime about to start. A failure is reported; the entry goes on. */
+static void make_room(PyObject *s) {
+    PyObject *rec = PyList_GET_ITEM(s, 1);
+    PyObject *hot = hot_of(rec);
+    if (hot == NULL) {
+        report_failure(s_acquisition);
+        return;
+    }
+    PyObject *buf = PyList_GET_ITEM(hot, 0);
+    Py_ssize_t room = PyLong_AsSsize_t(PyList_GET_ITEM(hot, 3));
+    Py_ssize_t pending = Py_IS_TYPE(buf, &EventBufType) ? ((EventBuf *)buf)->len : PyObject_Size(buf);
+    if ((room == -1 || pending < 0) && PyErr_Occurred()) {
+        Py_DECREF(hot);
+        report_failure(s_acquisition);
+        return;
+    }
+    Py_DECREF(hot);
+    if (pending >= room) {
+        Py_INCREF(rec);
+        PyObject *r = PyObject_CallMethodNoArgs(rec, s_relieve);
+        Py_DECREF(rec);
+        if (r == NULL) report_failure(s_acquisition);
+        Py_XDECREF(r);
+    }
+}
+
 /* _SyncCtx.__enter__ */
 static PyObject *handle_sync_enter(Handle *self, PyObject *Py_UNUSED(ignored)) {
     PyObject *s = state_of(self);
     if (s == NULL) return NULL;
     Py_INCREF(s);
+    make_room(s);
     PyObject *obj = Py_NewRef(PyList_GET_ITEM(s, 0));
     int64_t t = now_ns();
     PyObject *value = call_special(obj, s_enter, NULL, 0);
@@ -1093,7 +1123,10 @@ static PyTypeObject AwaitType = {
 static PyObject *handle_async_enter(Handle *self, PyObject *Py_UNUSED(ignored)) {
     PyObject *s = state_of(self);
     if (s == NULL) return NULL;
+    Py_INCREF(s);
+    make_room(s);
     PyObject *obj = Py_NewRef(PyList_GET_ITEM(s, 0));
+    Py_DECREF(s);
     int64_t t = now_ns();
     PyObject *awaitable = call_special(obj, s_aenter, NULL, 0);
     Py_DECREF(obj);
@@ -1586,6 +1619,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     INTERN(s_hot, "_hot");
     INTERN(s_arm, "_arm");
     INTERN(s_slow_enter, "_slow_enter");
+    INTERN(s_relieve, "relieve");
     INTERN(s_take, "_take");
     INTERN(s_end, "_end");
     INTERN(s_exited, "_exited");

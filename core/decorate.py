@@ -106,6 +106,12 @@ def _instrument_class(
             owner = _owner_now()
         open_entries.setdefault(id(self), []).append((owner, rec, lid))
 
+    def make_room() -> None:  # before the clock is read (see Recorder.make_room)
+        try:
+            current_recorder().make_room()
+        except Exception:
+            log.exception("withscope: could not make room in the recorder")
+
     def take(self: Any) -> tuple[Recorder | None, int]:
         entries = open_entries.get(id(self))
         if not entries:
@@ -132,6 +138,7 @@ def _instrument_class(
     def wrap_sync(orig_enter: Callable[..., Any], orig_exit: Callable[..., Any]) -> None:
         @functools.wraps(orig_enter)
         def __enter__(self: Any) -> Any:
+            make_room()
             t = perf_counter_ns()
             value = orig_enter(self)
             begin(self, t)
@@ -157,6 +164,7 @@ def _instrument_class(
     def wrap_async(orig_aenter: Callable[..., Any], orig_aexit: Callable[..., Any]) -> None:
         @functools.wraps(orig_aenter)
         async def __aenter__(self: Any) -> Any:
+            make_room()
             t = perf_counter_ns()
             value = await orig_aenter(self)
             begin(self, t)

@@ -94,12 +94,19 @@ def _record(rec: Recorder, spec: Spec, frame: FrameType | None, t_ns: int) -> tu
     """Record an acquisition (the general path; `_Ctx*.__enter__` inline the common case).
 
     Returns (lifetime id, owner); id -1 when the buffer was full (the acquisition is counted in
-    `rec.dropped`, and no release must be recorded). A lossless recorder relieves a full buffer
-    instead (`Recorder.relieve`): its acquisitions are never refused."""
+    `rec.dropped`, and no release must be recorded). A lossless recorder never refuses one: its
+    caller made room before it read the clock (`Recorder.make_room`), so a buffer found full
+    here was filled by other threads meanwhile and the acquisition is admitted beyond the limit
+    rather than waiting inside its own lifetime. Only a caller that skipped `make_room` (twice
+    the limit pending) is made to relieve the buffer here."""
     buf = rec._buf
-    if len(buf) >= rec._cap and not rec.relieve():
-        rec.note_dropped()
-        return -1, None
+    pending = len(buf)
+    if pending >= rec._cap:
+        if not rec._lossless:
+            rec.note_dropped()
+            return -1, None
+        if pending >= 2 * rec._cap:
+            rec.relieve()
     lid = next(rec._ids)
     try:
         me: Any = _tls.me
@@ -124,7 +131,8 @@ def _record(rec: Recorder, spec: Spec, frame: FrameType | None, t_ns: int) -> tu
 
 def acquire(rec: Recorder, kind: str, label: str, frame: FrameType | None, t_ns: int) -> int:
     """Record an acquisition of `kind`/`label` at `frame`. Returns the new lifetime id, or -1
-    when the buffer was full: the drop is counted, and the caller must not record a release."""
+    when the buffer was full: the drop is counted, and the caller must not record a release.
+    Call `rec.make_room()` before reading the clock for `t_ns` (see `_record`)."""
     return _record(rec, (kind, label, (), False), frame, t_ns)[0]
 
 

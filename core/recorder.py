@@ -17,13 +17,19 @@ holds at most `capacity` + (lifetimes open at that moment) events.
 Lossless mode (`lossless = True`, set by a recording writer: a recording loses no event): a
 full buffer is never a drop but back-pressure, and "full" means `LOSSLESS_CAPACITY` events (or
 `capacity` if smaller), so little is ever pending: what happened is folded, and written, soon.
-The producer that finds the buffer full drains one chunk itself (`relieve`), or, while another
-thread drains, waits until that drain has taken events out; then it records its event. The
-producer is slowed to the pace of the drain and its subscribers (a recording writer's queue is
-bounded too); one stall lasts about one chunk's fold and write, and the event's time is still
-the moment it happened (taken before). A producer that is itself inside a drain on its thread
-(a finalizer run by the fold, a subscriber that tracks something) cannot wait for that drain:
-its event is admitted beyond the limit, never dropped.
+A producer that finds the buffer full drains one chunk itself (`relieve`), or, while another
+thread drains, waits until that drain has taken events out. The producer is slowed to the pace
+of the drain and its subscribers (a recording writer's queue and an agent's pipe are bounded
+too); one stall lasts about one chunk's fold and write. The wait never falls inside a lifetime:
+an acquisition relieves the buffer *before* it reads the clock (the hot paths compare the
+pending events with `_room` - the limit in lossless mode, never reached otherwise - first, and
+`acquire()`'s callers call `make_room`), and an acquisition that then finds the buffer full
+again (another thread filled it meanwhile) is admitted beyond the limit instead of waiting. So
+the buffer holds at most the limit plus one acquisition per producing thread, plus the
+releases of open lifetimes. Stream updates and marks relieve in `push` (their time is taken
+before: a point, not an interval). A producer that is itself inside a drain on its thread (a
+finalizer run by the fold, a subscriber that tracks something) cannot wait for that drain: its
+event is admitted beyond the limit, never dropped.
 
 Drains fold in chunks of at most `DRAIN_CHUNK` events, each chunk a `Batch` to the subscribers:
 no single C-level call (taking the events, filtering them, writing a column) holds the GIL for
@@ -47,6 +53,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -76,6 +83,7 @@ log = logging.getLogger("withscope")
 DEFAULT_CAPACITY = 1 << 20  # pending events before new ones are dropped (and counted)
 DRAIN_CHUNK = 1 << 14  # events folded per Batch (and per GIL-holding C call) by a drain
 LOSSLESS_CAPACITY = 1 << 13  # pending events at which a lossless recorder's producers relieve it
+_NEVER = sys.maxsize  # `_room` of a recorder that drops: no pending count reaches it
 
 _CODE = itemgetter(0)
 
@@ -155,9 +163,11 @@ class Recorder:
         # Invariant (kept by `_sync_hot`): `_limit` is `_cap` when `stack_depth` is 1, else 0.
         # The inlined `__enter__` records only while the buffer holds fewer than `_limit` events;
         # at 0 every acquisition takes the general path (which checks `capacity` and captures the
-        # stack). `_hot` is [_buf, _ids, _limit], the three in one read for the C hot path
-        # (core/_speedups.c).
+        # stack). `_room` is `_cap` in lossless mode, else never reached: an acquisition that
+        # finds that many pending relieves the buffer before it reads the clock. `_hot` is
+        # [_buf, _ids, _limit, _room], the four in one read for the C hot path (core/_speedups.c).
         self._limit = 0
+        self._room = _NEVER
         self._hot: list[Any] = []
         self._sync_hot()
         # Drop accounting: `next()` on a C counter is atomic under the GIL and takes no lock, so
@@ -214,7 +224,8 @@ class Recorder:
         """Derive `_cap`, `_limit` and `_hot` from the capacity, mode, stack depth and buffer."""
         self._cap = min(self._capacity, LOSSLESS_CAPACITY) if self._lossless else self._capacity
         self._limit = self._cap if self._stack_depth == 1 else 0
-        self._hot[:] = [self._buf, self._ids, self._limit]
+        self._room = self._cap if self._lossless else _NEVER
+        self._hot[:] = [self._buf, self._ids, self._limit, self._room]
 
     def _set_buffer(self, buf: Any) -> None:
         """Swap the pending-event buffer (tests use a failing one); keeps `_hot` in step."""
@@ -222,9 +233,6 @@ class Recorder:
         self._sync_hot()
 
     # ----------------------------------------------------------------- producers (hot path)
-    def next_id(self) -> int:
-        return next(self._ids)
-
     def push(self, event: tuple[Any, ...]) -> None:
         """Append one raw event; when the buffer is full the event is dropped and counted (in
         lossless mode the producer relieves the buffer first and nothing is dropped).
@@ -269,6 +277,12 @@ class Recorder:
         except Exception:
             log.exception("withscope: relieving the recorder's buffer failed; the event is kept")
         return True
+
+    def make_room(self) -> None:
+        """Call before reading the clock for an acquisition: in lossless mode, relieve a full
+        buffer now, so the wait is not part of the lifetime about to start. Never raises."""
+        if len(self._buf) >= self._room:
+            self.relieve()
 
     def note_dropped(self, n: int = 1) -> None:
         """Count `n` refused events. Lock-free; safe from finalizers and any thread."""

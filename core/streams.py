@@ -364,6 +364,7 @@ def track_stream(
     if not name:
         code = getattr(source, "gi_code", None) or getattr(source, "ag_code", None)
         name = code.co_qualname if code is not None else type(source).__qualname__
+    rec.make_room()
     t = perf_counter_ns()
     try:
         lid = _lc.acquire(rec, "stream", str(name), _lc._user_frame(1), t)

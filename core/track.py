@@ -420,6 +420,12 @@ class _SyncCtx(Tracked):
     def __enter__(self) -> Any:
         s = self._s
         obj = s[0]
+        rec = s[1]
+        try:
+            if len(rec._buf) >= rec._room:  # lossless and full: relieve before the clock is read
+                rec.relieve()
+        except Exception:
+            log.exception("withscope: could not make room in the recorder")
         t = perf_counter_ns()
         value = type(obj).__enter__(obj)
         try:
@@ -428,7 +434,6 @@ class _SyncCtx(Tracked):
             lasti = f.f_lasti
             if code.co_code[lasti] != _BEFORE_WITH:
                 self._arm()
-            rec = s[1]
             buf = rec._buf
             if s[3] != -1 or len(buf) >= rec._limit or code.co_filename in SKIP_FILES:  # -1: _NONE
                 self._slow_enter(t, f)
@@ -459,6 +464,12 @@ class _AsyncCtx(Tracked):
     async def __aenter__(self) -> Any:
         s = self._s
         obj = s[0]
+        rec = s[1]
+        try:
+            if len(rec._buf) >= rec._room:  # lossless and full: relieve before the clock is read
+                rec.relieve()
+        except Exception:
+            log.exception("withscope: could not make room in the recorder")
         t = perf_counter_ns()
         value = await type(obj).__aenter__(obj)
         try:
@@ -468,7 +479,6 @@ class _AsyncCtx(Tracked):
             co = code.co_code
             if co[lasti] != _SEND or co[lasti - 4] != _GET_AWAITABLE or co[lasti - 3] != 1:
                 self._arm()
-            rec = s[1]
             buf = rec._buf
             if s[3] != -1 or len(buf) >= rec._limit or code.co_filename in SKIP_FILES:  # -1: _NONE
                 self._slow_enter(t, f)
@@ -632,6 +642,7 @@ def _track(
     if info.resource:
         handle: Tracked = _Resource()
         handle._s = [obj, rec, spec, _NONE, None, None, info, False]
+        rec.make_room()
         handle._begin(perf_counter_ns(), _user_frame(0))
         return handle
     cls = _CTX_CLASS[info.sync_cm, info.async_cm]

@@ -6,8 +6,10 @@ run (target, arguments, pipe fd, repeats, ...) comes in the environment variable
 removed before the target runs, so neither the program nor its own subprocesses see it.
 
 `main()`:
-1. activates a fresh `Recorder` for the whole process and starts a `BatchStreamer` writing its
-   batches to the inherited pipe (a daemon thread, every 50 ms; see `stream.py`);
+1. activates a fresh `Recorder` for the whole process - lossless when the parent records the run
+   (spec "lossless"), else one that drops and counts what a full buffer refuses - and starts a
+   `BatchStreamer` writing its batches to the inherited pipe (a daemon thread, every 50 ms, with
+   back-pressure; see `stream.py`);
 2. sends `("hello", pid, python, hot_path)`, then runs the target on the main thread exactly as
    Python would (`launch.py`), with stdin/stdout/stderr untouched;
 3. sends `("end", kind, detail, threads)` and exits with the target's exit code. Non-daemon threads
@@ -67,6 +69,8 @@ def main() -> None:
     from .stream import BatchStreamer
 
     rec = Recorder(name="withscope agent")
+    # The parent records the run: nothing may be lost, a full buffer slows the program instead.
+    rec.lossless = bool(spec.get("lossless", False))
     streamer = BatchStreamer(rec, fd, float(spec.get("interval_s", 0.05)))
     os.register_at_fork(
         before=streamer.before_fork, after_in_parent=streamer.after_fork_in_parent, after_in_child=streamer.forked

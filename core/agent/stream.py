@@ -1,9 +1,18 @@
 """`BatchStreamer`: drains the observed process's recorder and writes its batches to the parent.
 
 Runs inside the observed process (standard library only). A daemon thread drains the recorder
-every `interval_s` (50 ms) and writes one frame per non-empty drain to the inherited pipe; `flush()`
-does the same at once from any thread (the agent calls it at repeat boundaries, at the end, from
-`atexit` and from its signal handlers). A crash loses at most the events of the last interval.
+every `interval_s` (50 ms); every chunk a drain folds becomes one frame, written to the inherited
+pipe at once by the thread that drained it; `flush()` drains and writes from any thread (the agent
+calls it at repeat boundaries, at the end, from `atexit` and from its signal handlers). A crash
+loses at most the events of the last interval.
+
+Back-pressure, never an unbounded queue: frames are written with blocking writes as they are
+made, so at most a frame or two wait in `_out`. When the parent reads slower than the program
+makes events, the writing thread waits on the pipe; meanwhile the recorder's buffer fills. A
+lossless recorder (the parent records the run: nothing may be lost) then makes the program's
+threads wait for room before their next acquisition (`Recorder.relieve`, which drains - and so
+writes - on the producing thread): the program runs at the pace the parent can take. A recorder
+that drops (no recording) counts what its full buffer refuses and the program runs at its own pace.
 
 Each batch carries the data of the lifetimes it acquired or released (the recorder's table rows,
 column by column as raw arrays, read while the drain holds its lock, with the names added to the
@@ -30,6 +39,7 @@ import threading
 import time
 import warnings
 from array import array
+from collections import deque
 from typing import Any
 
 from ..lifetime_table import LifetimeTable  # noqa: TID252 (mypy sees this tree as `core`)
@@ -37,6 +47,7 @@ from ..recorder import Batch, Recorder  # noqa: TID252
 from .wire import encode
 
 _BIG = 1 << 62
+PIPE_SIZE = 1 << 20  # bytes the pipe holds (Linux's default limit for an unprivileged process)
 _FORK_WARNING = r"This process \(pid=\d+\) is multi-threaded, use of fork\(\) may lead to deadlocks in the child\."
 
 
@@ -58,7 +69,9 @@ class BatchStreamer:
         self.pid = os.getpid()
         self.frames = 0
         self.closed = False
-        self._out: list[bytes] = []  # frames built by the subscriber, written by the flusher
+        # Frames made and not yet written: at most the one being written and one per thread
+        # waiting for the write lock (each maker writes what it made before it goes on).
+        self._out: deque[bytes] = deque()
         self._series_sent: dict[int, int] = {}  # stream id -> points already sent
         # Invariant: the parent's tables of names (strings, kinds, threads) mirror this recorder's
         # index for index; each batch carries the names added since the last one.
@@ -69,6 +82,10 @@ class BatchStreamer:
         self._thread: threading.Thread | None = None
         self._fork_filter: Any = None  # a warnings filter set for one fork (see before_fork)
         self._unsubscribe = recorder.subscribe(self._on_batch)
+        with contextlib.suppress(OSError, ImportError):  # a larger pipe: fewer waits per frame
+            import fcntl
+
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -166,7 +183,7 @@ class BatchStreamer:
             return
         try:
             while self._out and not self.closed:
-                frame = self._out.pop(0)
+                frame = self._out.popleft()
                 view = memoryview(frame)
                 while view:
                     written = os.write(self.fd, view)
@@ -207,6 +224,9 @@ class BatchStreamer:
         self._out.append(
             encode(("batch", batch.events, batch.dropped_total, rows, streams, marks, list(batch.aborted), names))
         )
+        # Written now, on the draining thread (a producer relieving a lossless recorder, or the
+        # drain thread): a slow parent makes this write wait, which is the back-pressure.
+        self._write_pending()
 
     @staticmethod
     def _rows(t: LifetimeTable, batch: Batch) -> tuple[Any, ...]:

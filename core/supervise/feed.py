@@ -40,6 +40,11 @@ class ChildRecorder(Recorder):
         self._own_marks.append(Mark(time.perf_counter_ns(), text))
 
     @property
+    def inbox_frames(self) -> int:
+        """Batches fed and not folded yet."""
+        return len(self._inbox)
+
+    @property
     def pending(self) -> int:
         return len(self._inbox) + len(self._own_marks)
 

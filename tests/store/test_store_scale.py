@@ -191,3 +191,59 @@ def test_a_reader_polling_while_the_writer_finishes_does_not_make_it_fail(tmp_pa
     back = open_recording(path)
     assert back.status == "ok"
     assert len(back.lifetimes) == 20_000
+
+
+def test_rows_read_off_the_table_are_the_rows_of_its_lifetimes(tmp_path: Path) -> None:
+    # GIVEN lifetimes of every shape: clean, failed, suppressed, closed, open, aborted, in a
+    # task, with stacks, and a label carrying a DSN password
+    import contextlib
+
+    from withscope.core.store.schema import lifetime_row
+    from withscope.core.store.writer import table_rows
+    from withscope.core.track import track
+
+    class Suppressing:
+        def __enter__(self) -> Suppressing:
+            return self
+
+        def __exit__(self, *exc: object) -> bool:
+            return True
+
+    class FailsToEnter:
+        def __enter__(self) -> None:
+            raise OSError("no")
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+    rec = Recorder(stack_depth=2)
+    path = tmp_path / "f.txt"
+    path.write_text("x")
+    with rec:
+        with track(_CM(), label="postgresql://u:S3cr3t@db/x"):
+            pass
+        with contextlib.suppress(ValueError), track(_CM()):
+            raise ValueError("boom")
+        with track(Suppressing(), suppresses=(KeyError,)):
+            raise KeyError("k")
+        track(open(path)).close()  # noqa: SIM115 (closed through the handle: FLAG_CLOSE)
+        kept = track(open(path))  # noqa: SIM115 (open while the rows are read)
+        with contextlib.suppress(OSError), track(FailsToEnter()):
+            pass
+
+        async def in_task() -> None:
+            with track(_CM()):
+                pass
+
+        asyncio.run(in_task())
+    # WHEN the writer reads them as rows, straight off the table
+    rec.drain()
+    rows = table_rows(rec.table, range(-1, len(rec.table.outcome) + 2))
+    # THEN they are exactly the rows of the lifetimes (the password redacted)
+    assert rows == [lifetime_row(lt) for lt in rec.lifetimes()]
+    assert len(rows) == 6  # the withdrawn acquisition is no lifetime
+    assert "S3cr3t" not in repr(rows)
+    kept.close()
