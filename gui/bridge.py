@@ -340,25 +340,30 @@ class Bridge(QObject):
             src.pending.append(item)
 
     def _resync_all(self, src: _Source) -> None:
-        """Queue everything `src` recorded so far (after `clear()`)."""
-        lts = src.recorder.lifetimes()
-        if not lts:
-            return
-        ids = np.array([lt.id for lt in lts], np.int64)
+        """Queue everything `src` recorded so far (after `clear()`), read from the recorder's
+        columns: a long run's millions of lifetimes are never built as objects here (the next
+        tick trims what passes the memory budget)."""
+        rec = src.recorder
+        rec.drain()
+        with rec._lock:  # the columns are written under it (Recorder.drain)
+            t = rec.table
+            n = len(t.outcome)
+            out = np.frombuffer(t.outcome[:n], np.int8)  # slices copy: no buffer of the table stays exported
+            ids = np.flatnonzero(out != OUT_MISSING).astype(np.int64)
+            if not len(ids):
+                return
+            acq = np.frombuffer(t.acquired_ns[:n], np.int64)[ids]
+            rel = np.frombuffer(t.released_ns[:n], np.int64)[ids]
+            kinds = np.array([*(t.kinds or ["?"])], dtype=object)[np.frombuffer(t.kind[:n], np.uint16)[ids]]
+        codes = out[ids]
         item: dict[str, Any] = {
             "events": 0,
-            "dropped": src.recorder.dropped,
-            "acq": (
-                ids,
-                np.array([lt.acquired_ns for lt in lts], np.int64),
-                np.array([-1 if lt.released_ns is None else lt.released_ns for lt in lts], np.int64),
-                np.array([_code(lt) for lt in lts], np.int8),
-                np.array([lt.kind for lt in lts], dtype=object),
-            ),
-            "marks": tuple(src.recorder.marks()),
-            "streams": src.recorder.streams(),
+            "dropped": rec.dropped,
+            "acq": (ids, acq, rel, codes, kinds),
+            "marks": tuple(rec.marks()),
+            "streams": rec.streams(),
         }
-        src.open.update(lt.id for lt in lts if lt.is_open)
+        src.open.update(ids[codes == OUT_OPEN].tolist())
         with src.lock:
             src.pending.append(item)
 
@@ -532,9 +537,3 @@ def _marks(rec: Recorder) -> list[Mark]:
         return rec.marks()
     except Exception:
         return []
-
-
-def _code(lt: Lifetime) -> int:
-    from withscope.core.events import CODE_BY_OUTCOME
-
-    return CODE_BY_OUTCOME[lt.outcome]

@@ -110,3 +110,35 @@ def test_views_follow_a_trim_and_the_timeline_says_what_was_counted(qtbot) -> No
     view.close()
     alerts.close_dock()
     bridge.close()
+
+
+def test_clear_during_a_long_run_reads_the_columns_and_keeps_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a running run of 5,000 lifetimes (3 open) followed by a bridge that keeps 2,000
+    from withscope.core import lifetime_table, snapshot
+
+    bridge = Bridge()
+    bridge.max_rows = 2_000
+    rec = Recorder(name="long")
+    bridge.attach(rec, "long run")
+    held = [track(CM(), kind="socket", recorder=rec) for _ in range(3)]
+    for h in held:
+        h.__enter__()
+    _feed(rec, bridge, 5_000, 1_000)
+    built = [0]
+
+    def counting(*args: object, **kwargs: object) -> object:
+        built[0] += 1
+        raise AssertionError("clear() built a Lifetime object")
+
+    monkeypatch.setattr(lifetime_table, "Lifetime", counting)
+    monkeypatch.setattr(snapshot, "Lifetime", counting)
+    # WHEN the views are cleared while it runs THEN nothing is built per lifetime, and the next
+    # tick brings the store back within its budget with the open ones
+    bridge.clear()
+    assert built == [0]
+    assert bridge.store.n <= 2_000
+    assert np.count_nonzero(bridge.store.outcome[: bridge.store.n] == OUT_OPEN) == 3
+    assert bridge.history.total + bridge.store.n == 5_003
+    for h in held:
+        h.__exit__(None, None, None)
+    bridge.close()
