@@ -111,3 +111,28 @@ def test_a_tracked_class_and_a_resource_never_hold_the_producer_s_own_drain(tmp_
                 with track(open(path)):  # resource mode: acquired by track(), released by the exit
                     pass
     _assert_no_drain_inside_a_lifetime(rec, drains, threading.get_ident())
+
+
+def test_growing_the_table_never_holds_the_gil_for_a_whole_column() -> None:
+    # GIVEN a table column that records the size of every extend (one C call each, GIL held)
+    from array import array
+
+    from withscope.core.lifetime_table import GROW_STEP, LifetimeTable
+
+    sizes: list[int] = []
+
+    class Spy(array):  # type: ignore[type-arg]
+        def extend(self, values: Any) -> None:
+            sizes.append(len(values))
+            super().extend(values)
+
+    table = LifetimeTable()
+    table.acquired_ns = Spy("q")
+    # WHEN the table grows by far more than one step (a drain beside the observed threads: at
+    # 10 M lifetimes one doubling of a column in one call held the GIL ~75 ms)
+    table.grow(5 * GROW_STEP + 7)
+    # THEN it grew in steps, and every column is as long as the others
+    assert max(sizes) <= GROW_STEP
+    assert sum(sizes) == 5 * GROW_STEP + 7
+    assert {len(c) for c in (table.acquired_ns, table.released_ns, table.outcome, table.task)} == {5 * GROW_STEP + 7}
+    assert table.released_ns[-1] == -1
