@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import itertools
 import os
 import sys
@@ -145,6 +144,8 @@ def _import_module(name: str) -> Any:
 
 
 def _lookup(module: Any, dotted: str, origin: str) -> Any:
+    import inspect  # (here: `withscope run script.py` starts its process before it would need it)
+
     obj = module
     for part in dotted.split("."):
         try:
@@ -161,6 +162,8 @@ def _lookup(module: Any, dotted: str, origin: str) -> Any:
 
 
 def _check_callable(spec: str, func: Any, origin: str, name: str) -> Target:
+    import inspect
+
     if not callable(func) or isinstance(func, type):
         raise TargetError(f"{name!r} in {origin} is a {type(func).__name__}, not a function")
     try:

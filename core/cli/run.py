@@ -22,7 +22,6 @@ the recording is finished and the report written, and the exit code is 128 + the
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from withscope.core.snapshot import RunSnapshot
     from withscope.core.store import RecordingWriter
     from withscope.core.supervise import ChildRun
+    from withscope.core.supervise.spawn import Ahead
 
 DB_ENV = "WITHSCOPE_DB"  # the runner's fallback for --db (runner.DB_ENV; a test keeps them equal)
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -150,6 +150,8 @@ class Progress:
 
 async def run_with_progress(run: Run, progress: Progress | None) -> RunSnapshot:
     """Start `run`, show `progress` while it runs, return its snapshot (Ctrl-C: the run cleans up first)."""
+    import asyncio
+
     run.start()
     waiter = asyncio.ensure_future(run.wait())
     try:
@@ -167,9 +169,14 @@ async def run_with_progress(run: Run, progress: Progress | None) -> RunSnapshot:
     return waiter.result()
 
 
-def run_in_child(run: Run, waiter: Callable[[], Awaitable[RunSnapshot]]) -> tuple[RunSnapshot, int | None]:
+def run_in_child(
+    run: Run, waiter: Callable[[], Awaitable[RunSnapshot]], held: list[int] | None = None
+) -> tuple[RunSnapshot, int | None]:
     """Run `waiter()` (which starts `run` and awaits its snapshot) under `asyncio.run` with the
-    signals of `HANDLED_SIGNALS` stopping the run; returns (snapshot, the signal that stopped it)."""
+    signals of `HANDLED_SIGNALS` stopping the run (and any already `held`, see `hold_signals`);
+    returns (snapshot, the signal that stopped it)."""
+    import asyncio
+
     got: list[int] = []
 
     async def main() -> RunSnapshot:
@@ -183,6 +190,8 @@ def run_in_child(run: Run, waiter: Callable[[], Awaitable[RunSnapshot]]) -> tupl
         for sig in HANDLED_SIGNALS:
             loop.add_signal_handler(sig, on_signal, sig)
         try:
+            if held:
+                loop.call_soon(on_signal, held[0])
             return await waiter()
         finally:
             for sig in HANDLED_SIGNALS:
@@ -192,16 +201,77 @@ def run_in_child(run: Run, waiter: Callable[[], Awaitable[RunSnapshot]]) -> tupl
     return snap, (got[0] if got else None)
 
 
+@contextlib.contextmanager
+def hold_signals() -> Iterator[list[int]]:
+    """Until the run's loop handles them: SIGINT, SIGTERM and SIGHUP are noted in the list given
+    (no KeyboardInterrupt in the middle of an import, no death that would leave the observed
+    process running alone); `run_in_child` acts on them once it has started."""
+    held: list[int] = []
+
+    def note(sig: int, _frame: object) -> None:
+        held.append(sig)
+
+    previous = {sig: signal.signal(sig, note) for sig in HANDLED_SIGNALS}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+
+
 # -------------------------------------------------------------------------------- the run
 def handler(args: argparse.Namespace) -> int:
-    from withscope.core.context import DatabaseConfig
-    from withscope.core.redact import redact_dsn, redact_text
+    """`withscope run`: the observed process is started as soon as the arguments are checked
+    (`spawn_ahead`, unless a recording is asked for: that one starts with the run), and what
+    observing it needs is imported while it starts."""
+    from withscope.core.supervise.spawn import default_python, spawn_ahead
+
+    target = target_from_args(args)
+    if args.db is not None:
+        from withscope.core.context import DatabaseConfig
+        from withscope.core.redact import redact_dsn
+
+        if not DatabaseConfig(args.db).is_postgres:
+            raise UsageError(f"--db wants a postgresql:// DSN, got {redact_dsn(args.db)!r}")
+    json_out = check_json_output(args.json, args.record)  # before anything runs or is created
+    python = args.python or default_python()
+    with contextlib.ExitStack() as stack:
+        if args.json == "-":  # stdout carries the report alone; the program's prints go to stderr
+            stack.enter_context(stdout_to_stderr())
+        held = stack.enter_context(hold_signals())
+        ahead = None
+        if args.record is None:
+            dsn = args.db if args.db is not None else (os.environ.get(DB_ENV) or None)
+            try:
+                ahead = spawn_ahead(target.agent_spec(), python=python, repeat=args.repeat, scale=args.scale, dsn=dsn)
+            except OSError as exc:  # nothing ran: bad usage
+                return fail(f"cannot start {python}: {exc.strerror or exc}")
+        try:
+            run, writer = _observe(args, target, python, ahead)
+        except BaseException:
+            if ahead is not None:
+                ahead.abandon()
+            raise
+        tty = sys.stderr.isatty()  # a redrawn line would garble a program's own output on the terminal
+        quiet = args.quiet or (tty and target.kind in ("script", "module"))
+        progress = None if quiet else Progress(sys.stderr, tty, gate=run)
+        try:  # SIGINT/SIGTERM/SIGHUP stop the child; the run is then finished, recorded and reported
+            snap, stopped_by = run_in_child(run, lambda: run_with_progress(run, progress), held)
+            if run.target_error is not None and stopped_by is None:  # nothing ran: bad usage, as before
+                finish_recording(writer, snap)
+                return fail(run.target_error)
+        finally:
+            if writer is not None and not run.done:
+                writer.close()  # no outcome to write: the file keeps status "running" and what it holds
+    return report(args, snap, writer, json_out, stopped_by)
+
+
+def _observe(args: argparse.Namespace, target: ChildTarget, python: str,
+             ahead: Ahead | None) -> tuple[ChildRun, RecordingWriter | None]:  # fmt: skip
+    """The run (adopting the process started `ahead`) and its recording, if one is asked for."""
     from withscope.core.runner import RunOptions
     from withscope.core.supervise import ChildRun
 
-    target = target_from_args(args)
-    if args.db is not None and not DatabaseConfig(args.db).is_postgres:
-        raise UsageError(f"--db wants a postgresql:// DSN, got {redact_dsn(args.db)!r}")
     options = RunOptions(
         repeat=args.repeat,
         timeout_s=args.timeout,
@@ -209,30 +279,15 @@ def handler(args: argparse.Namespace) -> int:
         scale=args.scale,
         late_release_s=args.late_release,
     )
-    tty = sys.stderr.isatty()  # a redrawn line would garble a program's own output on the terminal
-    json_out = check_json_output(args.json, args.record)  # before anything runs or is created
-    run = ChildRun(target, options, python=args.python)
-    quiet = args.quiet or (tty and target.kind in ("script", "module"))
-    progress = None if quiet else Progress(sys.stderr, tty, gate=run)
-    writer: RecordingWriter | None = None
-    if args.record is not None:
-        from withscope.core.store import RecordingError, record_run
+    run = ChildRun(target, options, python=python, ahead=ahead)
+    if args.record is None:
+        return run, None
+    from withscope.core.store import RecordingError, record_run
 
-        try:
-            writer = record_run(run, args.record)  # before start: the file holds the run from t0
-        except RecordingError as exc:
-            raise UsageError(f"--record: {exc}") from None
-    keep_stdout = stdout_to_stderr() if args.json == "-" else contextlib.nullcontext()
-    try:  # SIGINT/SIGTERM/SIGHUP stop the child; the run is then finished, recorded and reported
-        with keep_stdout:  # `--json -`: stdout carries the report alone; the program's prints go to stderr
-            snap, stopped_by = run_in_child(run, lambda: run_with_progress(run, progress))
-        if run.target_error is not None and stopped_by is None:  # nothing ran: bad usage, as before
-            finish_recording(writer, snap)
-            return fail(redact_text(run.target_error))
-    finally:
-        if writer is not None and not run.done:
-            writer.close()  # no outcome to write: the file keeps status "running" and what it holds
-    return report(args, snap, writer, json_out, stopped_by)
+    try:
+        return run, record_run(run, args.record)  # before start: the file holds the run from t0
+    except RecordingError as exc:
+        raise UsageError(f"--record: {exc}") from None
 
 
 def report(args: argparse.Namespace, snap: RunSnapshot, writer: RecordingWriter | None, json_out: Path | None,

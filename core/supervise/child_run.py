@@ -11,7 +11,9 @@ What a child run does:
 1. A temp dir (a catalogue entry's `WorkloadContext.tmpdir`), then the agent is started under
    `python` (default: the active venv's, else this interpreter) in a new session; see `spawn.py`.
 2. The pipe is read on the loop (`connect_read_pipe`, never blocking it); each batch goes to the
-   `ChildRecorder` (`run.recorder`), drained by the run's timer (live rules) and by anyone else.
+   `ChildRecorder` (`run.recorder`), drained by the run's timer (live rules) and by anyone else;
+   when batches pile up, reading pauses while a worker thread folds them (`_PipeProtocol`): the
+   pipe fills and the child waits, so a recording at any event rate loses nothing.
    A psutil `Sampler` reads the child's whole process tree (`tree=True`): the parent's own fds,
    threads and memory never enter the run's figures. Forked children are in `meta["child_pids"]`.
 3. The run ends when the observed process exits. A timeout, `cancel()` or an outside cancellation
@@ -59,7 +61,17 @@ from ..rules.select import final_candidates  # noqa: TID252
 from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
 from .feed import ChildRecorder
-from .spawn import Spawned, default_python, group_members, remove_shim, signal_group, spawn_agent, wait_exit
+from .spawn import (
+    Ahead,
+    Spawned,
+    default_python,
+    group_members,
+    remove_shim,
+    run_spec,
+    signal_group,
+    spawn_agent,
+    wait_exit,
+)
 from .target import ChildTarget, child_target
 
 log = logging.getLogger("withscope")
@@ -148,7 +160,10 @@ class ChildRun(Run):
         cwd: str | None = None,
         sampler: Sampler | None = None,  # accepted for Run's signature; a child run samples its own tree
         run_id: str | None = None,
+        ahead: Ahead | None = None,  # a process `spawn_ahead` started for this run: adopted, not started again
     ) -> None:
+        if ahead is not None:
+            python, cwd, run_id = ahead.python, ahead.cwd, ahead.run_id
         target = target if isinstance(target, ChildTarget) else child_target(target)
         opts = options or RunOptions()
         super().__init__(target, opts, sampler=Sampler(opts.sample_interval_s, tree=True), run_id=run_id)
@@ -159,6 +174,8 @@ class ChildRun(Run):
         self._unsub_recorder()
         self.child_recorder = ChildRecorder(name=f"run {self.id} {target.name}")
         self.recorder = self.child_recorder
+        if ahead is not None:  # the process started before this run existed: its start is time zero
+            self.recorder.t0_ns, self.recorder.wall_t0 = ahead.t0_ns, ahead.wall_t0
         self.t0_ns, self.wall_t0 = self.recorder.t0_ns, self.recorder.wall_t0
         self._unsub_recorder = self.recorder.subscribe(self._on_batch)
         self.meta.update(interpreter=self.python, process="child", pid="")
@@ -174,6 +191,9 @@ class ChildRun(Run):
         self.target_error: str | None = None
         self.target_loaded = False  # the child loaded the target and began running it ("run start")
         self._cancel_event = asyncio.Event()
+        self._ahead = ahead
+        if ahead is not None and ahead.spec != self._agent_spec(ahead.tmpdir):
+            raise ValueError(f"the process started ahead was given another run's spec: {ahead.spec}")
 
     def cancel(self) -> None:
         """Stop the run as soon as possible (the process group gets SIGINT, then SIGTERM, then
@@ -188,6 +208,9 @@ class ChildRun(Run):
                 loop.call_soon_threadsafe(self.cancel)
                 return
         if self._task is None:  # never started: Run's own bookkeeping (status cancelled, nothing ran)
+            if self._ahead is not None:
+                self._ahead.abandon()
+                self._ahead = None
             super().cancel()
             return
         if self._cancel_requested or self._phase in ("final", "cleanup", "done"):
@@ -241,26 +264,20 @@ class ChildRun(Run):
     # -------------------------------------------------------------------------- the run
     def _agent_spec(self, tmpdir: Path) -> dict[str, Any]:
         o = self.options
-        return {
-            **self.target.agent_spec(),
-            "repeat": o.repeat,
-            "tmpdir": str(tmpdir),
-            "dsn": self.db.dsn,
-            "application_name": self.db.application_name,
-            "scale": o.scale,
-            "interval_s": 0.05,
-            # A recording attached to this run (it made the recorder lossless): nothing may be lost.
-            "lossless": self.child_recorder.lossless,
-        }
+        return run_spec(self.target.agent_spec(), repeat=o.repeat, tmpdir=tmpdir, dsn=self.db.dsn,
+                        application_name=self.db.application_name, scale=o.scale,
+                        lossless=self.child_recorder.lossless)  # fmt: skip
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
         me = asyncio.current_task()
-        tmpdir = Path(tempfile.mkdtemp(prefix=f"withscope-{self.id}-"))
+        ahead, self._ahead = self._ahead, None
+        tmpdir = ahead.tmpdir if ahead is not None else Path(tempfile.mkdtemp(prefix=f"withscope-{self.id}-"))
         self.context = WorkloadContext(tmpdir=tmpdir, db=self.db, stop=self._stop, scale=self.options.scale)
         outside_cancel = False
         try:
-            spawned = spawn_agent(self.python, self._agent_spec(tmpdir), cwd=self.cwd)
+            spawned = ahead.spawned if ahead is not None else spawn_agent(self.python, self._agent_spec(tmpdir),
+                                                                          cwd=self.cwd)  # fmt: skip
         except OSError as exc:
             shutil.rmtree(tmpdir, ignore_errors=True)
             self.status, self.error = RunStatus.ERROR, f"cannot start {self.python}: {exc.strerror or exc}"

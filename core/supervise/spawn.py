@@ -8,6 +8,10 @@ by the bootstrap: the user's own interpreter imports the agent (and `withscope.c
 program's `track()` calls) from this very tree, whether or not withscope is installed there. The
 environment the program sees is the parent's, unchanged (`PYTHONPATH` included).
 
+`spawn_ahead()` starts the process before its `ChildRun` exists (`withscope run` does, so the
+child's interpreter starts while this one imports the runner, the rules and the sampler); the
+run adopts it (`ChildRun(..., ahead=)`), or `Ahead.abandon()` stops and removes it.
+
 `stop_group()` escalates SIGINT -> SIGTERM -> SIGKILL to the group. It is only sent while the
 group's leader is not reaped (`wait_exit` waits with WNOWAIT), so its id cannot name another
 process group meanwhile.
@@ -22,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,25 @@ from ..agent import SPEC_ENV  # noqa: TID252 (mypy sees this tree as `core`)
 
 CORE_DIR = Path(__file__).resolve().parent.parent
 BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from withscope.core.agent import main; main()"
+AGENT_INTERVAL_S = 0.05  # how often the agent sends its batches
+
+
+def run_spec(
+    target_spec: dict[str, Any], *, repeat: int, tmpdir: Path, dsn: str | None, application_name: str, scale: float,
+    lossless: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """The spec of one run as the agent reads it (the pipe fd and the shim are added by `spawn_agent`)."""
+    return {
+        **target_spec,
+        "repeat": repeat,
+        "tmpdir": str(tmpdir),
+        "dsn": dsn,
+        "application_name": application_name,
+        "scale": scale,
+        "interval_s": AGENT_INTERVAL_S,
+        # A recording attached to the run (it made the recorder lossless): nothing may be lost.
+        "lossless": lossless,
+    }
 
 
 def default_python() -> str:
@@ -96,6 +120,53 @@ def spawn_agent(python: str, spec: dict[str, Any], *, cwd: str | None = None) ->
     finally:
         os.close(write_fd)
     return Spawned(proc, read_fd, shim)
+
+
+@dataclass(slots=True)
+class Ahead:
+    """An observed process started by `spawn_ahead` before its run exists. `t0_ns`/`wall_t0`
+    (taken before the start) become the run's time zero; `spec` is what the agent was given, which
+    the adopting `ChildRun` checks against its own (its agent is not lossless: `withscope run`
+    starts ahead only without `--record`). Not thread-safe; adopted or abandoned once."""
+
+    spawned: Spawned
+    tmpdir: Path
+    run_id: str
+    python: str
+    cwd: str | None
+    spec: dict[str, Any]
+    t0_ns: int
+    wall_t0: float
+
+    def abandon(self) -> None:
+        """For a run that will never start: SIGKILL to the process group, reap the process,
+        remove its temp folder and shim (a process already reaped is left alone)."""
+        proc = self.spawned.proc
+        if proc.poll() is None:  # not reaped: the group id is still this process's
+            signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(self.spawned.read_fd)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        remove_shim(self.spawned.shim)
+
+
+def spawn_ahead(
+    target_spec: dict[str, Any], *, python: str, repeat: int, scale: float, dsn: str | None, cwd: str | None = None,
+) -> Ahead:  # fmt: skip
+    """Start the agent for a run with a fresh id (the `ChildRun` that adopts it takes that id, so
+    the database application name and the temp folder are the run's). Raises OSError when the
+    interpreter cannot be started; nothing is left behind then."""
+    run_id = os.urandom(4).hex()  # as `Run` makes its ids (secrets.token_hex), without importing secrets
+    t0_ns, wall_t0 = time.perf_counter_ns(), time.time()
+    tmpdir = Path(tempfile.mkdtemp(prefix=f"withscope-{run_id}-"))
+    spec = run_spec(target_spec, repeat=repeat, tmpdir=tmpdir, dsn=dsn, application_name=f"withscope-{run_id}",
+                    scale=scale, lossless=False)  # fmt: skip
+    try:
+        spawned = spawn_agent(python, spec, cwd=cwd)
+    except BaseException:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
+    return Ahead(spawned, tmpdir, run_id, python, cwd, spec, t0_ns, wall_t0)
 
 
 def wait_exit(pid: int) -> None:
