@@ -327,6 +327,62 @@ def link_typecheck_tree() -> None:
         link.symlink_to(target, target_is_directory=True)
 
 
+# The recording core (and its C accelerator) is tested on every CPython the project supports.
+OTHER_PYTHONS = ("3.12", "3.13")
+CORE_TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100", "psutil>=5.9"]
+
+
+def find_python(minor: str) -> Path | None:
+    """A working interpreter for Python `minor`: the newest pyenv build of it, else one on PATH
+    (a pyenv shim on PATH may name a version that is not selected: each candidate is tried)."""
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    builds = sorted(versions.glob(f"{minor}.*/bin/python{minor}"),
+                    key=lambda p: [int(x) for x in p.parent.parent.name.split(".") if x.isdigit()])
+    on_path = shutil.which(f"python{minor}")
+    for cand in [*reversed(builds), *([Path(on_path)] if on_path else [])]:
+        if run([cand, "-c", "pass"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+            return cand
+    return None
+
+
+def ensure_core_venv(python: Path, minor: str) -> Path | None:
+    """.venv-core-MINOR: withscope (editable: its C accelerator built for that Python) and what the
+    core tests need, nothing of Qt. Returns its python, or None when it cannot be made."""
+    venv = ROOT / f".venv-core-{minor}"
+    py = venv / "bin" / "python"
+    stamp = venv / ".withscope-installed"
+    if not py.exists() and run([python, "-m", "venv", venv]) != 0:
+        return None
+    if stamp.exists() and stamp.read_text() == requirements_hash():
+        return py
+    say(f"installing withscope's core into {venv.name} (Python {minor})")
+    if run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"]) != 0 or \
+            run([py, "-m", "pip", "install", "-q", *CORE_TEST_DEPS]) != 0 or \
+            run([py, "-m", "pip", "install", "-q", "--no-deps", "-e", ROOT]) != 0:
+        return None
+    stamp.write_text(requirements_hash())
+    return py
+
+
+def core_test_steps(env: dict[str, str]) -> list[tuple[str, list[object], dict[str, str]]]:
+    """tests/core with the C accelerator on each other supported Python (it must build there)."""
+    steps: list[tuple[str, list[object], dict[str, str]]] = []
+    for minor in OTHER_PYTHONS:
+        python = find_python(minor)
+        if python is None:
+            say(f"note: no Python {minor} on this machine (PATH or pyenv): its core tests are skipped")
+            continue
+        py = ensure_core_venv(python, minor)
+        if py is None:
+            say(f"warning: could not set up Python {minor} for the core tests (see above)")
+            continue
+        check = "import withscope.core._speedups as s, sys; print(s.__file__)"
+        steps.append((f"C accelerator builds on Python {minor}", [py, "-c", check], env))
+        steps.append((f"pytest tests/core on Python {minor} (C accelerator)",
+                      [py, "-m", "pytest", "-q", "tests/core"], env))
+    return steps
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_venv()
     link_typecheck_tree()
@@ -345,6 +401,7 @@ def cmd_test(args: list[str]) -> int:
         if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)
             steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"],
                           dict(env, WITHSCOPE_PURE_PYTHON="1")))
+            steps.extend(core_test_steps(env))
         # last: its summary line closes the output
         steps.append((f"pytest (Qt platform {gui_env['QT_QPA_PLATFORM']})", [PY, "-m", "pytest", *args], gui_env))
         for name, cmd, step_env in steps:
