@@ -133,8 +133,9 @@ class RecordingWriter:
     ``cancelled`` unless ``finish`` was called).
 
     Why a thread: recorder subscribers run on the draining thread - the asyncio loop or the GUI
-    timer - so the callback only turns the batch into row tuples and puts them on a queue (a few
-    microseconds per lifetime); the writer thread owns the SQLite connection, applies the rows
+    timer, a child run's fold thread - so the callback only turns the batch into row tuples, read
+    straight off the recorder's columns (`table_rows`, about a microsecond per lifetime), and puts
+    them on a queue; the writer thread owns the SQLite connection, applies the rows
     with ``executemany`` (in chunks of `WRITE_CHUNK` rows) inside one open transaction and
     commits whenever it has caught up with the queue, and at least every ``flush_interval_s``
     while rows keep arriving. So everything drained is committed within about
