@@ -1,8 +1,9 @@
 """Child-process runs: start-up of `withscope run` and the child -> parent event stream.
 
 - `cli_start_ratio`: the whole `withscope run empty.py` process (parse, start the child under the
-  agent, stream, apply the rules, print the summary, exit) vs `python empty.py`, interleaved,
-  median of the per-round ratios.
+  agent, import the runner, rules and sampler while it starts, stream, apply the rules, print the
+  summary, exit) vs `python empty.py`, interleaved, median of the per-round ratios. The detail
+  also gives `withscope.core.cli` called directly (what the console script's launcher adds).
 - `child_ingest_ratio`: events/s from 4 threads of tracked blocks in a child process to the
   parent's folded model (from the child's `repeat 1/1 start` mark to the moment the parent has
   folded the last event), vs the same producers in this process with a consumer thread draining
@@ -52,7 +53,7 @@ PRODUCERS = textwrap.dedent(
 )
 
 
-# `withscope` without the launcher (which imports the GUI package before it sends `run` here)
+# `withscope` without the console script's launcher (gui/launcher.py, which imports no Qt for `run`)
 HEADLESS_CLI = "import sys; from withscope.core.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
