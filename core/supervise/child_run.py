@@ -61,6 +61,7 @@ from ..rules.select import final_candidates  # noqa: TID252
 from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
 from .feed import ChildRecorder
+from .output import OutputReader, OutputSink
 from .spawn import (
     Ahead,
     Spawned,
@@ -161,7 +162,10 @@ class ChildRun(Run):
         sampler: Sampler | None = None,  # accepted for Run's signature; a child run samples its own tree
         run_id: str | None = None,
         ahead: Ahead | None = None,  # a process `spawn_ahead` started for this run: adopted, not started again
+        output: OutputSink | None = None,  # capture the program's stdout/stderr: lines to output(stream, line)
     ) -> None:
+        if ahead is not None and output is not None:
+            raise ValueError("a process started ahead shares this process's output: it cannot be captured")
         if ahead is not None:
             python, cwd, run_id = ahead.python, ahead.cwd, ahead.run_id
         target = target if isinstance(target, ChildTarget) else child_target(target)
@@ -192,6 +196,8 @@ class ChildRun(Run):
         self.target_loaded = False  # the child loaded the target and began running it ("run start")
         self._cancel_event = asyncio.Event()
         self._ahead = ahead
+        self._output_sink = output
+        self._output: OutputReader | None = None
         if ahead is not None and ahead.spec != self._agent_spec(ahead.tmpdir):
             raise ValueError(f"the process started ahead was given another run's spec: {ahead.spec}")
 
@@ -275,9 +281,11 @@ class ChildRun(Run):
         tmpdir = ahead.tmpdir if ahead is not None else Path(tempfile.mkdtemp(prefix=f"withscope-{self.id}-"))
         self.context = WorkloadContext(tmpdir=tmpdir, db=self.db, stop=self._stop, scale=self.options.scale)
         outside_cancel = False
+        output = self._output_sink is not None
         try:
             spawned = ahead.spawned if ahead is not None else spawn_agent(self.python, self._agent_spec(tmpdir),
-                                                                          cwd=self.cwd)  # fmt: skip
+                                                                          cwd=self.cwd,
+                                                                          capture_output=output)  # fmt: skip
         except OSError as exc:
             shutil.rmtree(tmpdir, ignore_errors=True)
             self.status, self.error = RunStatus.ERROR, f"cannot start {self.python}: {exc.strerror or exc}"
@@ -305,6 +313,9 @@ class ChildRun(Run):
         threading.Thread(target=waiter, name=f"withscope-wait-{pid}", daemon=True).start()
         pipe = os.fdopen(spawned.read_fd, "rb", buffering=0)
         transport, proto = await loop.connect_read_pipe(lambda: _PipeProtocol(self), pipe)
+        if self._output_sink is not None:
+            streams = {"stdout": spawned.proc.stdout, "stderr": spawned.proc.stderr}
+            self._output = await OutputReader.attach(streams, self._output_sink)
         self.sampler.pid = pid
         self.sampler.start()
         self._phase = "workload"
@@ -399,6 +410,8 @@ class ChildRun(Run):
                 signal_group(spawned.pid, signal.SIGKILL)
                 self.returncode = await asyncio.to_thread(spawned.proc.wait)
             transport.close()
+            if self._output is not None:
+                self._output.close()
             shutil.rmtree(self.context.tmpdir, ignore_errors=True)
             remove_shim(spawned.shim)
 
@@ -412,6 +425,8 @@ class ChildRun(Run):
             await self._stop_child(exited)
         await self._stop_survivors()
         await proto.read_to_end()  # the last frames the process wrote
+        if self._output is not None:  # and the last lines it printed
+            await self._output.read_to_end(EOF_WAIT_S)
         transport.close()
         self.returncode = await asyncio.to_thread(spawned.proc.wait)  # reaps: the group id is free again
         if self._stopped_by:

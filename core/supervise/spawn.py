@@ -87,7 +87,8 @@ def remove_shim(root: Path) -> None:
 
 @dataclass(slots=True)
 class Spawned:
-    """A started observed process: its Popen, the read end of its pipe, its shim folder."""
+    """A started observed process: its Popen, the read end of its pipe, its shim folder. With
+    `capture_output`, `proc.stdout`/`proc.stderr` are the read ends of the program's output."""
 
     proc: subprocess.Popen[bytes]
     read_fd: int
@@ -98,9 +99,15 @@ class Spawned:
         return self.proc.pid
 
 
-def spawn_agent(python: str, spec: dict[str, Any], *, cwd: str | None = None) -> Spawned:
+def spawn_agent(
+    python: str, spec: dict[str, Any], *, cwd: str | None = None, capture_output: bool = False,
+) -> Spawned:  # fmt: skip
     """Start the agent under `python` for `spec` (the pipe fd is added). Raises OSError when the
-    interpreter cannot be started; nothing is left behind then."""
+    interpreter cannot be started; nothing is left behind then.
+
+    By default the program shares this process's stdin, stdout and stderr (the CLI passes them
+    through). `capture_output=True` (the app): its stdout and stderr are pipes read by the parent
+    (`proc.stdout`, `proc.stderr`) and its stdin is /dev/null."""
     shim = make_shim()
     read_fd, write_fd = os.pipe()
     try:
@@ -112,6 +119,9 @@ def spawn_agent(python: str, spec: dict[str, Any], *, cwd: str | None = None) ->
             start_new_session=True,
             env=env,
             cwd=cwd,
+            stdin=subprocess.DEVNULL if capture_output else None,
+            stdout=subprocess.PIPE if capture_output else None,
+            stderr=subprocess.PIPE if capture_output else None,
         )
     except BaseException:
         os.close(read_fd)
