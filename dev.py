@@ -327,6 +327,8 @@ def link_typecheck_tree() -> None:
         link.symlink_to(target, target_is_directory=True)
 
 
+COVERAGE_FLOOR = 80  # percent of withscope.core and withscope.gui lines run by the suite
+
 # The recording core (and its C accelerator) is tested on every CPython the project supports.
 OTHER_PYTHONS = ("3.12", "3.13")
 CORE_TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100", "psutil>=5.9"]
@@ -403,7 +405,10 @@ def cmd_test(args: list[str]) -> int:
                           dict(env, WITHSCOPE_PURE_PYTHON="1")))
             steps.extend(core_test_steps(env))
         # last: its summary line closes the output
-        steps.append((f"pytest (Qt platform {gui_env['QT_QPA_PLATFORM']})", [PY, "-m", "pytest", *args], gui_env))
+        # The whole suite measures coverage of withscope.core and withscope.gui (subprocesses too:
+        # pyproject.toml [tool.coverage]) and fails under the floor it keeps.
+        cov = [] if args else ["--cov", "--cov-report=term", f"--cov-fail-under={COVERAGE_FLOOR}"]
+        steps.append((f"pytest (Qt platform {gui_env['QT_QPA_PLATFORM']})", [PY, "-m", "pytest", *cov, *args], gui_env))
         for name, cmd, step_env in steps:
             say(f"{name}")
             rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)

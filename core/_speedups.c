@@ -51,6 +51,18 @@ static int g_send = -1, g_get_awaitable = -1;
 static int g_configured = 0;
 static PyObject *g_one, *g_zero;
 
+/* The codes of core/events.py, its one definition (exported as module constants, which
+ * tests/core/test_accel_codes.py checks against events.py): event codes (the first item of an
+ * event tuple) and the outcome codes of the lifetime table. */
+#define CODE_ACQUIRE 0
+#define CODE_RELEASE 1
+#define CODE_ABORT 2
+#define OUT_OPEN (-1)
+#define OUT_RELEASED 0
+#define OUT_RELEASED_WITH_ERROR 1
+#define OUT_EXIT_RAISED 2
+_Static_assert(CODE_ACQUIRE == 0 && CODE_RELEASE == 1, "g_zero and g_one stand for these two codes in events");
+
 /* The last thread seen and its token: threads switch rarely compared with `with` blocks. */
 static uint64_t g_last_tid = 0;
 static PyObject *g_last_me = NULL;
@@ -808,7 +820,7 @@ static void record_exit_raised(Handle *self, PyObject *lid, PyObject *ev) {
     PyObject *type, *value, *tb;
     fetch_normalized(&type, &value, &tb);
     if (value != NULL && is_open_id(lid)) {
-        PyObject *code = PyLong_FromLong(value == ev ? 1 : 2); /* OUT_RELEASED_WITH_ERROR : OUT_EXIT_RAISED */
+        PyObject *code = PyLong_FromLong(value == ev ? OUT_RELEASED_WITH_ERROR : OUT_EXIT_RAISED);
         PyObject *r = code == NULL ? NULL
                                    : PyObject_CallMethodObjArgs((PyObject *)self, s_end, lid, code, value, g_zero, NULL);
         if (r == NULL) report_failure(s_release_what);
@@ -1507,10 +1519,10 @@ static PyObject *fold_releases(PyObject *Py_UNUSED(module), PyObject *const *arg
         PyObject *code = len >= 2 ? PyTuple_GET_ITEM(ev, 0) : NULL;
         long c = code != NULL && PyLong_CheckExact(code) ? PyLong_AsLong(code) : -1;
         if (c == -1 && PyErr_Occurred()) goto done;
-        if ((c == 1 || c == 2) && len != 3) { /* a RELEASE with an outcome, or an ABORT */
+        if ((c == CODE_RELEASE || c == CODE_ABORT) && len != 3) { /* a RELEASE with an outcome, or an ABORT */
             if (PySet_Add(deferred, PyTuple_GET_ITEM(ev, 1)) < 0) goto done;
-            if (c == 1) passing = 1;
-        } else if (c == 1 && !passing && PyLong_CheckExact(PyTuple_GET_ITEM(ev, 1))) {
+            if (c == CODE_RELEASE) passing = 1;
+        } else if (c == CODE_RELEASE && !passing && PyLong_CheckExact(PyTuple_GET_ITEM(ev, 1))) {
             PyObject *lid_o = PyTuple_GET_ITEM(ev, 1);
             int later = PySet_GET_SIZE(deferred) ? PySet_Contains(deferred, lid_o) : 0;
             if (later < 0) goto done;
@@ -1518,9 +1530,9 @@ static PyObject *fold_releases(PyObject *Py_UNUSED(module), PyObject *const *arg
                 Py_ssize_t lid = PyLong_AsSsize_t(lid_o);
                 long long t = PyLong_AsLongLong(PyTuple_GET_ITEM(ev, 2));
                 if (PyErr_Occurred()) goto done;
-                if (lid < 0 || lid >= size || outcome[lid] != -1) continue; /* unknown, or already released */
+                if (lid < 0 || lid >= size || outcome[lid] != OUT_OPEN) continue; /* unknown, or already released */
                 released_ns[lid] = t;
-                outcome[lid] = 0; /* OUT_RELEASED */
+                outcome[lid] = OUT_RELEASED;
                 if (PyList_Append(released, lid_o) < 0) goto done;
                 continue;
             }
@@ -1653,7 +1665,11 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     }
     if (PyModule_AddObjectRef(m, "HandleBase", (PyObject *)&HandleType) < 0 ||
         PyModule_AddObjectRef(m, "StreamIter", (PyObject *)&StreamIterType) < 0 ||
-        PyModule_AddObjectRef(m, "EventBuf", (PyObject *)&EventBufType) < 0) {
+        PyModule_AddObjectRef(m, "EventBuf", (PyObject *)&EventBufType) < 0 ||
+        PyModule_AddIntMacro(m, CODE_ACQUIRE) < 0 || PyModule_AddIntMacro(m, CODE_RELEASE) < 0 ||
+        PyModule_AddIntMacro(m, CODE_ABORT) < 0 || PyModule_AddIntMacro(m, OUT_OPEN) < 0 ||
+        PyModule_AddIntMacro(m, OUT_RELEASED) < 0 || PyModule_AddIntMacro(m, OUT_RELEASED_WITH_ERROR) < 0 ||
+        PyModule_AddIntMacro(m, OUT_EXIT_RAISED) < 0) {
         Py_DECREF(m);
         return NULL;
     }

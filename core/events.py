@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 
 class Outcome(enum.StrEnum):
-    """How a lifetime ended (or that it has not).
+    """How a lifetime ended (or that it has not). The members' order is the order every legend
+    lists them in.
 
     - `open`: still held when asked.
     - `released`: released with no exception passing through (a `with` exit, `close()`, a stream

@@ -11,12 +11,13 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+from withscope.core.events import CODE_BY_OUTCOME, Outcome
 
 from . import theme as th
 from .bar_style import paint_alert_swatch, paint_selection_swatch
 from .timeline_item import paint_swatch
 
-OUTCOME_ORDER = [th.OUT_OPEN, th.OUT_RELEASED, th.OUT_ERROR, th.OUT_EXIT_RAISED, th.OUT_GC]
+OUTCOME_ORDER = [CODE_BY_OUTCOME[o] for o in Outcome]  # the enum's order, as table codes
 SEVERITY_ORDER = ["critical", "warning", "info"]
 ALERT = "alert"  # entry styles besides outcome codes: the alert frame, the selection frame
 SELECTED = "selected"

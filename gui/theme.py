@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
+from withscope.core.events import OUT_EXIT_RAISED, OUT_GC, OUT_OPEN, OUT_RELEASED, OUT_RELEASED_WITH_ERROR
 
 # Colour-blind-friendly palette (Tableau 10 without its red, which is reserved for errors).
 KIND_COLOURS: dict[str, str] = {
@@ -37,15 +38,9 @@ KIND_COLOURS: dict[str, str] = {
 }
 _FALLBACK = ["#4e79a7", "#59a14f", "#b07aa1", "#9c755f", "#76b7b2", "#edc948", "#86bcb6", "#d4a6c8"]
 
-# Outcome codes as stored in the recorder table (core/events.py OUT_*).
-OUT_OPEN, OUT_RELEASED, OUT_ERROR, OUT_EXIT_RAISED, OUT_GC = -1, 0, 1, 2, 3
-OUTCOME_NAMES: dict[int, str] = {
-    OUT_OPEN: "open",
-    OUT_RELEASED: "released",
-    OUT_ERROR: "released-with-error",
-    OUT_EXIT_RAISED: "exit-raised",
-    OUT_GC: "gc",
-}
+# Outcome codes as stored in the recorder table: core/events.py's (OUT_ERROR is its
+# OUT_RELEASED_WITH_ERROR, shorter where the views spell out style tables).
+OUT_ERROR = OUT_RELEASED_WITH_ERROR
 OUTCOME_TEXT: dict[int, str] = {
     OUT_OPEN: "open (growing)",
     OUT_RELEASED: "released",

@@ -6,10 +6,10 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 
-from withscope.core.events import Lifetime
+from withscope.core.events import Lifetime, Outcome
 
 # Every outcome, in the order legends list them.
-OUTCOME_ORDER = ("open", "released", "released-with-error", "exit-raised", "gc")
+OUTCOME_ORDER = tuple(o.value for o in Outcome)  # the enum's order
 
 
 def kinds_in_order(lifetimes: Iterable[Lifetime]) -> list[str]:

@@ -4,9 +4,8 @@ agent and the parent write parses to its kind (and an unknown text is a user's o
 from __future__ import annotations
 
 import pytest
-
 from withscope.core import marks
-from withscope.core.marks import MarkKind, MarkInfo, parse
+from withscope.core.marks import MarkInfo, MarkKind, parse
 
 
 @pytest.mark.parametrize(
