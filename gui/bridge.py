@@ -9,6 +9,12 @@ plain data and publishes it through Qt signals - never one signal per event:
 - `alertsAdded(list[RunAlert])`, `samplesAdded(SampleBlock)`, `streamsChanged(list[RunStream])`,
   `marksAdded(list[RunMark])`, `statsChanged(BridgeStats)`, `runsChanged()`, `cleared()`;
 - `trimmed(Trim)`: the store was replaced by a smaller one (see below); rows are renumbered.
+- `metricsRunChanged(key, name)`: the run whose process samples `samplesAdded` now carries.
+
+Process samples: each run brings its own sampler (a child run's samples its process tree, never
+the app). One series is shown at a time, the metrics run's (`metrics_key`): the latest run
+attached with samples; when it ends while others run, the latest of those. Samples of the other
+runs are not published (two processes' figures on one curve would read as one process jumping).
 
 Memory budget: the store keeps at most `max_rows` lifetimes (`memory_budget_mb`, default
 `DEFAULT_BUDGET_MB`, or ``$WITHSCOPE_MEMORY_BUDGET_MB``, over `ROW_COST` bytes a shown
@@ -36,7 +42,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from withscope.core import marks as run_marks
-from withscope.core.events import Alert, Lifetime, Mark, Sample
+from withscope.core.events import OUT_MISSING, OUT_OPEN, Alert, Lifetime, Mark, Sample
 from withscope.core.recorder import Batch, Recorder
 
 from .bridge_data import (
@@ -68,8 +74,6 @@ __all__ = [
 log = logging.getLogger("withscope")
 
 FPS = 30
-OUT_MISSING = -2
-OUT_OPEN = -1
 _RESYNC_EVERY = 30  # batches between re-reads of rows we believe open
 BUDGET_ENV = "WITHSCOPE_MEMORY_BUDGET_MB"
 DEFAULT_BUDGET_MB = 100.0
@@ -115,6 +119,7 @@ class _Source:
         self.unsubscribe: Callable[[], None] = lambda: None
         self.unsubscribe_sampler: Callable[[], None] = lambda: None
         self.pushed_samples: list[Sample] = []
+        self.sampler: Any = None  # the run's own sampler, when it has one
 
 
 @dataclass(slots=True)
@@ -145,6 +150,7 @@ class Bridge(QObject):
     runsChanged = Signal()
     cleared = Signal()
     trimmed = Signal(object)  # Trim
+    metricsRunChanged = Signal(int, str)  # key of the run the samples are of (-1: none), its name
 
     def __init__(
         self, parent: QObject | None = None, *, fps: int = FPS, memory_budget_mb: float | None = None
@@ -163,6 +169,7 @@ class Bridge(QObject):
         self._workload_end: dict[int, float] = {}  # run key -> seconds of its "workload end" mark
         self._sampled: list[Sample] = []  # from follow_sampler(), published at the next tick
         self._unfollow_sampler: Callable[[], None] = lambda: None
+        self.metrics_key: int | None = None  # the run whose samples are published (see the module)
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000 / fps)))
         self._timer.timeout.connect(self.tick)
@@ -218,10 +225,35 @@ class Bridge(QObject):
         src = _Source(key, name, recorder, alerts or (lambda: ()), samples or (lambda: ()))
         src.unsubscribe = recorder.subscribe(lambda batch, s=src: self._on_batch(s, batch))
         if sampler is not None:
+            src.sampler = sampler
             src.unsubscribe_sampler = sampler.subscribe(src.pushed_samples.append)
         self._sources[key] = src
         self.runsChanged.emit()
+        if sampler is not None or samples is not None:
+            self._set_metrics(key)
         return key
+
+    def _set_metrics(self, key: int | None) -> None:
+        if key == self.metrics_key:
+            return
+        self.metrics_key = key
+        src = self._sources.get(key) if key is not None else None
+        self.metricsRunChanged.emit(-1 if src is None else src.key, "" if src is None else src.name)
+
+    def _next_metrics(self) -> None:
+        """The metrics run ended or went: the latest running run with samples takes its place
+        (none running: a finished metrics run keeps its series)."""
+        live = [s.key for s in self._sources.values() if s.running and s.sampler is not None]
+        if live:
+            self._set_metrics(live[-1])
+        elif self.metrics_key not in self._sources:
+            self._set_metrics(None)
+
+    def metrics_pid(self) -> int | None:
+        """The pid the metrics run's sampler reads (a child run's main process)."""
+        src = self._sources.get(self.metrics_key) if self.metrics_key is not None else None
+        pid = getattr(src.sampler, "pid", None) if src is not None else None
+        return pid if isinstance(pid, int) else None
 
     def finish(self, key: int) -> None:
         """The run `key` ended: fold what is left, then stop following its recorder."""
@@ -234,6 +266,8 @@ class Bridge(QObject):
         src.unsubscribe_sampler()
         self.runsChanged.emit()
         self.tick()
+        if key == self.metrics_key:
+            self._next_metrics()
 
     def workload_end_s(self, key: int) -> float | None:
         """When the workload of run `key` ended (before the run's own cleanup), if it has."""
@@ -265,6 +299,7 @@ class Bridge(QObject):
             gone = self._sources.pop(key)
             gone.unsubscribe()
             gone.unsubscribe_sampler()
+        self._next_metrics()
         self.store = LifetimeStore()
         self.history = AggregatedHistory()
         self.origin_ns = None
@@ -394,7 +429,9 @@ class Bridge(QObject):
                 src.dropped = max(src.dropped, item["dropped"])
                 self._fold_item(src, item, updated, streams, marks)
             alerts.extend(self._new_alerts(src))
-            samples.extend(self._new_samples(src))
+            fresh = self._new_samples(src)
+            if src.key == self.metrics_key:  # the other runs' samples are not shown (see the module)
+                samples.extend(fresh)
         if store.n > self.max_rows:
             self._trim()
             store = self.store

@@ -41,9 +41,10 @@ from .target_dialog import TargetDialog
 if TYPE_CHECKING:  # the views are imported when they are built (see the module docstring)
     from .alerts_dock import AlertsDock
     from .bridge import Bridge, BridgeStats, RunAlert
+    from .console_dock import ConsoleDock
     from .details_dock import DetailsDock
     from .metrics_dock import MetricsDock
-    from .runs import RunController, RunFactory
+    from .runs import RunController, RunFactory, RunRequest
     from .throughput_dock import ThroughputDock
     from .timeline import TimelineView
 
@@ -56,6 +57,7 @@ DATA_DOCKS = (
     ("details", "Details", "detailsDock", Qt.DockWidgetArea.RightDockWidgetArea),
     ("metrics", "Process metrics", "metricsDock", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("throughput", "Streaming throughput", "throughputDock", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("console", "Console", "consoleDock", Qt.DockWidgetArea.BottomDockWidgetArea),
 )
 SCREEN_SHARE = 0.85  # a first window (no saved geometry) covers this much of the screen, centred
 ALERTS_NEED_PX = 780  # the alerts table with every column readable (alerts_columns.needed_width), default font
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
     details: DetailsDock
     metrics: MetricsDock
     throughput: ThroughputDock
+    console: ConsoleDock
 
     def __init__(
         self,
@@ -116,7 +119,6 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._closed_ok = False
         self._started = False
-        self._last_target = ""
         self._dialog: TargetDialog | None = None
         self._status_at = -math.inf  # time.monotonic() of the last status bar update
         self._details_pinned = False  # the user picked something: new alerts do not replace it
@@ -147,6 +149,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, self._dock(attr))
         metrics, throughput = self._dock("metrics"), self._dock("throughput")
         self.tabifyDockWidget(metrics, throughput)
+        self.tabifyDockWidget(throughput, self._dock("console"))
         metrics.raise_()
         self._docks_fitted = False  # docks arranged and sized from the window's size (at its first show)
 
@@ -220,6 +223,7 @@ class MainWindow(QMainWindow):
     def _create_views(self) -> None:
         from .alerts_dock import AlertsDock
         from .bridge import Bridge
+        from .console_dock import ConsoleDock
         from .details_dock import DetailsDock
         from .metrics_dock import MetricsDock
         from .runs import RunController
@@ -233,6 +237,7 @@ class MainWindow(QMainWindow):
         self.details = DetailsDock(self.bridge, self)
         self.metrics = MetricsDock(self.bridge, self)
         self.throughput = ThroughputDock(self.bridge, self)
+        self.console = ConsoleDock(self.controller.console, self.bridge.statsChanged, self)
         self.metrics.link_x(self.timeline.plot.getViewBox())
         self.throughput.link_x(self.timeline.plot.getViewBox())
 
@@ -270,6 +275,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
         self._placeholders.clear()
         self.tabifyDockWidget(self.metrics, self.throughput)
+        self.tabifyDockWidget(self.throughput, self.console)
         self.restoreState(state, STATE_VERSION)
 
     def fit_docks(self) -> None:
@@ -279,10 +285,11 @@ class MainWindow(QMainWindow):
         need = alerts_columns.needed_width(self.fontMetrics())  # the same before the dock is built
         sizes = dock_sizes(self.width(), self.height(), need)
         tabbed = alerts in self.tabifiedDockWidgets(metrics)
-        if sizes["tabbed"] and not tabbed:  # one row of tabs: alerts, metrics, throughput
+        if sizes["tabbed"] and not tabbed:  # one row of tabs: alerts, metrics, throughput, console
             throughput = self._dock("throughput")
             self.tabifyDockWidget(alerts, metrics)
             self.tabifyDockWidget(metrics, throughput)
+            self.tabifyDockWidget(throughput, self._dock("console"))
             alerts.raise_()
         elif not sizes["tabbed"] and tabbed:  # the default arrangement: alerts beside the metrics
             self.restoreState(QByteArray(self._default_state), STATE_VERSION)
@@ -326,7 +333,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(False)
         self.clear_action = self._action("Clear", self.clear, "Ctrl+L", "Forget finished runs and clear the views")
         self.open_action = self._action("Open target…", self.open_target, "Ctrl+Shift+O",
-                                        "Run your own file.py:function")
+                                        "Run your own script, module or function, with arguments")
         self.fit_action = self._action("Fit timeline", self.fit_timeline, "Ctrl+0", "Show every lifetime")
         self.follow_action = self._action("Follow latest", self.set_follow, "Ctrl+F",
                                           "Keep the newest events in view")
@@ -511,15 +518,19 @@ class MainWindow(QMainWindow):
         self.messages.hide()
 
     def open_target(self) -> None:
-        dlg = TargetDialog(self, self._last_target)
+        dlg = TargetDialog(self, self.settings)  # the last target, arguments and folder come back
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.targetChosen.connect(self._on_target)
+        dlg.requestChosen.connect(self._on_target)
         self._dialog = dlg
         dlg.open()  # non-modal for the loop: never exec() (qasync)
 
-    def _on_target(self, spec: str) -> None:
-        self._last_target = spec
-        self.run_workloads([spec])
+    def _on_target(self, request: RunRequest) -> None:
+        if not self.views_ready:
+            self.when_ready(self._on_target, request)
+            return
+        if self.controller.start(request):
+            self.console.raise_()  # the program's output
+        self._on_runs_changed()
 
     def fit_timeline(self) -> None:
         self.when_ready(lambda: self.timeline.fit())
@@ -564,8 +575,8 @@ class MainWindow(QMainWindow):
 
     def _on_run_finished(self, _key: int, name: str, status: str, error: str) -> None:
         self._on_runs_changed()
-        if status == "ok" and not self.controller.running:
-            self.status_running.setText(f"Finished {name}")
+        if not self.controller.running:
+            self.status_running.setText(f"Finished {name}" if status == "ok" else f"{name}: {status}")
 
     def _on_stats(self, stats: BridgeStats) -> None:
         # Every frame, but the labels change at most STATUS_EVERY_S apart: each change of their

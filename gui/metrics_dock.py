@@ -5,6 +5,9 @@ time axes agree, with run start/end marks. One `PlotDataItem` per series updated
 from a bounded `Ring` a few times a second, in the dock's slot of the frame (frames.py). Cheap to
 repaint: y ranges move in steps (`y_range`), axes are cached pixmaps, one time axis under the last
 chart supplies every chart's x grid (time_grid.py). GUI thread only.
+
+The figures are a run's process tree (its program and what it started), never the app's own; with
+several runs at once they are the latest run's (`Bridge.metrics_key`), named above the charts.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QStackedWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from . import theme as th
 from .bridge import Bridge, RunMark, SampleBlock
@@ -36,7 +39,9 @@ SERIES = [  # (attribute of SampleBlock, axis label, units, colour key)
 ]
 COUNTS = {"fds", "threads", "connections"}  # series of whole numbers
 FLUSH_EVERY_S = 0.3  # curves are redrawn about 3 times a second (samples come at 10 Hz)
-EMPTY_TEXT = "Process metrics (RSS, open fds, threads, connections, CPU) are sampled while a workload runs."
+EMPTY_TEXT = ("Process metrics (RSS, open fds, threads, connections, CPU) of the program's process tree "
+              "are sampled while it runs.")
+TITLE = "Process metrics"
 AXIS_WIDTH = 120
 
 
@@ -72,7 +77,7 @@ def y_range(lo: float, hi: float, cur_lo: float, cur_hi: float, min_step: float 
 
 class MetricsDock(QDockWidget):
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
-        super().__init__("Process metrics", parent)
+        super().__init__(TITLE, parent)
         self.setObjectName("metricsDock")
         self.bridge = bridge
         self.ring = Ring(1 + len(SERIES), HISTORY)
@@ -92,13 +97,27 @@ class MetricsDock(QDockWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
-        self.setWidget(self.stack)
+        # Whose figures these are: the run and its process (the app's own never are).
+        self.source_label = QLabel("")
+        self.source_label.setObjectName("metricsSource")
+        self.source_label.setContentsMargins(6, 2, 6, 0)
+        self.source_label.hide()
+        body = QWidget()
+        box = QVBoxLayout(body)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.source_label)
+        box.addWidget(self.stack, 1)
+        self.setWidget(body)
         self._dirty = False
         self._last_push = -math.inf  # time.monotonic() of the last push to the curves
         bridge.samplesAdded.connect(self.on_samples)
         bridge.marksAdded.connect(self.on_marks)
         bridge.cleared.connect(self.on_cleared)
         bridge.statsChanged.connect(self._on_frame)
+        bridge.metricsRunChanged.connect(self._on_metrics_run)
+        self._metrics_name = ""
+        self._metrics_pid: int | None = None
         self.visibilityChanged.connect(lambda shown: shown and self.bridge.frames.request(self.flush))
         th.notifier().changed.connect(self.set_theme)
 
@@ -170,7 +189,26 @@ class MetricsDock(QDockWidget):
         if self.plots:
             mirror_x(self.plots[0].getViewBox(), view_box)
 
+    def _on_metrics_run(self, _key: int, name: str) -> None:
+        self._metrics_name, self._metrics_pid = name, None
+        self._retitle()
+
+    def _retitle(self) -> None:
+        """The title names whose figures these are: the run and its process id."""
+        if not self._metrics_name:
+            self.source_label.hide()
+            return
+        pid = self.bridge.metrics_pid()
+        self._metrics_pid = pid
+        where = f"process {pid} and its children" if pid is not None else "its process tree"
+        self.source_label.setText(f"Run: {self._metrics_name} — {where}")
+        self.source_label.setToolTip("The figures are the run's own processes, never withscope's. With several "
+                                     "runs at once, the latest run's.")
+        self.source_label.show()
+
     def on_samples(self, block: SampleBlock) -> None:
+        if self._metrics_name and self.bridge.metrics_pid() != self._metrics_pid:
+            self._retitle()  # the run's process started after the run was attached
         self._build()
         rows = np.column_stack([block.t_s, *(getattr(block, attr) for attr, *_ in SERIES)])
         self.ring.extend(rows)

@@ -122,6 +122,8 @@ class RunHistory(QObject):
         from withscope.core.store import RecordingError
 
         writer, sr.writer = sr.writer, None
+        if writer is None:  # shutdown() finished it before this task ran
+            return
         try:
             await writer.afinish_with(sr.snapshot())
         except RecordingError as exc:

@@ -2,7 +2,7 @@
 
 `Replay.open_file(path)` reads the recording on a worker thread (the loop's executor: qasync
 runs it on a QThread) while the status bar says so, then `load()` shows it: the live views are
-cleared, the app's sampler is paused (its live samples would land on the recording's time axis)
+cleared (runs sample their own processes: no live sample lands on the recording's time axis)
 and a `ReplayRecorder` is attached to the window's `Bridge` like a run's recorder. The `ReplayBar`
 (a toolbar) scrubs (`seek`) and plays at 1x, 4x or "max"; forward moves apply the next changes,
 backward moves rebuild the recorder up to the earlier time. The bridge's clock is the replay
@@ -205,9 +205,6 @@ class Replay(QObject):
         if isinstance(feed, RunSnapshot):
             feed = ReplayFeed(feed)
         self.close(clear=False)
-        sampler = self.win.controller.sampler
-        if getattr(sampler, "running", False):
-            self._keep(asyncio.get_event_loop().create_task(sampler.stop(), name="withscope-pause-sampler"))
         self.feed = feed
         snap = feed.snapshot
         self.path = Path(path) if path is not None else None

@@ -1,10 +1,18 @@
 """`RunController`: starts, stops and awaits the runs of the app on the qasync loop.
 
-Runs come from `core.runner` (the same runner as the CLI) through `run_factory(spec, repeat)`;
-the controller attaches each run's recorder, alerts and sampler to the `Bridge`, keeps a strong
-reference to every task it starts, and reports every outcome - including errors - as a message
-(never an exception into Qt, never a modal dialog). `shutdown()` cancels everything and awaits
-the cleanup of every run. Loop/GUI thread only.
+Every run - a catalogue entry or the user's own target (`RunRequest`: a script with arguments,
+`-m module`, `file.py:function`, `module:function`, a working directory, an interpreter) - runs
+in its own process: `run_factory(request, repeat, output)` makes a `core.supervise.ChildRun`, the
+runner the CLI uses. Whatever the program does (segfault, `os._exit`, a CPU loop, a blocking
+call) happens in that process; the app only reads its pipe and samples its process tree, and
+Stop ends it within about two seconds (SIGINT, SIGTERM, then SIGKILL to its process group).
+
+The controller attaches each run's recorder, alerts and own sampler (the child's process tree,
+never the app) to the `Bridge`, sends the program's output lines to `console` (a bounded
+`ConsoleBuffer`), keeps a strong reference to every task it starts, and reports every outcome -
+including errors, crashes and exit codes - as a message (never an exception into Qt, never a
+modal dialog). `shutdown()` cancels everything and awaits the cleanup of every run. Loop/GUI
+thread only.
 """
 
 from __future__ import annotations
@@ -12,32 +20,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from .bridge import Bridge
+from .console_dock import ConsoleBuffer
+
+if TYPE_CHECKING:  # the module stays cheap to import: the "Open target" dialog reads RunRequest
+    from .bridge import Bridge
 
 log = logging.getLogger("withscope")
 
-RunFactory = Callable[[str, int, Any], Any]
+OutputSink = Callable[[str, str], None]  # (stream, line): the program's output, on the loop thread
 
 
-def default_run_factory(spec: str, repeat: int, sampler: Any) -> Any:
-    """A not-yet-started `core.runner.Run` of `spec` (catalogue name or file.py:function).
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What to run, in the forms `withscope run` takes: `target` is a script (`tool.py`), a module
+    (with `module=True`: `python -m target`), `file.py:function`, `module:function` or a
+    catalogue name; `args` are the program's arguments; `cwd` its working directory (None: the
+    app's); `python` its interpreter (None: the active virtual environment's, else the app's)."""
+
+    target: str
+    args: tuple[str, ...] = ()
+    module: bool = False
+    cwd: str | None = None
+    python: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How the run is shown: the command line after `python`."""
+        return " ".join([("-m " if self.module else "") + self.target, *self.args])
+
+
+RunFactory = Callable[[RunRequest, int, OutputSink | None], Any]
+
+
+def in_dir(target: str, cwd: str | None) -> str:
+    """`target` with a relative file it names taken from `cwd` (as the program will see it),
+    when that file exists there; anything else unchanged."""
+    if not cwd:
+        return target
+    where, sep, func = target.rpartition(":")
+    path = where if sep and where else target
+    if os.path.isabs(path) or not os.path.exists(os.path.join(cwd, path)):
+        return target
+    full = os.path.join(cwd, path)
+    return f"{full}:{func}" if sep and where else full
+
+
+def default_run_factory(request: RunRequest, repeat: int, output: OutputSink | None) -> Any:
+    """A not-yet-started `ChildRun` of `request`, its output given to `output` line by line.
 
     Raises `TargetError` (one line for a person) for a target that cannot be resolved."""
-    from withscope.core.runner import Run, RunOptions
+    from withscope.core.runner import RunOptions
+    from withscope.core.supervise import ChildRun, child_target
 
-    return Run(spec, RunOptions(repeat=repeat), sampler=sampler)
-
-
-def make_sampler() -> Any:
-    from withscope.core.sampler import Sampler
-
-    return Sampler()
+    spec = request.target if request.module else in_dir(request.target, request.cwd)
+    target = child_target(spec, request.args, module=request.module)
+    return ChildRun(target, RunOptions(repeat=repeat), python=request.python, cwd=request.cwd, output=output)
 
 
 def _alerts_of(run: Any) -> Callable[[], Any]:
@@ -67,16 +111,11 @@ class RunController(QObject):
         bridge: Bridge,
         run_factory: RunFactory | None = None,
         parent: QObject | None = None,
-        *,
-        sampler: Any = None,
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.run_factory = run_factory or default_run_factory
-        # One app-wide psutil sampler shared by every run: metrics keep moving between runs, so
-        # the fall back to baseline after Stop is visible. Started with the first run.
-        self.sampler = sampler if sampler is not None else make_sampler()
-        bridge.follow_sampler(self.sampler)
+        self.console = ConsoleBuffer()  # every run's output lines, tagged with the run
         self.entries: dict[int, RunEntry] = {}
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references to every task we start
         self.errors: list[tuple[str, str]] = []  # (name, error) of every failed run, in order
@@ -92,25 +131,30 @@ class RunController(QObject):
         return bool(self.entries)
 
     # ----------------------------------------------------------------- start
-    def start(self, spec: str, repeat: int = 1) -> bool:
-        """Start one run of `spec`. Returns False (and reports why) when it cannot start."""
+    def start(self, request: str | RunRequest, repeat: int = 1) -> bool:
+        """Start one run of `request` (a `RunRequest`, or a target with no arguments). Returns
+        False (and reports why) when it cannot start."""
+        if isinstance(request, str):
+            request = RunRequest(request)
+        spec = request.name
+        name = spec if repeat == 1 else f"{spec} ×{repeat}"
+        tag: list[int] = []  # the run's bridge key, once it has one
+
+        def output(stream: str, line: str) -> None:
+            self.console.add(tag[0] if tag else -1, name, stream, line)
+
         try:
-            run = self.run_factory(spec, repeat, self.sampler)
+            run = self.run_factory(request, repeat, output)
         except Exception as exc:  # bad target, runner refused: a message, never a crash
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.errors.append((spec, text))
             self.refused.append((spec, text))
             self.message.emit("error", f"Cannot run {spec}: {text}")
             return False
-        name = spec if repeat == 1 else f"{spec} ×{repeat}"
-        key = self.bridge.attach(
-            run.recorder,
-            name,
-            alerts=_alerts_of(run),
-        )
+        # The run's own sampler (its process tree): the metrics dock shows the run, not the app.
+        key = self.bridge.attach(run.recorder, name, alerts=_alerts_of(run), sampler=getattr(run, "sampler", None))
+        tag.append(key)
         try:
-            if not self.sampler.running:
-                self.sampler.start()
             run.start()
         except Exception as exc:
             self.bridge.finish(key)
@@ -169,6 +213,11 @@ class RunController(QObject):
         if status == "error" and error:
             self.errors.append((name, error))
             self.message.emit("error", f"{name} failed: {error} (its lifetimes and alerts are kept)")
+        elif status.startswith(("crashed", "exited", "timed out")):
+            # The program's own end (a signal, an exit status) or its time limit: the app goes on.
+            self.errors.append((name, error or status))
+            why = f" ({error})" if error and error != status else ""
+            self.message.emit("warning", f"{name}: {status}{why}; its lifetimes and alerts are kept")
 
     # ----------------------------------------------------------------- stop
     def stop_all(self) -> None:
@@ -211,4 +260,3 @@ class RunController(QObject):
             t.cancel()
         if pending:
             await asyncio.wait(pending, timeout=10)
-        await self.sampler.stop()

@@ -37,6 +37,19 @@ def open_fds() -> int:
     return psutil.Process().num_fds()
 
 
+def baseline_fds(loop, workers: int = 10) -> int:  # type: ignore[no-untyped-def]
+    """The app's fds before a run, its loop's worker threads' included: each worker makes its
+    own (an eventfd) the first time it runs a job - a child run waits for its process there -
+    once, not per run. So every worker runs one job first (all at once: each a different one)."""
+    import asyncio
+    import threading
+
+    together = threading.Barrier(workers)
+    jobs = [loop.run_in_executor(None, together.wait, 10) for _ in range(workers)]
+    loop.run_until_complete(asyncio.gather(*jobs))
+    return open_fds()
+
+
 def test_binding_is_pyside6_for_pyqtgraph_and_qasync() -> None:
     import pyqtgraph as pg
     import qasync
@@ -101,7 +114,7 @@ def test_leaked_file_stays_open_with_unreleased_alert(window, loop) -> None:  # 
 
 
 def test_stop_releases_everything_and_says_so(window, loop) -> None:  # type: ignore[no-untyped-def]
-    baseline = open_fds()
+    baseline = baseline_fds(loop)
 
     async def scenario() -> None:
         assert window.controller.start(target("hold_files"))
@@ -127,7 +140,7 @@ def test_closing_mid_run_cancels_awaits_cleanup_and_releases(qapp, loop, setting
     from withscope.gui.main_window import MainWindow
     from withscope.gui.settings import Settings
 
-    baseline = open_fds()
+    baseline = baseline_fds(loop)
     win = MainWindow(settings=Settings(settings_path))
     win.show()
 
@@ -277,7 +290,7 @@ def test_demo_screenshot_and_quit_after_without_a_display(tmp_path: Path) -> Non
 
 def test_two_runs_at_once_live_alert_status_bar_and_stop(window, loop) -> None:  # type: ignore[no-untyped-def]
     # GIVEN two user targets started one after the other, both still running
-    baseline = open_fds()
+    baseline = baseline_fds(loop)
     seen: dict[str, object] = {}
 
     async def scenario() -> None:

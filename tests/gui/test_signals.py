@@ -85,7 +85,7 @@ def test_a_signal_closes_the_app_cleanly_and_finishes_the_recording(tmp_path: Pa
     assert "KeyboardInterrupt" not in err
     (rec,) = list(tmp_path.glob("*.db"))
     snap = open_recording(rec)
-    assert snap.status == "cancelled"  # finished: not left "running"
+    assert snap.status == "stopped"  # finished: not left "running" (the app stopped its process)
     assert snap.end_ns is not None
     assert len(snap.lifetimes) == 3
     assert all(lt.released_ns is not None for lt in snap.lifetimes)  # the runs were stopped: files released

@@ -67,7 +67,7 @@ def test_window_shows_before_numpy_and_pyqtgraph_are_imported() -> None:
     seen, lines = _probe("--quit-after", "0", "--no-settings", mark=True)
     # THEN its window was on screen, with placeholders, before the plotting libraries were imported
     assert seen["shown"] == {"pyqtgraph": False, "numpy": False, "visible": True, "views_ready": False,
-                             "placeholders": ["alerts", "details", "metrics", "throughput", "timeline"]}
+                             "placeholders": ["alerts", "console", "details", "metrics", "throughput", "timeline"]}
     # AND the views were built afterwards, in the placeholders' places, before it quit
     assert seen["ready"] == {"pyqtgraph": True, "timeline": True, "placeholders": []}
     # AND with WITHSCOPE_STARTUP_MARK=1 it said so once on stdout (what bench_gui.py times)
@@ -151,7 +151,7 @@ def test_the_views_take_the_placeholders_places(qapp, loop, settings_path) -> No
         for attr, size in sizes.items():
             dock = getattr(win, attr)
             assert (dock.width(), dock.height()) == size, attr
-        assert win.tabifiedDockWidgets(win.metrics) == [win.throughput]
+        assert win.tabifiedDockWidgets(win.metrics) == [win.throughput, win.console]
         assert not win.metrics.visibleRegion().isEmpty()  # the raised tab, as in the frame
         assert win.throughput.visibleRegion().isEmpty()
         assert win.timeline.isVisible()
