@@ -147,6 +147,8 @@ class Sampler:
         rss, fds, threads, conns = self._last
         cpu_s: dict[int, float] = {}  # pid -> CPU seconds (user + system) so far
         with p.oneshot():
+            if p.status() == psutil.STATUS_ZOMBIE:  # exited, not reaped yet: its figures read 0
+                raise psutil.ZombieProcess(p.pid)
             with contextlib.suppress(psutil.AccessDenied):
                 rss = p.memory_info().rss
             with contextlib.suppress(psutil.AccessDenied):

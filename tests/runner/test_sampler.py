@@ -167,3 +167,18 @@ def test_cpu_percent_of_a_tree_counts_a_new_child_from_when_it_is_seen() -> None
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_process_that_exited_is_gone_not_a_row_of_zeros() -> None:
+    # GIVEN a child that has exited but is not reaped yet (a zombie: a child run's process between
+    # its exit and the parent's wait)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, still not reaped
+        s = Sampler(pid=proc.pid, tree=True)
+        # WHEN it is sampled THEN no sample (its RSS, fds and threads would read 0, 0, 1) and it is gone
+        assert s.sample_now() is None
+        assert s.gone
+        assert s.history() == []
+    finally:
+        proc.wait()
