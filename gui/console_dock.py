@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPlainTextEdit, 
 from . import theme as th
 
 HISTORY = 5_000  # lines kept in the view, and lines waiting to be shown
-TAG_CHARS = 28  # a run's tag is cut to this many characters
+TAG_CHARS = 32  # a run's tag (its program and number, `tool.py #2`) is cut to this many characters
 STDERR_COLOUR = "#e15759"  # the theme's error red (the message bar's border)
 EMPTY_TEXT = "The output of the programs you run appears here (stdout, and stderr in red)."
 
@@ -27,7 +27,7 @@ EMPTY_TEXT = "The output of the programs you run appears here (stdout, and stder
 @dataclass(frozen=True, slots=True)
 class ConsoleLine:
     run: int  # the run's bridge key
-    name: str
+    name: str  # the run's tag
     stream: str  # "stdout" | "stderr"
     text: str
 

@@ -72,6 +72,12 @@ def in_dir(target: str, cwd: str | None) -> str:
     return f"{full}:{func}" if sep and where else full
 
 
+def console_tag(request: RunRequest, key: int) -> str:
+    """How the console names a run's lines: its program (a path's file name) and its number."""
+    target = os.path.basename(request.target) if os.path.isabs(request.target) else request.target
+    return f"{target} #{key + 1}"
+
+
 def default_run_factory(request: RunRequest, repeat: int, output: OutputSink | None) -> Any:
     """A not-yet-started `ChildRun` of `request`, its output given to `output` line by line.
 
@@ -138,10 +144,11 @@ class RunController(QObject):
             request = RunRequest(request)
         spec = request.name
         name = spec if repeat == 1 else f"{spec} ×{repeat}"
-        tag: list[int] = []  # the run's bridge key, once it has one
+        tag: list[tuple[int, str]] = []  # the run's bridge key and console tag, once it has a key
 
         def output(stream: str, line: str) -> None:
-            self.console.add(tag[0] if tag else -1, name, stream, line)
+            key, label = tag[0] if tag else (-1, name)
+            self.console.add(key, label, stream, line)
 
         try:
             run = self.run_factory(request, repeat, output)
@@ -153,7 +160,7 @@ class RunController(QObject):
             return False
         # The run's own sampler (its process tree): the metrics dock shows the run, not the app.
         key = self.bridge.attach(run.recorder, name, alerts=_alerts_of(run), sampler=getattr(run, "sampler", None))
-        tag.append(key)
+        tag.append((key, console_tag(request, key)))
         try:
             run.start()
         except Exception as exc:

@@ -3,8 +3,8 @@
 `spawn_agent()` starts `python -c BOOTSTRAP SHIM` in a new session (so a new process group whose
 id is its pid) with the write end of a pipe inherited and the run's spec in the environment
 (`core.agent.SPEC_ENV`; the agent removes it). `SHIM` is a temporary folder holding
-`withscope/__init__.py` and a symlink `withscope/core -> core/`, put first on the child's `sys.path`
-by the bootstrap: the user's own interpreter imports the agent (and `withscope.core.track` for the
+`withscope/__init__.py`, which loads `withscope.core` from `core/` itself, put first on the child's
+`sys.path` by the bootstrap: the user's own interpreter imports the agent (and `withscope.core.track` for the
 program's `track()` calls) from this very tree, whether or not withscope is installed there. The
 environment the program sees is the parent's, unchanged (`PYTHONPATH` included).
 
@@ -67,13 +67,31 @@ def default_python() -> str:
     return sys.executable
 
 
+# `withscope.core` is loaded from this tree's own path, so the observed process's code objects,
+# sites and tracebacks name core's files where they stay (a catalogue entry's source is there to
+# show after the run), never the temporary folder.
+SHIM_INIT = """\
+\"\"\"withscope as an observed process sees it: withscope.core only, loaded from where it is.\"\"\"
+import importlib.util as _util
+import sys as _sys
+
+_spec = _util.spec_from_file_location("withscope.core", {init!r}, submodule_search_locations=[{core!r}])
+core = _util.module_from_spec(_spec)
+_sys.modules["withscope.core"] = core
+try:
+    _spec.loader.exec_module(core)
+except BaseException:
+    del _sys.modules["withscope.core"]
+    raise
+"""
+
+
 def make_shim() -> Path:
     """A new temporary folder that maps `withscope.core` to this tree (see the module docstring)."""
     root = Path(tempfile.mkdtemp(prefix="withscope-agent-"))
     pkg = root / "withscope"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text('"""withscope as an observed process sees it: withscope.core only."""\n')
-    os.symlink(CORE_DIR, pkg / "core", target_is_directory=True)
+    (pkg / "__init__.py").write_text(SHIM_INIT.format(init=str(CORE_DIR / "__init__.py"), core=str(CORE_DIR)))
     return root
 
 

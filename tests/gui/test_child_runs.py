@@ -69,6 +69,10 @@ def test_a_catalogue_run_is_a_child_process_and_the_metrics_are_its_own(window, 
     assert "class-cm/faulty" in seen["label"]
     assert str(seen["child_pid"]) in seen["label"]
     assert any(ra.alert.rule == "unreleased" for ra in window.alerts.model.rows)
+    # the sites name the catalogue's own files, which stay after the run: the details show the source
+    sites = {window.bridge.lifetime(row).site for row in range(window.bridge.store.n)}
+    assert all(os.path.isfile(site.rsplit(":", 1)[0]) for site in sites), sites
+    assert "Source of" not in window.details.view.toPlainText()
 
 
 def _write_program(folder: Path) -> None:
@@ -111,7 +115,7 @@ def test_a_user_script_with_arguments_and_a_folder_prints_into_the_console(windo
     from withscope.gui.console_dock import STDERR_COLOUR
 
     assert colours["a warning on stderr"] == STDERR_COLOUR
-    assert "[prog.py --count 3" in window.console.text()  # each line names its run
+    assert "[prog.py #1] a warning on stderr" in window.console.text()  # each line names its run
 
 
 @pytest.mark.parametrize(
