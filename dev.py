@@ -327,7 +327,7 @@ def link_typecheck_tree() -> None:
         link.symlink_to(target, target_is_directory=True)
 
 
-COVERAGE_FLOOR = 80  # percent of withscope.core and withscope.gui lines run by the suite
+COVERAGE_FLOOR = 90  # percent of withscope.core and withscope.gui lines run by the suite
 
 # The recording core (and its C accelerator) is tested on every CPython the project supports.
 OTHER_PYTHONS = ("3.12", "3.13")

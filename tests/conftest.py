@@ -57,3 +57,18 @@ def _no_leaked_fds(request: pytest.FixtureRequest) -> Iterator[None]:
     after = _open_fds()
     leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
     assert not leaked, f"test left file descriptors open: {sorted(leaked.values())}"
+
+
+@pytest.fixture(autouse=True)
+def _export_formats_restored() -> Iterator[None]:
+    """A test that registers export formats (the GUI's png/svg) does not leave them registered for
+    the tests after it (`withscope export` without the GUI must keep saying it needs it)."""
+    import sys
+
+    mod = sys.modules.get("withscope.core.exporters")
+    before = dict(mod._registered) if mod is not None else {}
+    yield
+    mod = sys.modules.get("withscope.core.exporters")
+    if mod is not None:
+        mod._registered.clear()
+        mod._registered.update(before)
