@@ -257,24 +257,6 @@ class TableLifetimes(Sequence[Lifetime]):
                 bool(flags[lid] & FLAG_SUPPRESSED),
             )  # fmt: skip
 
-    def report_rows(self) -> Iterator[tuple[int, str, str, str | None, int, int | None, str, str | None, bool]]:
-        """(id, kind, label, site, acquired_ns, released_ns, outcome value, error, suppressed) of
-        every lifetime, read straight from the columns (what a report writes; no `Lifetime` made)."""
-        t = self._table
-        kinds, strings, kind_col, label_col, site_col, acq = t.kinds, t.strings, t.kind, t.label, t.site, t.acquired_ns
-        errors, out, rel, flags = t.errors, self._outcome, self._released, self._flags
-        values = {code: o.value for code, o in OUTCOME_BY_CODE.items()}
-        for lid in self._ids:
-            code = out[lid]
-            is_open = code == OUT_OPEN
-            site = site_col[lid]
-            err = None if is_open else errors.get(lid)
-            yield (
-                lid, kinds[kind_col[lid]], strings[label_col[lid]], strings[site] if site else None, acq[lid],
-                None if is_open or rel[lid] < 0 else rel[lid], values[code], err[0] if err else None,
-                bool(flags[lid] & FLAG_SUPPRESSED),
-            )  # fmt: skip
-
     def ids_released_after(self, t_ns: int) -> list[int]:
         """Ids released (by any outcome) after `t_ns`."""
         out = self._outcome
