@@ -17,7 +17,8 @@ Progressive start-up (startup.py): the window shows its frame first, before nump
 are imported, and builds its plots on the loop turn after that frame was painted; `--run`
 workloads wait for them, a `--screenshot` is taken once they exist, and `--quit-after` counts
 from the first shown frame. With `WITHSCOPE_STARTUP_MARK=1` the app prints `STARTUP_MARK` on
-stdout at that moment (benchmarks/bench_gui.py measures start-up up to that line).
+stdout at that moment (benchmarks/bench_gui.py measures start-up up to that line), and
+`RUN_MARK NAME STATUS` when a run ends (tests driving the app from outside wait on it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ log = logging.getLogger("withscope")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SCREENSHOT_SIZE = (1680, 1000)  # --screenshot / --quit-after renders: reproducible pictures
 STARTUP_MARK = "withscope: window shown"
+RUN_MARK = "withscope: run finished"  # + " NAME STATUS", with WITHSCOPE_STARTUP_MARK=1 (tests wait on it)
 
 
 def pin_binding() -> None:
@@ -148,6 +150,12 @@ async def main(options: Options, app: QApplication) -> int:
     win.firstShown.connect(shown.set)
     if os.environ.get("WITHSCOPE_STARTUP_MARK") == "1":
         win.firstShown.connect(lambda: print(STARTUP_MARK, flush=True))
+
+        def mark_run_end() -> None:
+            win.controller.runFinished.connect(
+                lambda _key, name, status, _error: print(f"{RUN_MARK} {name} {status}", flush=True))
+
+        win.when_ready(mark_run_end)
     win.setWindowIcon(app_icon())
 
     def on_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -139,19 +139,33 @@ class Mouse:
             QTest.keyClick(widget, key)
         await settle()
 
+    def _gesture_args(self, widget: QWidget, pos: QPoint, drag_by: QPoint) -> list[object]:
+        a, b = self._global(widget, pos), self._global(widget, pos + drag_by)
+        mid = self._global(widget, pos + drag_by / 2)
+        return ["mousemove", a.x(), a.y(), "click", 1, "sleep", 0.1,
+                "click", "--repeat", 2, "--delay", 60, 1, "sleep", 0.1,
+                "mousedown", 1, "mousemove", mid.x(), mid.y(), "mousemove", b.x(), b.y(), "mouseup", 1,
+                "mousemove", a.x(), a.y(), "click", 4, "click", 5, "mousemove", a.x() + 3, a.y() + 3]
+
     async def gesture(self, widget: QWidget, pos: QPoint, drag_by: QPoint) -> None:
         """A hand's worth at `pos`: a click, a double click, a drag by `drag_by`, the wheel up and
         down, a hover. On X in one xdotool call (the X server queues the events, with their own
         timestamps, and Qt takes them in order), as QTest events offscreen."""
+        await self.gestures([(widget, pos, drag_by)])
+
+    async def gestures(self, where: list[tuple[QWidget, QPoint, QPoint]]) -> None:
+        """`gesture` on each (widget, pos, drag_by) in turn. On X all of them in one xdotool call:
+        the same events, in the same order, with the same pauses between them (the X server
+        timestamps them), without a process and a settle per widget."""
         if self.x:
-            a, b = self._global(widget, pos), self._global(widget, pos + drag_by)
-            mid = self._global(widget, pos + drag_by / 2)
-            self._xdo("mousemove", a.x(), a.y(), "click", 1, "sleep", 0.1,
-                      "click", "--repeat", 2, "--delay", 60, 1, "sleep", 0.1,
-                      "mousedown", 1, "mousemove", mid.x(), mid.y(), "mousemove", b.x(), b.y(), "mouseup", 1,
-                      "mousemove", a.x(), a.y(), "click", 4, "click", 5, "mousemove", a.x() + 3, a.y() + 3)
+            args: list[object] = []
+            for widget, pos, drag_by in where:
+                args += self._gesture_args(widget, pos, drag_by)
+            if args:
+                self._xdo(*args)
             await settle(0.15)
-        else:
+            return
+        for widget, pos, drag_by in where:
             await self.click(widget, pos)
             await self.click(widget, pos, double=True)
             await self.drag(widget, pos, pos + drag_by)

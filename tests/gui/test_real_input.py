@@ -15,6 +15,7 @@ import importlib
 import inspect
 import os
 import pkgutil
+import select
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 from qt_helpers import Mouse, close_window, real_x, settle, until
+from withscope.gui.app import RUN_MARK
 
 HERE = Path(__file__).resolve().parent
 TARGETS = HERE / "gui_targets.py"
@@ -63,12 +65,6 @@ def viewport(w: QWidget) -> QWidget:
     return w.viewport() if isinstance(w, QAbstractScrollArea) else w
 
 
-async def poke(mouse: Mouse, w: QWidget) -> None:
-    """What a user's hand does to a view: click, double click, drag, wheel both ways, hover."""
-    vp = viewport(w)
-    await mouse.gesture(vp, centre(vp), QPoint(vp.width() // 5, vp.height() // 8))
-
-
 def every_view(win: Any) -> list[QWidget]:
     # (the catalogue's tree is clicked on its own: a double click there starts a run)
     views: list[QWidget] = [win.timeline.plot, win.alerts.table, win.details.view, win.catalogue.description]
@@ -78,15 +74,19 @@ def every_view(win: Any) -> list[QWidget]:
     return views
 
 
+def hand_on(w: QWidget) -> tuple[QWidget, QPoint, QPoint]:
+    """Where a user's hand works on `w` (`Mouse.gestures`: click, double click, drag, wheel both
+    ways, hover): its viewport's centre, dragged by a fifth and an eighth of it."""
+    vp = viewport(w)
+    return vp, centre(vp), QPoint(vp.width() // 5, vp.height() // 8)
+
+
 async def poke_everything(mouse: Mouse, win: Any) -> None:
-    for w in every_view(win):
-        if w.isVisible():
-            await poke(mouse, w)
+    await mouse.gestures([hand_on(w) for w in every_view(win) if w.isVisible()])
     win.throughput.raise_()
     await settle()
-    for w in (win.throughput.graphics, getattr(win.throughput, "table", None), win.throughput.stack):
-        if w is not None and w.isVisible():
-            await poke(mouse, w)
+    await mouse.gestures([hand_on(w) for w in (win.throughput.graphics, getattr(win.throughput, "table", None),
+                                               win.throughput.stack) if w is not None and w.isVisible()])
     win.metrics.raise_()
     await settle()
     assert not win.shut_down
@@ -233,8 +233,8 @@ def test_the_app_survives_the_issue_reproduction(tmp_path: Path) -> None:
                             start_new_session=True)
     try:
         assert proc.stdout is not None
-        proc.stdout.readline()  # the first frame is shown
-        time.sleep(6)  # the run (under a second) ends; nothing in the app is timed by this
+        assert wait_for_line(proc, RUN_MARK, 60).startswith(f"{RUN_MARK} class-cm/faulty")  # the run is over
+        time.sleep(0.5)  # its last frames drawn
         steps = (["mousemove", "700", "300", "click", "1"], ["click", "--repeat", "2", "1"],
                  ["mousemove", "500", "400", "click", "4", "click", "5"], ["mousemove", "1400", "120", "click", "1"])
         for cmd in steps:
@@ -250,6 +250,22 @@ def test_the_app_survives_the_issue_reproduction(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+
+
+def wait_for_line(proc: subprocess.Popen[str], start: str, limit_s: float) -> str:
+    """The first line of `proc`'s stdout that starts with `start` (the earlier ones are read past)."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        ready, _w, _x = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the app ended ({proc.wait()}) before {start!r}: {proc.communicate()[1][-3000:]}")
+        if line.startswith(start):
+            return line.strip()
+    raise AssertionError(f"no {start!r} within {limit_s} s")
 
 
 # ---------------------------------------------------------------- the class of bug that crashed
