@@ -130,6 +130,7 @@ class TourPlayer(QObject):
             panel.tourChosen.connect(self.open)
             panel.openFileRequested.connect(self.ask_file)
             panel.set_pace(self.pace_s)
+            panel.visibilityChanged.connect(self._on_panel_visibility)
             action = getattr(self.features, "actions", {}).get("tour_panel")
             if action is not None:
                 panel.visibilityChanged.connect(action.setChecked)
@@ -148,6 +149,17 @@ class TourPlayer(QObject):
         win.resizeDocks([panel, win.catalogue], [round(h * 0.62), round(h * 0.3)], Qt.Orientation.Vertical)
         details = getattr(win, "details", None) or win._dock("details")
         win.resizeDocks([panel, details], [side, side], Qt.Orientation.Horizontal)
+
+    def _on_panel_visibility(self, visible: bool) -> None:
+        """Closed (not just covered by another tab), the panel hands the left column back to the
+        catalogue at its usual width: else the window kept the tour's width - and saved it."""
+        panel = self.panel
+        if visible or panel is None or not panel.isHidden() or self.win.catalogue.isHidden():
+            return
+        from .main_window import dock_sizes
+
+        width = dock_sizes(self.win.width(), self.win.height())["catalogue"]
+        self.win.resizeDocks([self.win.catalogue], [width], Qt.Orientation.Horizontal)
 
     def show_panel(self) -> TourPanel:
         panel = self.ensure_panel()

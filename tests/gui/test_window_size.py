@@ -158,3 +158,26 @@ def test_a_tour_leaves_the_timeline_half_the_window(window, loop, sw: int, sh: i
     assert panel.width() >= 280
     assert tl.width() >= 0.42 * w, (tl.width(), panel.width(), window.details.width(), w)
     assert tl.legend.height() <= tl.height() // 4, (tl.legend.height(), tl.height())
+
+
+def test_closing_the_tour_panel_gives_the_timeline_its_width_back(window, loop) -> None:  # type: ignore[no-untyped-def]
+    """The tour panel widened the left column; closed, the column is the catalogue's again (the
+    window's layout, saved on quit, kept a 400 px catalogue for good)."""
+    from withscope.gui.main_window import dock_sizes, first_geometry
+
+    geo = first_geometry(QRect(0, 0, 1680, 1050))
+
+    async def scenario() -> tuple[int, int]:
+        window.resize(geo.width(), geo.height())
+        window.reset_layout()
+        await settle(0.2)
+        before = window.timeline.width()
+        window.features.tours.show_panel()
+        await settle(0.3)
+        window.features.tours.panel.close()
+        await settle(0.3)
+        return before, window.catalogue.width()
+
+    before, catalogue = loop.run_until_complete(scenario())
+    assert catalogue <= dock_sizes(window.width(), window.height())["catalogue"] + 30  # (its least width)
+    assert window.timeline.width() >= before - 30
