@@ -58,7 +58,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -338,6 +338,36 @@ class Run:
         lifetimes = [lt for lid in sorted(picked) if (lt := rec.lifetime(lid)) is not None]
         return lifetimes, stream_stats
 
+    async def _final_rules(self, lifetimes: Sequence[Lifetime], now_ns: int) -> None:
+        """The end-of-run rules on `lifetimes` (as the workload left them), with the facts they need
+        gathered first: the run's PostgreSQL backends and its temp files still on disk."""
+        db: DbFacts | None = None
+        if self.db.is_postgres and self.db.dsn:
+            db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
+            self.meta["db_check"] = db.error or f"{len(db.backends)} backend(s) left"
+        rec = self.recorder
+        final_ctx = RuleContext(
+            lifetimes=lifetimes,
+            streams=rec.streams(),
+            samples=self.sampler.history(since_ns=self.t0_ns),
+            marks=rec.marks(),
+            now_ns=now_ns,
+            final=True,
+            t0_ns=self.t0_ns,
+            existing_paths=existing_paths(lifetimes),
+            db=db,
+        )
+        new = self.engine.update(final_ctx, final=True)
+        if new:
+            self._notify(tuple(new))
+
+    async def _end_backends(self) -> None:
+        """Cleanup: end the PostgreSQL backends the run left (idle-in-transaction ones hold locks)."""
+        if self.db.is_postgres and self.db.dsn:
+            killed = await terminate_backends(self.db.dsn, self.db.application_name)
+            if killed:
+                self.meta["backends_terminated"] = str(killed)
+
     def _live_update(self) -> None:
         # The clock is read before the drain: every event that happened before `now` is folded
         # by it, so a lifetime still open afterwards was open at `now`. Read after a long drain
@@ -510,25 +540,7 @@ class Run:
         # Columnar: the rules get only the lifetimes they could report on, built from the
         # recorder's columns (not millions of objects after a long run).
         now_ns = time.perf_counter_ns()
-        lifetimes = final_candidates(self._frozen_lifetimes(), self.engine.config, now_ns)
-        db: DbFacts | None = None
-        if self.db.is_postgres and self.db.dsn:
-            db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
-            self.meta["db_check"] = db.error or f"{len(db.backends)} backend(s) left"
-        final_ctx = RuleContext(
-            lifetimes=lifetimes,
-            streams=rec.streams(),
-            samples=self.sampler.history(since_ns=self.t0_ns),
-            marks=rec.marks(),
-            now_ns=now_ns,
-            final=True,
-            t0_ns=self.t0_ns,
-            existing_paths=existing_paths(lifetimes),
-            db=db,
-        )
-        new = self.engine.update(final_ctx, final=True)
-        if new:
-            self._notify(tuple(new))
+        await self._final_rules(final_candidates(self._frozen_lifetimes(), self.engine.config, now_ns), now_ns)
         # --- cleanup
         self._phase = "cleanup"
         rec.mark(marks.CLEANUP)
@@ -542,10 +554,7 @@ class Run:
             gc.collect()
         for _ in range(3):  # let finalizers scheduled by the collection (async generators) run
             await asyncio.sleep(0)
-        if self.db.is_postgres and self.db.dsn:
-            killed = await terminate_backends(self.db.dsn, self.db.application_name)
-            if killed:
-                self.meta["backends_terminated"] = str(killed)
+        await self._end_backends()
         shutil.rmtree(ctx.tmpdir, ignore_errors=True)
         if self._owns_sampler:
             await self.sampler.stop()

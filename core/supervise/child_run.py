@@ -46,17 +46,11 @@ from typing import Any
 
 from withscope.core.context import WorkloadContext
 from withscope.core.marks import MarkKind, parse, stop
-from withscope.core.probes import existing_paths, gather_db_facts, terminate_backends
 from withscope.core.status import RunStatus, describe
 
 from ..agent.wire import FrameReader, WireError  # noqa: TID252 (mypy sees this tree as `core`)
 from ..events import Outcome  # noqa: TID252
 from ..recorder import Batch  # noqa: TID252
-from ..rules import (  # noqa: TID252
-    DbFacts,
-    RuleContext,
-    open_server_connections,
-)
 from ..rules.select import final_candidates  # noqa: TID252
 from ..runner import Run, RunOptions  # noqa: TID252
 from ..sampler import Sampler  # noqa: TID252
@@ -440,31 +434,10 @@ class ChildRun(Run):
         # Columnar: only the lifetimes a rule could report on are built (see rules/select.py).
         now_ns = time.perf_counter_ns()
         picked = final_candidates(self._frozen_lifetimes(), self.engine.config, now_ns, self._workload_end_ns)
-        lifetimes = self._as_of_workload_end(list(picked))
-        db: DbFacts | None = None
-        if self.db.is_postgres and self.db.dsn:
-            db = await gather_db_facts(self.db.dsn, self.db.application_name, len(open_server_connections(lifetimes)))
-            self.meta["db_check"] = db.error or f"{len(db.backends)} backend(s) left"
-        final_ctx = RuleContext(
-            lifetimes=lifetimes,
-            streams=rec.streams(),
-            samples=self.sampler.history(since_ns=self.t0_ns),
-            marks=rec.marks(),
-            now_ns=now_ns,
-            final=True,
-            t0_ns=self.t0_ns,
-            existing_paths=existing_paths(lifetimes),
-            db=db,
-        )
-        new = self.engine.update(final_ctx, final=True)
-        if new:
-            self._notify(tuple(new))
+        await self._final_rules(self._as_of_workload_end(list(picked)), now_ns)
         # --- cleanup
         self._phase = "cleanup"
-        if self.db.is_postgres and self.db.dsn:
-            killed = await terminate_backends(self.db.dsn, self.db.application_name)
-            if killed:
-                self.meta["backends_terminated"] = str(killed)
+        await self._end_backends()
         rec.drain()
         self._pending_ids.clear()
 
