@@ -230,9 +230,13 @@ class LifetimeTable:
     def get(self, lid: int) -> Lifetime | None:
         if lid < 0 or lid >= len(self.outcome) or self.outcome[lid] == OUT_MISSING:
             return None
-        rel = self.released_ns[lid]
-        flags = self.flags[lid]
-        err = self.errors.get(lid)
+        return self.build(lid, self.outcome[lid], self.released_ns[lid], self.flags[lid])
+
+    def build(self, lid: int, code: int, rel: int, flags: int) -> Lifetime:
+        """The `Lifetime` of row `lid` with this outcome code, release time and flags (the table's
+        own, or a frozen copy of those three columns: `snapshot.TableLifetimes`)."""
+        is_open = code == OUT_OPEN
+        err = None if is_open else self.errors.get(lid)
         s = self.strings
         task = self.task[lid]
         site = self.site[lid]
@@ -245,8 +249,8 @@ class LifetimeTable:
             thread=self.threads[self.thread[lid]],
             task=s[task] if task else None,
             acquired_ns=self.acquired_ns[lid],
-            released_ns=None if rel < 0 else rel,
-            outcome=OUTCOME_BY_CODE[self.outcome[lid]],
+            released_ns=None if rel < 0 or is_open else rel,
+            outcome=OUTCOME_BY_CODE[code],
             error=err[0] if err else None,
             error_type=err[1] if err else None,
             suppressed=bool(flags & FLAG_SUPPRESSED),

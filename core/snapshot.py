@@ -18,8 +18,6 @@ from typing import overload
 from withscope.core import marks
 
 from .events import (
-    FLAG_CLOSE,
-    FLAG_DECLARED,
     FLAG_SUPPRESSED,
     OUT_MISSING,
     OUT_OPEN,
@@ -164,31 +162,7 @@ class TableLifetimes(Sequence[Lifetime]):
         return f"<{len(self)} lifetimes>"
 
     def _get(self, lid: int) -> Lifetime:
-        t = self._table
-        code = self._outcome[lid]
-        rel = self._released[lid]
-        flags = self._flags[lid]
-        err = t.errors.get(lid) if code != OUT_OPEN else None
-        s = t.strings
-        task = t.task[lid]
-        site = t.site[lid]
-        return Lifetime(
-            id=lid,
-            kind=t.kinds[t.kind[lid]],
-            label=s[t.label[lid]],
-            site=s[site] if site else None,
-            stack=t.stacks.get(lid, ()),
-            thread=t.threads[t.thread[lid]],
-            task=s[task] if task else None,
-            acquired_ns=t.acquired_ns[lid],
-            released_ns=None if rel < 0 or code == OUT_OPEN else rel,
-            outcome=OUTCOME_BY_CODE[code],
-            error=err[0] if err else None,
-            error_type=err[1] if err else None,
-            suppressed=bool(flags & FLAG_SUPPRESSED),
-            suppression_declared=bool(flags & FLAG_DECLARED),
-            released_by_close=bool(flags & FLAG_CLOSE),
-        )
+        return self._table.build(lid, self._outcome[lid], self._released[lid], self._flags[lid])
 
     # ------------------------------------------------------------- columnar queries
     def select(self, lids: Iterable[int]) -> list[Lifetime]:
