@@ -53,7 +53,7 @@ PRODUCERS = textwrap.dedent(
 )
 
 
-# `withscope` without the console script's launcher (gui/launcher.py, which imports no Qt for `run`)
+# `withscope` without the console script's launcher (gui/shell/launcher.py, which imports no Qt for `run`)
 HEADLESS_CLI = "import sys; from withscope.core.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -61,7 +61,7 @@ def _withscope_command() -> list[str]:
     script = Path(sys.executable).with_name("withscope")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from withscope.gui.launcher import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from withscope.gui.shell.launcher import main; sys.exit(main())"]
 
 
 def _wall(cmd: list[str], cwd: str) -> float:

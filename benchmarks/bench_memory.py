@@ -130,9 +130,9 @@ def bench_app_soak(seconds: float, rate: int, quick: bool) -> Result:
     import psutil
     import qasync
     from PySide6.QtWidgets import QApplication
-    from withscope.gui import theme as th
-    from withscope.gui.app import SCREENSHOT_SIZE, load_patterns, quiet_qt_messages
-    from withscope.gui.main_window import MainWindow
+    from withscope.gui.shell.app import SCREENSHOT_SIZE, load_patterns, quiet_qt_messages
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.style import theme as th
 
     proc = psutil.Process()
     quiet_qt_messages()

@@ -62,5 +62,5 @@ def test_the_withscope_console_script_is_installed() -> None:
     assert script.is_file(), f"{script} missing: reinstall with `pip install -e .`"
     assert os.access(script, os.X_OK)
     (ep,) = importlib.metadata.entry_points(group="console_scripts", name="withscope")
-    assert ep.value == "withscope.gui.launcher:main"
+    assert ep.value == "withscope.gui.shell.launcher:main"
     assert callable(ep.load())

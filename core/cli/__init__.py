@@ -12,7 +12,7 @@ is parsed or run, so `withscope run` never pays for `export` or `demo`. Never im
 commands run under plain asyncio (`asyncio.run`).
 
 `export` to png/svg and `demo` without `--check` need the app: the `withscope` launcher
-(`gui/launcher.py`) sends them to the GUI layer (`gui_command` says which); here they fail with
+(`gui/shell/launcher.py`) sends them to the GUI layer (`gui_command` says which); here they fail with
 exit 2 and say so. The app's own options (`withscope` without a COMMAND) are the launcher's: it
 passes their usage text to `main` for `withscope --help`.
 

@@ -199,7 +199,7 @@ def test_image_export_through_the_withscope_command(recording: Path, tmp_path: P
     """The console command sends png/svg to the GUI layer, which renders offscreen."""
     png, svg = tmp_path / "timeline.png", tmp_path / "metrics.svg"
     code = (
-        "import sys; from withscope.gui.launcher import main\n"
+        "import sys; from withscope.gui.shell.launcher import main\n"
         f"a = main(['export', {str(recording)!r}, '--format', 'png', '-o', {str(png)!r}, '--width', '900'])\n"
         f"b = main(['export', {str(recording)!r}, '--format', 'svg', '--plot', 'metrics', '-o', {str(svg)!r}])\n"
         "sys.exit(a * 10 + b)\n"

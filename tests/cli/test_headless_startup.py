@@ -37,7 +37,7 @@ def test_headless_commands_never_import_qt(tmp_path: Path, args: list[str]) -> N
     (tmp_path / "empty.py").write_text("")
     proc, names = _imported(args, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "withscope.gui.launcher" in names  # the console script's own entry point ran
+    assert "withscope.gui.shell.launcher" in names  # the console script's own entry point ran
     assert not names & set(QT), sorted(names & set(QT))
 
 

@@ -67,7 +67,7 @@ def postgres() -> None:
 @pytest.fixture
 def images(qapp: Any) -> None:
     """png/svg exports, as the app (and `withscope export`) registers them."""
-    from withscope.gui.plot_export import register_formats
+    from withscope.gui.recordings.plot_export import register_formats
 
     register_formats()
 
@@ -131,7 +131,7 @@ def every_channel(tmp: Path, dsn: str, workload: str) -> dict[str, bytes]:
 def message_bar_text(dsn: str, workload: str, run_error: str | None) -> bytes:
     """What the app's message bar shows for a failed run and for the driver's own error text."""
     import psycopg
-    from withscope.gui.message_bar import MessageBar
+    from withscope.gui.docks.message_bar import MessageBar
 
     with isolated_secrets():
         Run(workload, RunOptions(db=dsn))  # the app's run registers its DSN as this one does

@@ -94,8 +94,8 @@ def settings_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def window(qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path) -> Iterator[Any]:
-    from withscope.gui.main_window import MainWindow
-    from withscope.gui.settings import Settings
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.shell.settings import Settings
 
     patterns = _patterns()
     win = MainWindow(patterns=patterns, settings=Settings(settings_path), defer_views=True)

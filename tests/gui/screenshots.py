@@ -45,8 +45,8 @@ print("done")
 
 async def shoot(app: QApplication, only: set[str] = set(SHOTS)) -> None:  # noqa: B006 (read only)
     from withscope.core import workloads
-    from withscope.gui import theme as th
-    from withscope.gui.main_window import MainWindow
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.style import theme as th
 
     win = MainWindow(patterns=[(p, t, list(ws)) for p, t, ws in workloads.patterns()])
     win.resize(1680, 1000)

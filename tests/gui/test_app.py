@@ -137,8 +137,8 @@ def test_stop_releases_everything_and_says_so(window, loop) -> None:  # type: ig
 
 
 def test_closing_mid_run_cancels_awaits_cleanup_and_releases(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
-    from withscope.gui.main_window import MainWindow
-    from withscope.gui.settings import Settings
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.shell.settings import Settings
 
     baseline = baseline_fds(loop)
     win = MainWindow(settings=Settings(settings_path))
@@ -204,8 +204,8 @@ def test_unreachable_database_is_a_message(window, loop, monkeypatch) -> None:  
 
 
 def test_layout_theme_and_lanes_persist(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
-    from withscope.gui.main_window import MainWindow
-    from withscope.gui.settings import Settings
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.shell.settings import Settings
 
     first = MainWindow(settings=Settings(settings_path))
     first.show()
@@ -241,7 +241,7 @@ async def _started(win) -> None:  # type: ignore[no-untyped-def]
 def test_launcher_screenshot_and_quit_after(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    code = "import sys; from withscope.gui.launcher import main; sys.exit(main())"
+    code = "import sys; from withscope.gui.shell.launcher import main; sys.exit(main())"
     res = subprocess.run(
         [sys.executable, "-c", code, "--run", "class-cm/faulty", "--screenshot", str(shot), "--quit-after", "1.5"],
         env=env, capture_output=True, text=True, timeout=90,
@@ -261,7 +261,7 @@ def test_launcher_screenshot_and_quit_after(tmp_path: Path) -> None:
 def test_a_run_that_cannot_start_is_said_and_exits_2() -> None:
     # GIVEN the app asked to run an unknown target (a typo)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    code = "import sys; from withscope.gui.launcher import main; sys.exit(main())"
+    code = "import sys; from withscope.gui.shell.launcher import main; sys.exit(main())"
     res = subprocess.run(
         [sys.executable, "-c", code, "--run", "class-cm/faulti", "--quit-after", "0.2", "--no-settings"],
         env=env, capture_output=True, text=True, timeout=60,
@@ -275,7 +275,7 @@ def test_demo_screenshot_and_quit_after_without_a_display(tmp_path: Path) -> Non
     # GIVEN no display at all (CI): `withscope demo --screenshot ... --quit-after S` still works
     shot = tmp_path / "tour.png"
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
-    code = "import sys; from withscope.gui.launcher import main; sys.exit(main())"
+    code = "import sys; from withscope.gui.shell.launcher import main; sys.exit(main())"
     res = subprocess.run(
         [sys.executable, "-c", code, "demo", "--screenshot", str(shot), "--quit-after", "1.5", "--no-settings"],
         env=env, capture_output=True, text=True, timeout=90,
@@ -330,7 +330,7 @@ def test_two_runs_at_once_live_alert_status_bar_and_stop(window, loop) -> None: 
 def test_top_level_help_lists_every_app_option(capsys: pytest.CaptureFixture[str]) -> None:
     # The app's options are parsed by the launcher and shown by `withscope --help` (the CLI's
     # help), from the launcher's one definition of them.
-    from withscope.gui.launcher import build_parser, main
+    from withscope.gui.shell.launcher import build_parser, main
 
     options = {s for a in build_parser()._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
     assert options, "the launcher has options"

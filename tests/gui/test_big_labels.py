@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from qt_helpers import close_window, until
-from withscope.gui.textcap import elide, elide_lines
+from withscope.gui.model.textcap import elide, elide_lines
 
 TARGETS = Path(__file__).resolve().parent / "label_targets.py"
 

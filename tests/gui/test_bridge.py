@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 from withscope.core import Alert, Recorder, Sample, Severity, track, track_stream
-from withscope.gui.bridge import Bridge, LifetimeStore
-from withscope.gui.lanes import LaneLayout
-from withscope.gui.ring import Ring
+from withscope.gui.bridge.bridge import Bridge, LifetimeStore
+from withscope.gui.model.lanes import LaneLayout
+from withscope.gui.model.ring import Ring
 
 
 class CM:

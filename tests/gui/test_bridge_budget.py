@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from withscope.core import Alert, Recorder, Severity, track
-from withscope.gui import theme as th
-from withscope.gui.alerts_dock import AlertsDock
-from withscope.gui.bridge import BUDGET_ENV, MIN_ROWS, ROW_COST, Bridge, Trim
-from withscope.gui.timeline import TimelineView
+from withscope.gui.bridge.bridge import BUDGET_ENV, MIN_ROWS, ROW_COST, Bridge, Trim
+from withscope.gui.docks.alerts_dock import AlertsDock
+from withscope.gui.style import theme as th
+from withscope.gui.timeline.timeline import TimelineView
 
 OUT_OPEN = -1
 

@@ -92,7 +92,7 @@ def _program_says(window: Any) -> dict[str, Any]:
 
 
 def test_a_user_script_with_arguments_and_a_folder_prints_into_the_console(window, loop, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from withscope.gui.runs import RunRequest
+    from withscope.gui.bridge.runs import RunRequest
 
     _write_program(tmp_path)
     ends = finished(window)
@@ -112,7 +112,7 @@ def test_a_user_script_with_arguments_and_a_folder_prints_into_the_console(windo
     assert said["pid"] != os.getpid()
     colours = dict(window.console.line_colours())
     assert colours["from the working folder"] != colours["a warning on stderr"]  # stderr stands out
-    from withscope.gui.console_dock import STDERR_COLOUR
+    from withscope.gui.docks.console_dock import STDERR_COLOUR
 
     assert colours["a warning on stderr"] == STDERR_COLOUR
     assert "[prog.py #1] a warning on stderr" in window.console.text()  # each line names its run
@@ -211,8 +211,8 @@ def test_open_target_takes_arguments_and_a_folder_and_remembers_them(window, loo
 
 
 def test_the_console_is_bounded_and_elides_huge_lines(window, loop, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from withscope.gui.console_dock import HISTORY
-    from withscope.gui.runs import RunRequest
+    from withscope.gui.bridge.runs import RunRequest
+    from withscope.gui.model.console import HISTORY
 
     (tmp_path / "loud.py").write_text(
         f"for i in range({HISTORY + 2000}):\n"

@@ -11,7 +11,7 @@ import pytest
 from qt_helpers import close_window, flush_deletes, until
 from withscope.core.events import Alert, Lifetime, Mark, Outcome, Severity
 from withscope.core.snapshot import RunSnapshot
-from withscope.gui.compare import CompareWindow, KindCounts, diff_runs
+from withscope.gui.recordings.compare import CompareWindow, KindCounts, diff_runs
 
 T0 = 1_000_000_000
 MS = 1_000_000

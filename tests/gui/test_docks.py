@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from withscope.core import Alert, Sample, Severity, StreamStats
-from withscope.gui.alerts_dock import AlertsDock
-from withscope.gui.bridge import Bridge, RunAlert, RunMark, RunStream
-from withscope.gui.catalogue_dock import CatalogueDock
-from withscope.gui.details_dock import DetailsDock, source_excerpt
-from withscope.gui.metrics_dock import MetricsDock
-from withscope.gui.throughput_dock import ThroughputDock
+from withscope.gui.bridge.bridge import Bridge, RunAlert, RunMark, RunStream
+from withscope.gui.docks.alerts_dock import AlertsDock
+from withscope.gui.docks.catalogue_dock import CatalogueDock
+from withscope.gui.docks.details_dock import DetailsDock, source_excerpt
+from withscope.gui.docks.metrics_dock import MetricsDock
+from withscope.gui.docks.throughput_dock import ThroughputDock
 
 
 def alert(rule: str, severity: Severity, lid: int | None = None) -> Alert:
@@ -60,7 +60,7 @@ def test_alert_age_grows_for_open_resources(qtbot) -> None:  # type: ignore[no-u
 
 
 def test_metrics_dock_plots_samples_in_bounded_history(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import withscope.gui.metrics_dock as md
+    import withscope.gui.docks.metrics_dock as md
 
     bridge = Bridge()
     bridge.origin_ns = 0

@@ -105,7 +105,7 @@ def test_registered_image_writers_render_a_snapshot_offscreen(qapp, tmp_path: Pa
     from withscope.core.events import Lifetime, Outcome, Sample
     from withscope.core.exporters import ExportError, available_formats, export
     from withscope.core.snapshot import RunSnapshot
-    from withscope.gui.plot_export import register_formats
+    from withscope.gui.recordings.plot_export import register_formats
 
     register_formats()
     assert {"png", "svg"} <= set(available_formats())

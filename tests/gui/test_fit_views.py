@@ -10,7 +10,7 @@ import numpy as np
 from qt_helpers import close_window
 from test_timeline import add_rows
 from withscope.core import Sample, StreamStats, units
-from withscope.gui.bridge import RunStream
+from withscope.gui.bridge.bridge import RunStream
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -69,7 +69,7 @@ def test_fit_puts_every_run_in_every_view(window, loop) -> None:  # type: ignore
 def test_throughput_image_export_writes_rates_in_the_shared_unit(qapp, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from withscope.core import cli
     from withscope.core.store import open_recording
-    from withscope.gui.plot_export import write_plot
+    from withscope.gui.recordings.plot_export import write_plot
 
     rec = tmp_path / "s.withscope.db"
     assert cli.main(["run", "streaming/faulty", "--quiet", "--record", str(rec)]) == 0

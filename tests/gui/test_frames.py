@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtWidgets import QWidget
-from withscope.gui.bridge import Bridge
-from withscope.gui.frames import Frames
-from withscope.gui.lanes import LaneLayout
-from withscope.gui.metrics_dock import nice_step, y_range
-from withscope.gui.timeline_item import TimelineItem
+from withscope.gui.bridge.bridge import Bridge
+from withscope.gui.bridge.frames import Frames
+from withscope.gui.docks.metrics_dock import nice_step, y_range
+from withscope.gui.model.lanes import LaneLayout
+from withscope.gui.timeline.timeline_item import TimelineItem
 
 
 def test_frames_run_at_once_while_not_live() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from withscope.gui.lag import LagMonitor
+from withscope.gui.model.lag import LagMonitor
 
 
 class FakeClock:

@@ -13,7 +13,7 @@ import pytest
 # Runs `withscope ARGS` (offscreen) and reports what the window's status said after it opened.
 _PROBE = r"""
 import json, sys
-from withscope.gui import main_window
+from withscope.gui.shell import main_window
 
 seen = {}
 _init = main_window.MainWindow.__init__
@@ -26,7 +26,7 @@ def init(self, *args, **kwargs):
     self.viewsReady.connect(ready)
 
 main_window.MainWindow.__init__ = init
-from withscope.gui.launcher import main
+from withscope.gui.shell.launcher import main
 code = main(sys.argv[1:])
 print("PROBE " + json.dumps(seen))
 sys.exit(code)
@@ -59,7 +59,7 @@ def test_a_recording_path_opens_the_recording_in_the_app(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("args", [["no-such-file.db"], ["lst"]])
 def test_a_path_that_is_not_a_file_is_refused_in_one_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from withscope.gui.launcher import main
+    from withscope.gui.shell.launcher import main
 
     assert main(args) == 2
     err = capsys.readouterr().err

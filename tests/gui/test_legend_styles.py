@@ -10,10 +10,10 @@ import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
 from test_timeline import add_rows, close_to, make_view
-from withscope.gui import theme as th
-from withscope.gui.bridge import Bridge
-from withscope.gui.legend import ALERT, SELECTED, Legend
-from withscope.gui.timeline import TimelineView
+from withscope.gui.bridge.bridge import Bridge
+from withscope.gui.style import theme as th
+from withscope.gui.timeline.legend import ALERT, SELECTED, Legend
+from withscope.gui.timeline.timeline import TimelineView
 
 
 def _device_x(view: TimelineView, x: float, y: float) -> tuple[float, float]:
@@ -78,7 +78,7 @@ def test_an_alert_frame_stands_apart_from_the_bar_an_outcome_outline_is_on_its_e
 
 def test_a_legend_title_wraps_with_its_first_entry(qtbot) -> None:  # type: ignore[no-untyped-def]
     """At any width, a title ("Outcome:", "Leak alert:", "Kind:") is on the row of its first entry."""
-    from withscope.gui.legend import Legend
+    from withscope.gui.timeline.legend import Legend
 
     legend = Legend()
     qtbot.addWidget(legend)

@@ -87,7 +87,7 @@ def test_qasync_and_pyqtgraph_both_use_pyside6() -> None:
 def test_importing_the_app_pins_pyside6_without_the_environment() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("QT_API", "PYQTGRAPH_QT_LIB")}
     proc = subprocess.run(
-        [sys.executable, "-c", "import withscope.gui.app\n" + BINDING_SCRIPT],
+        [sys.executable, "-c", "import withscope.gui.shell.app\n" + BINDING_SCRIPT],
         capture_output=True,
         text=True,
         timeout=90,
@@ -101,7 +101,7 @@ def test_importing_the_app_pins_pyside6_without_the_environment() -> None:
 def test_the_app_pins_pyside6_over_a_binding_named_in_the_environment() -> None:
     # GIVEN a user's environment naming another binding: the app still uses PySide6 throughout
     proc = subprocess.run(
-        [sys.executable, "-c", "import withscope.gui.app\n" + BINDING_SCRIPT],
+        [sys.executable, "-c", "import withscope.gui.shell.app\n" + BINDING_SCRIPT],
         capture_output=True,
         text=True,
         timeout=90,

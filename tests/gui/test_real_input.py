@@ -29,7 +29,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 from qt_helpers import Mouse, close_window, real_x, settle, until
-from withscope.gui.app import RUN_MARK
+from withscope.gui.shell.app import RUN_MARK
 
 HERE = Path(__file__).resolve().parent
 TARGETS = HERE / "gui_targets.py"
@@ -228,7 +228,7 @@ def test_the_app_survives_the_issue_reproduction(tmp_path: Path) -> None:
     """The report's steps, verbatim: the app on the X display, `--run class-cm/faulty`, then
     `xdotool mousemove 700 300 click 1` once the run is over (and a few more clicks and keys)."""
     env = dict(os.environ, PYTHONFAULTHANDLER="1", WITHSCOPE_STARTUP_MARK="1", XDG_CONFIG_HOME=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "withscope.gui.launcher", "--run", "class-cm/faulty",
+    proc = subprocess.Popen([sys.executable, "-m", "withscope.gui.shell.launcher", "--run", "class-cm/faulty",
                              "--no-settings"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -273,8 +273,8 @@ def _gui_classes() -> list[type]:
     import withscope.gui as gui
 
     found = []
-    for info in pkgutil.iter_modules(gui.__path__):
-        mod = importlib.import_module(f"withscope.gui.{info.name}")
+    for info in pkgutil.walk_packages(gui.__path__, prefix="withscope.gui."):
+        mod = importlib.import_module(info.name)
         for _n, cls in inspect.getmembers(mod, inspect.isclass):
             if cls.__module__ == mod.__name__:
                 found.append(cls)

@@ -18,7 +18,7 @@ from qt_helpers import close_window, until
 from withscope.core.events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.store import open_recording, snapshot_at
-from withscope.gui.replay_feed import ReplayFeed
+from withscope.gui.model.replay_feed import ReplayFeed
 
 T0 = 5_000_000_000
 MS = 1_000_000
@@ -189,7 +189,7 @@ def test_replay_speeds_move_run_time_by_that_factor(  # type: ignore[no-untyped-
     window, loop, real_recording: Path, monkeypatch: pytest.MonkeyPatch, speed: str, factor: float
 ) -> None:
     # GIVEN a recording opened and set to play from its start at `speed`, on a clock we move by hand
-    from withscope.gui import replay as replay_module
+    from withscope.gui.recordings import replay as replay_module
 
     clock = [1000.0]
     monkeypatch.setattr(replay_module.time, "monotonic", lambda: clock[0])

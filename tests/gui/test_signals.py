@@ -22,7 +22,7 @@ TARGETS = HERE / "gui_targets.py"
 _PROBE = r"""
 import sys
 from pathlib import Path
-from withscope.gui import main_window
+from withscope.gui.shell import main_window
 from PySide6.QtCore import QTimer
 
 folder = Path(sys.argv.pop(1))
@@ -44,7 +44,7 @@ def init(self, *args, **kwargs):
     self.viewsReady.connect(ready)
 
 main_window.MainWindow.__init__ = init
-from withscope.gui.launcher import main
+from withscope.gui.shell.launcher import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -1,4 +1,4 @@
-"""The progressive start-up (gui/startup.py): the frame is shown before numpy and pyqtgraph are
+"""The progressive start-up (gui/shell/startup.py): the frame is shown before numpy and pyqtgraph are
 imported, the views are built on a later loop turn, and what is asked before they exist (runs,
 the View menu, the features' menus, closing) takes effect once they do, in order.
 
@@ -24,7 +24,7 @@ TARGETS = HERE / "gui_targets.py"
 # built at the moment its window was first shown, and once its views were built.
 _PROBE = r"""
 import json, sys
-from withscope.gui import main_window
+from withscope.gui.shell import main_window
 
 seen = {}
 _init = main_window.MainWindow.__init__
@@ -42,7 +42,7 @@ def init(self, *args, **kwargs):
     self.viewsReady.connect(ready)
 
 main_window.MainWindow.__init__ = init
-from withscope.gui.launcher import main
+from withscope.gui.shell.launcher import main
 code = main(sys.argv[1:])
 print("PROBE " + json.dumps(seen))
 sys.exit(code)
@@ -71,21 +71,21 @@ def test_window_shows_before_numpy_and_pyqtgraph_are_imported() -> None:
     # AND the views were built afterwards, in the placeholders' places, before it quit
     assert seen["ready"] == {"pyqtgraph": True, "timeline": True, "placeholders": []}
     # AND with WITHSCOPE_STARTUP_MARK=1 it said so once on stdout (what bench_gui.py times)
-    from withscope.gui.app import STARTUP_MARK
+    from withscope.gui.shell.app import STARTUP_MARK
 
     assert lines.count(STARTUP_MARK) == 1
 
 
 def test_start_up_mark_is_off_by_default() -> None:
     _seen, lines = _probe("--quit-after", "0", "--no-settings")
-    from withscope.gui.app import STARTUP_MARK
+    from withscope.gui.shell.app import STARTUP_MARK
 
     assert STARTUP_MARK not in lines
 
 
 def _deferred(settings_path: Path, **kwargs: Any) -> Any:
-    from withscope.gui.main_window import MainWindow
-    from withscope.gui.settings import Settings
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.shell.settings import Settings
 
     return MainWindow(settings=Settings(settings_path), defer_views=True, **kwargs)
 
@@ -202,7 +202,7 @@ def test_launcher_skips_the_cli_only_for_the_apps_own_options() -> None:
     # The launcher opens the app without importing core.cli when the arguments are the app's
     # options; for those the CLI would have done nothing either (same decision both ways).
     from withscope.core import cli
-    from withscope.gui.launcher import _app_only
+    from withscope.gui.shell.launcher import _app_only
 
     cases = [[], ["--quit-after", "0"], ["--run", "class-cm/faulty", "--screenshot", "x.png"], ["--no-settings"],
              ["--theme", "dark"], ["-h"], ["--help"], ["--version"], ["list"], ["run", "x"], ["demo"],
@@ -218,7 +218,7 @@ def test_launcher_skips_the_cli_only_for_the_apps_own_options() -> None:
 
 
 def test_opening_the_app_does_not_import_the_cli() -> None:
-    code = ("import sys; from withscope.gui import launcher; from withscope.gui import app\n"
+    code = ("import sys; from withscope.gui.shell import launcher; from withscope.gui.shell import app\n"
             "app.run = lambda options: print('cli' if 'withscope.core.cli' in sys.modules else 'no cli') or 0\n"
             "sys.exit(launcher.main(['--quit-after', '0', '--no-settings']))")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

@@ -6,10 +6,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
-from withscope.gui import theme as th
-from withscope.gui.bridge import Bridge, LifetimeDelta
-from withscope.gui.timeline import TimelineView
-from withscope.gui.timeline_item import TimelineItem
+from withscope.gui.bridge.bridge import Bridge, LifetimeDelta
+from withscope.gui.style import theme as th
+from withscope.gui.timeline.timeline import TimelineView
+from withscope.gui.timeline.timeline_item import TimelineItem
 
 
 def add_rows(bridge: Bridge, run: int, starts: list[float], ends: list[float], outcomes: list[int],

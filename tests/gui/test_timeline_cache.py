@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 from test_timeline import add_rows, close_to, make_view, pixel_of
-from withscope.gui import theme as th
-from withscope.gui.bridge import Bridge, LifetimeDelta
-from withscope.gui.timeline import TimelineView
+from withscope.gui.bridge.bridge import Bridge, LifetimeDelta
+from withscope.gui.style import theme as th
+from withscope.gui.timeline.timeline import TimelineView
 
 
 def render(view: TimelineView) -> QImage:

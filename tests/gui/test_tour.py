@@ -220,9 +220,9 @@ def test_a_malformed_tour_is_a_clear_non_modal_error(window, loop, tmp_path: Pat
 def test_demo_request_opens_the_tour_when_the_window_starts(qapp, loop, settings_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`withscope demo NAME --autoplay`: the launcher's request is picked up by the next window."""
     from qt_helpers import shutdown_window
-    from withscope.gui.main_window import MainWindow
-    from withscope.gui.settings import Settings
-    from withscope.gui.tour_player import DemoRequest, request_at_start
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.shell.settings import Settings
+    from withscope.gui.tours.tour_player import DemoRequest, request_at_start
 
     request_at_start(DemoRequest("catalogue", presenter=False, autoplay=False))
     win = MainWindow(settings=Settings(settings_path))

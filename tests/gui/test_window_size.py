@@ -21,7 +21,7 @@ SCREENS = [(1280, 800), (1680, 1050), (1920, 1080)]
 
 
 def _main_window() -> Any:
-    from withscope.gui.main_window import MainWindow
+    from withscope.gui.shell.main_window import MainWindow
 
     wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and not w.shut_down]
     return wins[0] if wins else None
@@ -30,8 +30,8 @@ def _main_window() -> Any:
 def test_no_settings_opens_a_first_window_sized_from_the_screen(qapp, loop) -> None:  # type: ignore[no-untyped-def]
     """`withscope --no-settings` (nothing saved, nothing restored) is a first window: 85 % of the
     screen's available area, centred - not a fixed size a small screen cannot show."""
-    from withscope.gui.app import Options, main
-    from withscope.gui.main_window import first_geometry
+    from withscope.gui.shell.app import Options, main
+    from withscope.gui.shell.main_window import first_geometry
 
     opened: list[Any] = []
 
@@ -63,7 +63,7 @@ def test_first_window_reads_without_dragging(window, loop, sw: int, sh: int) -> 
     hint columns wide enough to read, the details need no horizontal scrolling, the legend is on
     screen and leaves the lanes most of the timeline, the catalogue and the timeline are not
     squeezed."""
-    from withscope.gui.main_window import first_geometry
+    from withscope.gui.shell.main_window import first_geometry
 
     geo = first_geometry(QRect(0, 0, sw, sh))
 
@@ -83,7 +83,7 @@ def test_first_window_reads_without_dragging(window, loop, sw: int, sh: int) -> 
     assert sum(widths) <= table.viewport().width() + 1, (widths, table.viewport().width())
     assert table.horizontalScrollBar().maximum() == 0
     fm = table.fontMetrics()
-    from withscope.gui.alerts_dock import COLUMNS
+    from withscope.gui.docks.alerts_dock import COLUMNS
 
     for name, width in zip(COLUMNS, widths, strict=True):
         assert width >= fm.horizontalAdvance(name) + 12, f"{name} column {width} px: its header is cut"
@@ -114,8 +114,8 @@ def test_alerts_columns_share_the_width_they_get(qtbot, width: int) -> None:  # 
     need: the long columns give way, the table never scrolls sideways, every header shows; a column
     the user dragged keeps its width."""
     from withscope.core import Alert, Severity
-    from withscope.gui.alerts_dock import AlertsDock
-    from withscope.gui.bridge import Bridge, RunAlert
+    from withscope.gui.bridge.bridge import Bridge, RunAlert
+    from withscope.gui.docks.alerts_dock import AlertsDock
 
     bridge = Bridge()
     dock = AlertsDock(bridge)
@@ -141,7 +141,7 @@ def test_alerts_columns_share_the_width_they_get(qtbot, width: int) -> None:  # 
 def test_a_tour_leaves_the_timeline_half_the_window(window, loop, sw: int, sh: int) -> None:  # type: ignore[no-untyped-def]
     """Opening the tour panel (F1) in a first window: the panel and the details take about a
     quarter of the width each, the timeline keeps about half, its legend a few rows."""
-    from withscope.gui.main_window import first_geometry
+    from withscope.gui.shell.main_window import first_geometry
 
     geo = first_geometry(QRect(0, 0, sw, sh))
 
@@ -163,7 +163,7 @@ def test_a_tour_leaves_the_timeline_half_the_window(window, loop, sw: int, sh: i
 def test_closing_the_tour_panel_gives_the_timeline_its_width_back(window, loop) -> None:  # type: ignore[no-untyped-def]
     """The tour panel widened the left column; closed, the column is the catalogue's again (the
     window's layout, saved on quit, kept a 400 px catalogue for good)."""
-    from withscope.gui.main_window import dock_sizes, first_geometry
+    from withscope.gui.shell.main_window import dock_sizes, first_geometry
 
     geo = first_geometry(QRect(0, 0, 1680, 1050))
 

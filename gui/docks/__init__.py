@@ -1,0 +1,1 @@
+"""The docks around the timeline: alerts, details, process metrics, throughput, catalogue, messages."""

@@ -1,0 +1,1 @@
+"""Recordings in the app: history, replay, compare, exports and file dialogs."""

@@ -1,0 +1,1 @@
+"""Colours, fonts and pyqtgraph helpers shared by every view."""

@@ -1,0 +1,1 @@
+"""Guided tours: the player, its panel and the highlight over the views."""
