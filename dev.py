@@ -327,6 +327,29 @@ def link_typecheck_tree() -> None:
         link.symlink_to(target, target_is_directory=True)
 
 
+# The tests are type-checked too (strict, pyproject.toml), one folder at a time: they have no
+# __init__.py (pytest imports them rootdir-style, by bare name: conftest, qt_helpers, ...), so each
+# folder is its own set of top-level modules and several folders have a `conftest`. Imported
+# withscope modules are checked, not reported: the mypy step above reports those.
+TESTS_MYPY_PATH = {"cli": ("runner",)}  # tests/cli/conftest.py imports tests/runner's targets_sample
+TESTS_MYPY_BACKLOG = {"gui"}  # folders not strict-clean yet: named at every run, not checked
+
+
+def mypy_test_steps(env: dict[str, str]) -> list[tuple[str, list[object], dict[str, str]]]:
+    """One mypy run per test folder, and one for the top-level tests/*.py."""
+    tests = ROOT / "tests"
+    runs: list[tuple[str, list[Path], list[Path]]] = [("tests/*.py", sorted(tests.glob("*.py")), [tests])]
+    for folder in sorted(p for p in tests.iterdir() if p.is_dir() and any(p.glob("*.py"))):
+        if folder.name in TESTS_MYPY_BACKLOG:
+            say(f"note: mypy skips tests/{folder.name} (not strict-clean yet: TESTS_MYPY_BACKLOG in dev.py)")
+            continue
+        extra = [tests / name for name in TESTS_MYPY_PATH.get(folder.name, ())]
+        runs.append((f"tests/{folder.name}", [folder], [tests, folder, *extra]))
+    return [(f"mypy (strict, {name})", [BIN / "mypy", "--follow-imports=silent", *targets],
+             dict(env, MYPYPATH=os.pathsep.join(str(p) for p in path)))
+            for name, targets, path in runs]
+
+
 COVERAGE_FLOOR = 90  # percent of withscope.core and withscope.gui lines run by the suite
 
 # The recording core (and its C accelerator) is tested on every CPython the project supports.
@@ -398,6 +421,7 @@ def cmd_test(args: list[str]) -> int:
             ("mypy (strict, withscope.core)", [BIN / "mypy"], env),
             ("import contracts (import-linter, pyproject.toml)", [BIN / "lint-imports"], env),
         ]
+        steps[2:2] = mypy_test_steps(env)
         if (ROOT / "benchmarks" / "run.py").exists():
             steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
         if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)

@@ -8,7 +8,7 @@ import struct
 import pytest
 from withscope.core.agent.wire import FrameReader, WireError, encode
 
-MESSAGES = [
+MESSAGES: list[tuple[object, ...]] = [
     ("hello", 123, "3.11.7", "C"),
     ("batch", 2, 0, (0, 0, None, b"\x01" * 8, b"\xff" * 8, b"\xff", b"\x00", b"\x00\x00", b"\x01\x00\x00\x00",
                      b"\x02\x00\x00\x00", b"\x00" * 4, b"\x00" * 4, [], []),

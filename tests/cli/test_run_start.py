@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from withscope.core import runner
 from withscope.core.cli import run as cli_run
@@ -33,10 +34,10 @@ SLOW_IMPORTS = ("import time\n"
                 "run._observe = slow\n")  # fmt: skip
 
 
-def _cli(args: list[str], cwd: Path, wrap: str = "", **popen: object) -> subprocess.Popen[str]:
+def _cli(args: list[str], cwd: Path, wrap: str = "", **popen: Any) -> subprocess.Popen[str]:
     env = {**os.environ, "WRAP": wrap}
     return subprocess.Popen([sys.executable, "-c", _MAIN, *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)  # type: ignore[call-overload]  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
 
 def test_the_child_starts_before_the_runner_is_imported(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import gc
 import json
 import sys
 import threading
+from collections.abc import Iterator
 
 from withscope.core import Recorder, track, track_stream
 from withscope.core._accel import HOT_PATH
@@ -20,7 +21,7 @@ class CM:
     def __enter__(self) -> CM:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> bool | None:
         return None
 
 
@@ -43,7 +44,7 @@ class ACM:
         await asyncio.sleep(0)
 
 
-def chunks(n: int, fail: bool = False):  # type: ignore[no-untyped-def]
+def chunks(n: int, fail: bool = False) -> Iterator[bytes]:
     for i in range(n):
         yield b"x" * (i + 1)
     if fail:

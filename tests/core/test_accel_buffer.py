@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 from collections import deque
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -201,7 +202,7 @@ def test_the_current_tasks_dict_is_asyncios_own() -> None:
     except ImportError:
         assert tasks is None
         return
-    assert tasks is None or tasks is _asyncio._current_tasks
+    assert tasks is None or tasks is _asyncio._current_tasks  # type: ignore[attr-defined]  # private, not in typeshed
 
 
 class _AppendsWhenCollected:
@@ -375,12 +376,12 @@ def test_a_generator_based_coroutine_aenter_works_tracked() -> None:
 
     class OldStyle:
         @types.coroutine
-        def __aenter__(self):  # type: ignore[no-untyped-def]
+        def __aenter__(self) -> Generator[Any, None, str]:
             yield from asyncio.sleep(0).__await__()
             return "entered"
 
         @types.coroutine
-        def __aexit__(self, *exc: object):  # type: ignore[no-untyped-def]
+        def __aexit__(self, *exc: object) -> Generator[Any, None, None]:
             yield from asyncio.sleep(0).__await__()
             return None
 

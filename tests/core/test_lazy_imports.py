@@ -32,7 +32,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     import withscope.core as core
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = core.nope  # type: ignore[attr-defined]
+        _ = core.nope
 
 
 def test_track_is_the_function_whoever_loads_its_module_first() -> None:

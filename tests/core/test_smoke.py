@@ -5,8 +5,8 @@ class CM:
     def __enter__(self) -> int:
         return 42
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def test_with_records_one_released_lifetime() -> None:

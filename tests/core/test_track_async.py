@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -199,7 +200,7 @@ def test_aexit_before_aenter_behaves_as_bare_and_records_nothing(rec: Recorder) 
             return ("raised", shape(exc))
 
     for make in (lambda: AScripted([], "a"), once, asyncio.Lock):
-        assert run(lambda m=make: body(track, m)) == run(lambda m=make: body(lambda cm: cm, m))
+        assert run(functools.partial(body, track, make)) == run(functools.partial(body, lambda cm: cm, make))
     assert rec.lifetimes() == []
 
 

@@ -111,7 +111,7 @@ def test_an_export_never_writes_the_recording_it_was_read_from(
 def test_strings_without_a_utf8_form_survive_every_format(run: RunSnapshot, tmp_path: Path) -> None:
     odd = ["\ud800 lone", os.fsdecode(b"bad-\xff-name.txt"), "esc \x1b[2J"]
     lts = tuple(lt(100 + i, "file", 1, 2, Outcome.RELEASED, label=label, error=label) for i, label in enumerate(odd))
-    snap = replace(run, lifetimes=run.lifetimes + lts, target=odd[1], error=odd[0])
+    snap = replace(run, lifetimes=(*run.lifetimes, *lts), target=odd[1], error=odd[0])
     for fmt in FORMATS:
         for path in export(snap, fmt, tmp_path / f"x.{fmt}"):
             path.read_bytes().decode("utf-8")  # valid UTF-8 throughout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from rules_helpers import CFG, ctx, lt, stream, stream_from_costs
 from withscope.core import Recorder, track_stream
 from withscope.core.rules.throughput import decay_stats, is_decaying, theil_sen, throughput_decay
@@ -85,7 +87,7 @@ def test_noise_without_a_trend_does_not_alarm() -> None:
             assert is_decaying(stream_from_costs(0, costs, post_every=every), CFG) is None
 
 
-def _chunks(n: int, size: int):  # type: ignore[no-untyped-def]
+def _chunks(n: int, size: int) -> Iterator[bytes]:
     chunk = b"x" * size
     for _ in range(n):
         yield chunk

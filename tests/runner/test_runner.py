@@ -155,7 +155,7 @@ def test_timeout_is_an_error_and_the_with_blocks_still_release() -> None:
 
 
 def _open_fds() -> int:
-    return psutil.Process().num_fds()
+    return int(psutil.Process().num_fds())
 
 
 @pytest.mark.parametrize(

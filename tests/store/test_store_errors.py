@@ -98,7 +98,7 @@ def _grow(full: RunSnapshot) -> RunSnapshot:
     from withscope.core.events import Lifetime
 
     extra = tuple(replace(full.lifetimes[0], id=i, label=f"conn {i} " + "x" * 200) for i in range(10, 400))
-    lts: tuple[Lifetime, ...] = full.lifetimes + extra
+    lts: tuple[Lifetime, ...] = (*full.lifetimes, *extra)
     return replace(full, lifetimes=lts)
 
 

@@ -16,7 +16,7 @@ from withscope.core.tours import MAX_CHARS, MAX_FILE_BYTES, MAX_STEPS, TourError
 KNOWN = frozenset({"class-cm/correct"})
 
 
-def _doc(narration: str = "Short.", steps: int = 1, **step: Any) -> dict[str, Any]:
+def _doc(narration: object = "Short.", steps: int = 1, **step: Any) -> dict[str, Any]:
     one = {"title": "A step", "narration": narration, "focus": "timeline", **step}
     return {"name": "big", "title": "Big", "description": "d", "steps": [dict(one) for _ in range(steps)]}
 
