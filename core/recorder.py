@@ -76,7 +76,7 @@ from .events import (
     Mark,
     StreamStats,
 )
-from .lifetime_table import LifetimeTable
+from .lifetime_table import LifetimeTable as LifetimeTable  # public: a Batch's ids index its table
 
 log = logging.getLogger("withscope")
 
@@ -160,6 +160,9 @@ class Recorder:
         # keeps the hot path's events as C records and hands them out as the same tuples.
         self._buf: Any = deque() if _C is None else _C.EventBuf()
         self._ids = itertools.count()
+        # Called with each resource `track()` takes over into this recorder: the agent's automatic
+        # instrumentation withdraws its own lifetime of it (one resource, one lifetime). Never raises.
+        self.on_track: Callable[[Any], None] | None = None
         # Invariant (kept by `_sync_hot`): `_limit` is `_cap` when `stack_depth` is 1, else 0.
         # The inlined `__enter__` records only while the buffer holds fewer than `_limit` events;
         # at 0 every acquisition takes the general path (which checks `capacity` and captures the

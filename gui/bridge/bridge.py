@@ -36,14 +36,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from withscope.core import marks as run_marks
-from withscope.core.events import OUT_MISSING, OUT_OPEN, Alert, Lifetime, Mark, Sample
-from withscope.core.recorder import Batch, Recorder
+from withscope.core.events import OUT_MISSING, OUT_OPEN, Alert, Lifetime, Mark, Sample, StreamStats
+from withscope.core.recorder import Batch, LifetimeTable
 from withscope.gui.bridge.frames import Frames
 from withscope.gui.model.bridge_data import (
     AggregatedHistory,
@@ -91,6 +92,26 @@ def budget_mb_from_env(default: float = DEFAULT_BUDGET_MB) -> float:
     return value if value > 0 else default
 
 
+class RecorderReader(Protocol):
+    """What the bridge reads of a run's recorder: `core.recorder.Recorder` live, or a replay's
+    `ReplayRecorder` (the same reader interface over a recording)."""
+
+    @property
+    def t0_ns(self) -> int: ...
+    @property
+    def table(self) -> LifetimeTable: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def _lock(self) -> AbstractContextManager[Any]: ...  # re-entrant: the table's columns are written under it
+    def subscribe(self, callback: Callable[[Batch], None]) -> Callable[[], None]: ...
+    def drain(self, max_events: int | None = None) -> Batch: ...
+    def lifetime(self, lid: int) -> Lifetime | None: ...
+    def stream(self, lid: int) -> StreamStats | None: ...
+    def streams(self) -> list[StreamStats]: ...
+    def marks(self) -> list[Mark]: ...
+
+
 class _Source:
     """A followed run: its recorder plus accessors for alerts and samples (any live sequence)."""
 
@@ -98,7 +119,7 @@ class _Source:
         self,
         key: int,
         name: str,
-        recorder: Recorder,
+        recorder: RecorderReader,
         alerts: Callable[[], Sequence[Alert]],
         samples: Callable[[], Sequence[Sample]],
     ) -> None:
@@ -204,7 +225,7 @@ class Bridge(QObject):
     # ------------------------------------------------------------------ sources
     def attach(
         self,
-        recorder: Recorder,
+        recorder: RecorderReader,
         name: str,
         *,
         alerts: Callable[[], Sequence[Alert]] | None = None,
@@ -222,7 +243,11 @@ class Bridge(QObject):
         if self.origin_ns is None:
             self.origin_ns = recorder.t0_ns
         src = _Source(key, name, recorder, alerts or (lambda: ()), samples or (lambda: ()))
-        src.unsubscribe = recorder.subscribe(lambda batch, s=src: self._on_batch(s, batch))
+
+        def on_batch(batch: Batch) -> None:
+            self._on_batch(src, batch)
+
+        src.unsubscribe = recorder.subscribe(on_batch)
         if sampler is not None:
             src.sampler = sampler
             src.unsubscribe_sampler = sampler.subscribe(src.pushed_samples.append)
@@ -282,7 +307,7 @@ class Bridge(QObject):
         src = self._sources.get(key)
         return src.name if src is not None else f"run {key}"
 
-    def recorder(self, key: int) -> Recorder | None:
+    def recorder(self, key: int) -> RecorderReader | None:
         src = self._sources.get(key)
         return None if src is None else src.recorder
 
@@ -562,13 +587,13 @@ class Bridge(QObject):
 
     def all_marks(self) -> list[RunMark]:
         origin = self.origin_ns or 0
-        out = []
+        out: list[RunMark] = []
         for src in self._sources.values():
             out.extend(RunMark(src.key, (m.t_ns - origin) / 1e9, m.text) for m in _marks(src.recorder))
         return out
 
 
-def _marks(rec: Recorder) -> list[Mark]:
+def _marks(rec: RecorderReader) -> list[Mark]:
     try:
         return rec.marks()
     except Exception:

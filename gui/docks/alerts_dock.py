@@ -167,7 +167,7 @@ class AlertsModel(QAbstractTableModel):
 class _ElideRight(QStyledItemDelegate):
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideRight  # type: ignore[attr-defined]
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 class AlertsDock(QDockWidget):

@@ -145,8 +145,10 @@ class CatalogueDock(QDockWidget):
         self.tree.clearSelection()
         for i in range(self.tree.topLevelItemCount()):
             parent = self.tree.topLevelItem(i)
+            assert parent is not None  # i < topLevelItemCount()
             for j in range(parent.childCount()):
                 child = parent.child(j)
+                assert child is not None  # j < childCount()
                 if child.data(0, NAME_ROLE) in names:
                     child.setSelected(True)
                     self.tree.scrollToItem(child)

@@ -117,8 +117,12 @@ class MetricsDock(QDockWidget):
         bridge.metricsRunChanged.connect(self._on_metrics_run)
         self._metrics_name = ""
         self._metrics_pid: int | None = None
-        self.visibilityChanged.connect(lambda shown: shown and self.bridge.frames.request(self.flush))
+        self.visibilityChanged.connect(self._on_visibility)
         th.notifier().changed.connect(self.set_theme)
+
+    def _on_visibility(self, shown: bool) -> None:
+        if shown:
+            self.bridge.frames.request(self.flush)
 
     def _build(self) -> None:
         if self.graphics is not None:

@@ -50,7 +50,7 @@ format_bytes = units.fmt_bytes
 MIN_LOG_RATE = 1.0  # B/s: zero rates sit on the log axis' floor instead of at minus infinity
 
 
-class RateAxis(pg.AxisItem):
+class RateAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """A bytes-per-second axis whose ticks are written by `units.fmt_rate` (linear or log)."""
 
     def __init__(self, orientation: str = "left", **kwargs: object) -> None:
@@ -93,8 +93,12 @@ class ThroughputDock(QDockWidget):
         bridge.streamsChanged.connect(self.on_streams)
         bridge.cleared.connect(self.on_cleared)
         bridge.statsChanged.connect(self._on_frame)
-        self.visibilityChanged.connect(lambda shown: shown and self.bridge.frames.request(self._present))
+        self.visibilityChanged.connect(self._on_visibility)
         th.notifier().changed.connect(self.set_theme)
+
+    def _on_visibility(self, shown: bool) -> None:
+        if shown:
+            self.bridge.frames.request(self._present)
 
     def _build(self) -> None:
         if self.graphics is not None:

@@ -176,7 +176,7 @@ class LifetimeStore:
 
     def nbytes(self) -> int:
         """Bytes held by the columns and the id maps (capacity, not just the rows in use)."""
-        cols = sum(getattr(self, name).nbytes for name, _ in self._COLS)
+        cols: int = sum(getattr(self, name).nbytes for name, _ in self._COLS)
         return cols + sum(r.nbytes for r in self._rows.values())
 
     def take(self, rows: np.ndarray) -> LifetimeStore:

@@ -114,7 +114,8 @@ class LaneLayout:
         table = np.zeros(int(uniq[-1]) + 1, np.int32)
         for i in np.argsort(first, kind="stable").tolist():
             table[int(uniq[i])] = self.group_id(names[int(uniq[i])])
-        return table[keys]
+        groups: np.ndarray = table[keys]
+        return groups
 
     def _grow(self, n: int) -> None:
         cap = len(self.row)

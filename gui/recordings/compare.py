@@ -227,10 +227,10 @@ class CompareWindow(QWidget):
             self.alerts_table.setItem(i, 1, _item(str(a), right=True, colour=bad if a else None))
             self.alerts_table.setItem(i, 2, _item(str(b), right=True, colour=bad if b else None))
         self.kinds_table.setRowCount(len(self.diff.kinds))
-        for i, (kind, a, b) in enumerate(self.diff.kinds):
-            self.kinds_table.setItem(i, 0, _item(kind, bold=a != b))
-            for j, (v, warn) in enumerate(((a.count, False), (a.left_open, True), (a.gc, True),
-                                           (b.count, False), (b.left_open, True), (b.gc, True))):
+        for i, (kind, ka, kb) in enumerate(self.diff.kinds):
+            self.kinds_table.setItem(i, 0, _item(kind, bold=ka != kb))
+            for j, (v, warn) in enumerate(((ka.count, False), (ka.left_open, True), (ka.gc, True),
+                                           (kb.count, False), (kb.left_open, True), (kb.gc, True))):
                 self.kinds_table.setItem(i, 1 + j, _item(str(v), right=True, colour=bad if warn and v else None))
         for t in (self.alerts_table, self.kinds_table):  # as tall as their rows (up to 8), no taller
             rows = min(max(t.rowCount(), 1), 8)
@@ -239,10 +239,10 @@ class CompareWindow(QWidget):
 
     def table_text(self) -> list[list[str]]:
         """Both tables as text rows (for tests and copy/paste)."""
-        out = []
+        out: list[list[str]] = []
         for t in (self.alerts_table, self.kinds_table):
             for r in range(t.rowCount()):
-                out.append([t.item(r, c).text() if t.item(r, c) else "" for c in range(t.columnCount())])
+                out.append([it.text() if (it := t.item(r, c)) else "" for c in range(t.columnCount())])
         return out
 
     def closeEvent(self, event: Any) -> None:  # Qt API

@@ -30,7 +30,7 @@ def _dialog(owner: QWidget, title: str, directory: str) -> QFileDialog:
     return dlg
 
 
-def open_file(owner: QWidget, title: str, name_filter: str, on_chosen: Callable[[Path], None],
+def open_file(owner: QWidget, title: str, name_filter: str, on_chosen: Callable[[Path], object],
               directory: str = "") -> QFileDialog:
     """Ask for one existing file; `on_chosen(path)` runs when the user picks one."""
     dlg = _dialog(owner, title, directory)
@@ -41,7 +41,7 @@ def open_file(owner: QWidget, title: str, name_filter: str, on_chosen: Callable[
     return dlg
 
 
-def open_files(owner: QWidget, title: str, name_filter: str, on_chosen: Callable[[list[Path]], None],
+def open_files(owner: QWidget, title: str, name_filter: str, on_chosen: Callable[[list[Path]], object],
                directory: str = "") -> QFileDialog:
     """Ask for one or more existing files."""
     dlg = _dialog(owner, title, directory)
@@ -52,7 +52,7 @@ def open_files(owner: QWidget, title: str, name_filter: str, on_chosen: Callable
     return dlg
 
 
-def save_file(owner: QWidget, title: str, name_filter: str, default: str, on_chosen: Callable[[Path], None],
+def save_file(owner: QWidget, title: str, name_filter: str, default: str, on_chosen: Callable[[Path], object],
               suffix: str = "") -> QFileDialog:
     """Ask where to save; `default` is the proposed file name (or path)."""
     dlg = _dialog(owner, title, str(Path(default).parent) if Path(default).parent != Path() else "")
@@ -67,7 +67,7 @@ def save_file(owner: QWidget, title: str, name_filter: str, default: str, on_cho
     return dlg
 
 
-def choose_directory(owner: QWidget, title: str, on_chosen: Callable[[Path], None], directory: str = "",
+def choose_directory(owner: QWidget, title: str, on_chosen: Callable[[Path], object], directory: str = "",
                      on_cancel: Callable[[], None] | None = None) -> QFileDialog:
     dlg = _dialog(owner, title, directory)
     dlg.setFileMode(QFileDialog.FileMode.Directory)

@@ -18,12 +18,17 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
+
+if TYPE_CHECKING:
+    from withscope.gui.docks.metrics_dock import MetricsDock
+    from withscope.gui.docks.throughput_dock import ThroughputDock
+    from withscope.gui.timeline.timeline import TimelineView
 
 PLOTS = ("timeline", "metrics", "throughput")
 DEFAULT_WIDTH = 1600
@@ -41,7 +46,7 @@ def _fix_svg_closed_paths() -> None:
 
     import pyqtgraph.exporters.SVGExporter  # noqa: F401  (the module, not the class of that name)
 
-    mod = sys.modules["pyqtgraph.exporters.SVGExporter"]
+    mod: Any = sys.modules["pyqtgraph.exporters.SVGExporter"]  # pyqtgraph is untyped
     original = mod.correctCoordinates
     if getattr(original, "_withscope", False):
         return
@@ -129,18 +134,21 @@ def offscreen_views(snapshot: Any, plot: str, width: int | None = None) -> Itera
     bridge = Bridge()
     bridge.clock = lambda: feed.end_ns
     widget: QWidget
+    timeline: TimelineView | None = None  # the one of the three views that `plot` names
+    metrics: MetricsDock | None = None
+    throughput: ThroughputDock | None = None
     if plot == "timeline":
         from withscope.gui.timeline.timeline import TimelineView
 
-        widget = view = TimelineView(bridge)
+        widget = timeline = TimelineView(bridge)
     elif plot == "metrics":
         from withscope.gui.docks.metrics_dock import MetricsDock
 
-        widget = view = MetricsDock(bridge)
+        widget = metrics = MetricsDock(bridge)
     else:
         from withscope.gui.docks.throughput_dock import ThroughputDock
 
-        widget = view = ThroughputDock(bridge)
+        widget = throughput = ThroughputDock(bridge)
     try:
         widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         widget.resize(width or DEFAULT_WIDTH, DEFAULT_HEIGHT[plot])
@@ -152,20 +160,21 @@ def offscreen_views(snapshot: Any, plot: str, width: int | None = None) -> Itera
         bridge.finish(key)
         widget.show()
         QApplication.processEvents()
-        if plot == "timeline":
-            view.fit()
-            item = view.plot.getPlotItem()
+        if timeline is not None:
+            timeline.fit()
+            item = timeline.plot.getPlotItem()
         else:
-            graphics = getattr(view, "graphics", None)
+            graphics = getattr(widget, "graphics", None)
             if graphics is None:
                 what = "process samples" if plot == "metrics" else "streams"
                 raise ValueError(f"the run has no {what}: there is no {plot} plot to export")
-            if plot == "metrics":
-                for p in view.plots:
+            if metrics is not None:
+                for p in metrics.plots:
                     p.enableAutoRange(x=True)
             else:
+                assert throughput is not None
                 graphics.parentWidget().setSizes([widget.width(), 0])  # the plots only, not the table
-                view.bytes_plot.enableAutoRange(x=True)
+                throughput.bytes_plot.enableAutoRange(x=True)
             item = graphics.ci
         QApplication.processEvents()
         yield item
@@ -247,14 +256,17 @@ class PlotContextMenu(QObject):
         items = exportable_items(view)
         here = item_at(view, pos) or (items[0] if len(items) == 1 else None)
         title = view.window().windowTitle() or "plot"
+
+        def export(it: Any, f: str) -> Callable[[], None]:
+            return lambda: self.on_export(it, f, title)
+
         if here is not None:
             for fmt in IMAGE_FORMATS:
-                menu.addAction(f"Save this plot as {fmt.upper()}…", lambda f=fmt, it=here: self.on_export(it, f, title))
+                menu.addAction(f"Save this plot as {fmt.upper()}…", export(here, fmt))
         if len(items) > 1 and isinstance(getattr(view, "ci", None), pg.GraphicsLayout):
             menu.addSeparator()
             for fmt in IMAGE_FORMATS:
-                menu.addAction(f"Save all {len(items)} plots as {fmt.upper()}…",
-                               lambda f=fmt, v=view: self.on_export(v.ci, f, title))
+                menu.addAction(f"Save all {len(items)} plots as {fmt.upper()}…", export(view.ci, fmt))
         return menu
 
     def popup(self, view: pg.GraphicsView, pos: QPoint, global_pos: QPoint) -> None:

@@ -124,6 +124,7 @@ class RunHistory(QObject):
         writer, sr.writer = sr.writer, None
         if writer is None:  # shutdown() finished it before this task ran
             return
+        failure: str | None
         try:
             await writer.afinish_with(sr.snapshot())
         except RecordingError as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,11 @@ class Features(QObject):
         if request is not None:  # `withscope demo`: open the tour once the loop runs
             QTimer.singleShot(0, lambda: self.tours.open(request.tour, presenter=request.presenter,
                                                          autoplay=request.autoplay))
+
+    def _runs(self) -> RunHistory:
+        """The run history: made by attach(), which runs before any action (see `_action`)."""
+        assert self.history is not None
+        return self.history
 
     # ------------------------------------------------------------------ lazily created parts
     @property
@@ -178,9 +184,12 @@ class Features(QObject):
         m = self.tours_menu
         m.clear()
         for name, title in available_tours():
-            m.addAction(title, lambda n=name: self.win.when_ready(lambda: self.start_tour(n)))
+            m.addAction(title, self._tour_starter(name))
         m.addSeparator()
         m.addAction("Open tour file…", lambda: self.win.when_ready(lambda: self.tours.ask_file()))
+
+    def _tour_starter(self, name: str) -> Callable[[], None]:
+        return lambda: self.win.when_ready(lambda: self.start_tour(name))
 
     def toggle_tour_panel(self, on: bool) -> None:
         if on:
@@ -242,7 +251,7 @@ class Features(QObject):
         return self.replay.open_file(path)
 
     def ask_save_recording(self) -> None:
-        found = snapshot_for_export(self.win, self.history, self._replay)
+        found = snapshot_for_export(self.win, self._runs(), self._replay)
         if found is None:
             self.win.messages.show_message("warning", "Nothing to save yet: run a workload first.")
             return
@@ -260,7 +269,7 @@ class Features(QObject):
 
         what = "the run"
         if snapshot is None:
-            found = snapshot_for_export(self.win, self.history, self._replay)
+            found = snapshot_for_export(self.win, self._runs(), self._replay)
             if found is None:
                 self.win.messages.show_message("warning", "Nothing to save yet: run a workload first.")
                 return False
@@ -279,20 +288,20 @@ class Features(QObject):
 
     def set_record_to_folder(self, on: bool) -> None:
         if not on:
-            self.history.set_record_dir(None)
+            self._runs().set_record_dir(None)
             self._setting(SETTING_RECORD, "0")
             self.win.messages.show_message("info", "Runs are no longer recorded to a folder.")
             return
 
         def cancelled() -> None:
-            if self.history.record_dir is None:
+            if self._runs().record_dir is None:
                 self.actions["record_folder"].setChecked(False)
 
         file_dialogs.choose_directory(self.win, "Record every run to this folder", self.record_to,
                                       self._folder(), on_cancel=cancelled)
 
     def record_to(self, folder: Path) -> None:
-        self.history.set_record_dir(Path(folder))
+        self._runs().set_record_dir(Path(folder))
         self.actions["record_folder"].setChecked(True)
         self._setting(SETTING_FOLDER, str(folder))
         self._setting(SETTING_RECORD, "1")
@@ -303,7 +312,7 @@ class Features(QObject):
         if s is not None and s.get(SETTING_RECORD, "0") == "1" and s.get(SETTING_FOLDER, ""):
             folder = Path(s.get(SETTING_FOLDER, ""))
             if folder.is_dir():
-                self.history.set_record_dir(folder)
+                self._runs().set_record_dir(folder)
                 self.actions["record_folder"].setChecked(True)
 
     def _setting(self, key: str, value: str) -> None:
@@ -350,7 +359,7 @@ class Features(QObject):
         return self.compare(sa, sb, f"A: {a.name}", f"B: {b.name}")
 
     def compare_last_runs(self) -> QWidget | None:
-        runs = self.history.finished_runs()
+        runs = self._runs().finished_runs()
         if len(runs) < 2:
             self.win.messages.show_message(
                 "warning", "Compare needs two finished runs: run two workloads (e.g. class-cm/correct, then "

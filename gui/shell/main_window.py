@@ -317,7 +317,8 @@ class MainWindow(QMainWindow):
         return [self.catalogue, *(self._dock(attr) for attr, *_ in DATA_DOCKS)]
 
     # ------------------------------------------------------------------ building
-    def _action(self, text: str, slot: Any, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot: Any, shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
+                tip: str = "") -> QAction:
         a = QAction(text, self)
         if shortcut:
             a.setShortcut(QKeySequence(shortcut))

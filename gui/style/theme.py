@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
-from withscope.core.events import OUT_EXIT_RAISED, OUT_GC, OUT_OPEN, OUT_RELEASED, OUT_RELEASED_WITH_ERROR
+
+# The outcome codes are re-exported (`as` names) for the views' style tables.
+from withscope.core.events import OUT_EXIT_RAISED as OUT_EXIT_RAISED
+from withscope.core.events import OUT_GC as OUT_GC
+from withscope.core.events import OUT_OPEN as OUT_OPEN
+from withscope.core.events import OUT_RELEASED as OUT_RELEASED
+from withscope.core.events import OUT_RELEASED_WITH_ERROR
 
 # Colour-blind-friendly palette (Tableau 10 without its red, which is reserved for errors).
 KIND_COLOURS: dict[str, str] = {

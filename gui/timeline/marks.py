@@ -34,7 +34,7 @@ def classify_mark(text: str, run_name: str) -> tuple[str, bool] | None:
     return text, False
 
 
-class MarksItem(pg.GraphicsObject):
+class MarksItem(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     def __init__(self, *, labels: bool = True) -> None:
         super().__init__()
         self.t = np.zeros(0, np.float64)

@@ -31,7 +31,7 @@ _PRIO_BY_OUTCOME = np.array([0, PRIORITY[-1], PRIORITY[0], PRIORITY[1], PRIORITY
 def bar_codes(kind: np.ndarray, outcome: np.ndarray) -> np.ndarray:
     """The raster code of each bar (0 for withdrawn bars, which are never drawn)."""
     prio = _PRIO_BY_OUTCOME[(outcome.astype(np.int32) + 2) & 7]
-    code = (prio << KIND_BITS) | np.minimum(kind.astype(np.int32), MAX_KIND)
+    code: np.ndarray = (prio << KIND_BITS) | np.minimum(kind.astype(np.int32), MAX_KIND)
     code[prio == 0] = 0
     return code
 

@@ -59,7 +59,7 @@ def paint_time_grid(p: QPainter, ticks: TickCache, sx: float, dx: float, top: fl
         p.drawLines(*_lines.drawargs())
 
 
-class TimeGrid(pg.GraphicsObject):
+class TimeGrid(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """The x grid of one plot (add it with `ignoreBounds=True`), at the ticks of `ticks`' axis -
     typically the bottom axis of another plot sharing the x range. With `edge`, also a line along
     the bottom, where the plot's own (hidden) bottom axis would be."""

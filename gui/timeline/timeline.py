@@ -73,7 +73,7 @@ def shown_marks(bridge: Bridge, marks: list[RunMark]) -> list[tuple[float, str, 
     return out
 
 
-class TimeAxis(pg.AxisItem):
+class TimeAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """Seconds since the first run started, labelled with units."""
 
     def __init__(self) -> None:

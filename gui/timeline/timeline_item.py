@@ -112,10 +112,10 @@ class _Layers:
         self.geo = geo
         self.token = token  # (store, layout version, theme): anything else changing = rebuild
         # Buffers of the layers this one replaces are reused (no allocation, no page faults).
-        self.raster = old.raster if old is not None else Raster()
+        self.raster: Raster = old.raster if old is not None else Raster()
         self.raster.reset(geo.width, geo.height, geo.bar_h)
         if old is not None and old.vector.size() == QSize(geo.width, geo.height):
-            self.vector = old.vector
+            self.vector: QImage = old.vector
         else:
             self.vector = QImage(geo.width, geo.height, QImage.Format.Format_ARGB32_Premultiplied)
         self.vector.fill(0)
@@ -139,7 +139,7 @@ class _Layers:
         self.geo.dx += k
 
 
-class TimelineItem(pg.GraphicsObject):
+class TimelineItem(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """Paints `store` rows at `layout.y`, x from start to end (or to `now` while open).
 
     Only rows the layout has placed (`layout.n`) are drawn. The owner calls `on_delta()` for
@@ -454,7 +454,8 @@ class TimelineItem(pg.GraphicsObject):
         ys = self.layout.y[rows]
         keep = (code > 0) & (code < _OPEN_CODE) & (s.start[rows] <= x_hi) & (s.end[rows] >= x_lo)
         keep &= (ys >= y_lo - 1.5) & (ys <= y_hi + 0.5)
-        return rows[keep]
+        kept: np.ndarray = rows[keep]
+        return kept
 
     def _strip_rows(self, lay: _Layers, c0: int, c1: int, y_range: tuple[float, float], n: int) -> np.ndarray:
         """Rows that may show in device columns [c0, c1) after a shift."""

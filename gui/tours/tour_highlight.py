@@ -44,7 +44,9 @@ class FlashFrame(QFrame):
         if t is None or not t.isVisible():
             self.hide()
             return
-        top_left = t.mapTo(self.parentWidget(), QPoint(0, 0))
+        parent = self.parentWidget()
+        assert parent is not None  # built with the window as its parent
+        top_left = t.mapTo(parent, QPoint(0, 0))
         self.setGeometry(top_left.x() - 2, top_left.y() - 2, t.width() + 4, t.height() + 4)
         self.raise_()
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from withscope.core.tours import Focus
 from withscope.gui.style import theme as th
 
 NEXT_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_PageDown)
@@ -61,7 +62,7 @@ def narration_html(paragraphs: tuple[str, ...] | list[str], code: str | None, th
     return "\n".join(out)
 
 
-def focus_text(focus: Any) -> str:
+def focus_text(focus: Focus) -> str:
     text = FOCUS_TEXT.get(focus.view, focus.view)
     extra = []
     if focus.rule:
@@ -108,6 +109,7 @@ class TourPanel(QDockWidget):
     presenterToggled = Signal(bool)
     tourChosen = Signal(str)  # a tour name, or a path
     openFileRequested = Signal()
+    play_button: QPushButton  # built by a later method of __init__
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Tour", parent)
