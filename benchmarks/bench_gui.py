@@ -9,13 +9,18 @@
 - `loop_lag_p99_ms`: the whole app (`MainWindow`, every dock) on its qasync loop, running a target
   that produces ~10,000 events/s (tracked blocks at a steady rate, a few held longer, one tracked
   stream); after a warm-up, a probe coroutine measures how late `asyncio.sleep(0.001)` wakes up.
-  p99 of the overshoots; the detail gives the event rate the bridge saw.
+  p99 of the overshoots; the detail gives the event rate the bridge saw and the CPU load (the
+  run's process tree, the app, the whole machine, the load average): a latency, kept in ms.
+- `loop_lag_cpu_child_p99_ms`: the same probe while the app's child runs a tight CPU loop of
+  tracked blocks with no sleep (it burns a core and streams as many events as it can; the app folds
+  and draws them). First, in the same app, the probe runs as long beside an unobserved
+  `python -c "while True: pass"` child: that p99 (the machine's share of the lag) is in the detail.
 - `startup_ratio`: from spawning `withscope --quit-after 0 --no-settings` (offscreen) to its first
   shown window, vs the whole `python -c "import PySide6.QtWidgets"` process; interleaved, median of
   the per-round ratios. The app runs with `WITHSCOPE_STARTUP_MARK=1`, so it prints one line on
   stdout on the loop turn after its window was first exposed and painted (the frame: menus,
   toolbar, catalogue, status bar, docks, with placeholders where the plots are still loading; see
-  gui/startup.py); the time is taken when that line arrives. The child then builds its plots,
+  gui/shell/startup.py); the time is taken when that line arrives. The child then builds its plots,
   quits and is waited for: the detail and `extra` also give that whole-process time.
 """
 
@@ -66,7 +71,7 @@ def synthetic_lifetimes(n: int, span_s: float, seed: int = 1) -> dict[str, np.nd
 def _load(bridge: Any, view: Any, data: dict[str, np.ndarray]) -> float:
     """Append the lifetimes to the bridge's store, publish them in one delta and lay them all out;
     seconds taken."""
-    from withscope.gui.bridge import LifetimeDelta
+    from withscope.gui.bridge.bridge import LifetimeDelta
 
     s = bridge.store
     n = len(data["start"])
@@ -80,10 +85,10 @@ def _load(bridge: Any, view: Any, data: dict[str, np.ndarray]) -> float:
 
 def bench_timeline(n: int, rounds: int, key: str, target: str) -> Result:
     from PySide6.QtWidgets import QApplication
-    from withscope.gui import theme as th
-    from withscope.gui.app import quiet_qt_messages
-    from withscope.gui.bridge import Bridge
-    from withscope.gui.timeline import TimelineView
+    from withscope.gui.bridge.bridge import Bridge
+    from withscope.gui.shell.app import quiet_qt_messages
+    from withscope.gui.style import theme as th
+    from withscope.gui.timeline.timeline import TimelineView
 
     quiet_qt_messages()
     app = QApplication.instance() or QApplication([])
@@ -187,20 +192,64 @@ async def steady():
 """
 
 
-def bench_loop_lag(seconds: float, warmup_s: float, events_per_s: int) -> Result:
+_CPU_WORKLOAD = r"""
+from withscope.core import track
+
+
+class Conn:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def burn():
+    # A tight CPU loop of tracked blocks, no sleep, until the run is stopped: the child burns a
+    # core and produces events as fast as it can.
+    while True:
+        with track(Conn(), kind="lock"):
+            pass
+"""
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's descendants alive now."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def bench_loop_lag(seconds: float, warmup_s: float, events_per_s: int, *, cpu_child: bool = False) -> Result:
+    """The app's loop lag with the steady workload (`loop_lag_p99_ms`) or, with `cpu_child`, while
+    its child runs `_CPU_WORKLOAD` at full speed (`loop_lag_cpu_child_p99_ms`)."""
+    import psutil
     import qasync
     from PySide6.QtWidgets import QApplication
-    from withscope.gui import theme as th
-    from withscope.gui.app import SCREENSHOT_SIZE, load_patterns, quiet_qt_messages
-    from withscope.gui.main_window import MainWindow
+    from withscope.gui.shell.app import SCREENSHOT_SIZE, load_patterns, quiet_qt_messages
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.style import theme as th
 
     quiet_qt_messages()
     app = QApplication.instance() or QApplication([])
     app.setQuitOnLastWindowClosed(False)
     th.apply(th.LIGHT)
     tmp = Path(tempfile.mkdtemp(prefix="withscope-bench-"))
-    target = tmp / "steady_workload.py"
-    target.write_text(_WORKLOAD.format(rate=events_per_s // 2))
+    if cpu_child:
+        target = tmp / "cpu_workload.py"
+        target.write_text(_CPU_WORKLOAD)
+        spec = f"{target}:burn"
+    else:
+        target = tmp / "steady_workload.py"
+        target.write_text(_WORKLOAD.format(rate=events_per_s // 2))
+        spec = f"{target}:steady"
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     win = MainWindow(patterns=load_patterns(), settings=None)
@@ -209,17 +258,40 @@ def bench_loop_lag(seconds: float, warmup_s: float, events_per_s: int) -> Result
     rates: list[float] = []
     win.bridge.statsChanged.connect(lambda st: rates.append(st.events_per_s))
 
-    async def scenario() -> list[float]:
-        win.start()
-        win.run_workloads([f"{target}:steady"])
-        await asyncio.sleep(warmup_s)  # docks built, history of a few seconds on screen
-        rates.clear()
+    load: dict[str, float] = {}
+
+    bare_overs: list[float] = []
+
+    async def probe(until: float) -> list[float]:
         overs: list[float] = []
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
+        while time.perf_counter() < until:
             t0 = time.perf_counter()
             await asyncio.sleep(0.001)
             overs.append((time.perf_counter() - t0 - 0.001) * 1e3)
+        return overs
+
+    async def scenario() -> list[float]:
+        win.start()
+        if cpu_child:
+            # The machine's share of the lag: the same app, idle, beside an unobserved child that
+            # burns a core (`python -c "while True: pass"`), probed just as long.
+            await asyncio.sleep(warmup_s)
+            burner = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+            try:
+                await asyncio.sleep(0.2)
+                bare_overs.extend(await probe(time.perf_counter() + seconds))
+            finally:
+                burner.kill()
+                await burner.wait()
+        win.run_workloads([spec])
+        await asyncio.sleep(warmup_s)  # docks built, history of a few seconds on screen
+        rates.clear()
+        psutil.cpu_percent(None)
+        kids0, own0, w0 = _children_cpu_s(), time.process_time(), time.perf_counter()
+        overs = await probe(time.perf_counter() + seconds)
+        wall = time.perf_counter() - w0
+        load.update(child=(_children_cpu_s() - kids0) / wall * 100, app=(time.process_time() - own0) / wall * 100,
+                    machine=psutil.cpu_percent(None), load1=os.getloadavg()[0])
         closed = asyncio.Event()
         win.closed.connect(closed.set)
         win.close()
@@ -238,10 +310,18 @@ def bench_loop_lag(seconds: float, warmup_s: float, events_per_s: int) -> Result
     eps = statistics.median(rates) if rates else 0.0
     errors = win.controller.errors
     detail = (f"{eps:,.0f} events/s recorded, {len(overs):,} sleeps over {seconds:g} s; median "
-              f"{overs[len(overs) // 2]:.2f} ms, max {overs[-1]:.1f} ms")
+              f"{overs[len(overs) // 2]:.2f} ms, max {overs[-1]:.1f} ms; CPU: child {load['child']:.0f} %, "
+              f"app {load['app']:.0f} % of one core, machine {load['machine']:.0f} % of {os.cpu_count()} cores, "
+              f"load average {load['load1']:.2f}")
+    if bare_overs:
+        bare_overs.sort()
+        bare_p99 = bare_overs[min(len(bare_overs) - 1, int(0.99 * len(bare_overs)))]
+        load["bare_burner_p99_ms"] = bare_p99
+        detail += f"; the idle app beside an unobserved CPU burner: p99 {bare_p99:.1f} ms"
     if errors:
         detail += f"; run errors: {errors}"
-    return Result("loop_lag_p99_ms", p99, "ms", "<= 10", detail, {"events_per_s": eps})
+    key = "loop_lag_cpu_child_p99_ms" if cpu_child else "loop_lag_p99_ms"
+    return Result(key, p99, "ms", "<= 10", detail, {"events_per_s": eps, **{f"cpu_{k}": v for k, v in load.items()}})
 
 
 # ---------------------------------------------------------------------------- start-up
@@ -252,7 +332,7 @@ def _cmd_time(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-STARTUP_MARK = "withscope: window shown"  # gui/app.py prints it (WITHSCOPE_STARTUP_MARK=1)
+STARTUP_MARK = "withscope: window shown"  # gui/shell/app.py prints it (WITHSCOPE_STARTUP_MARK=1)
 
 
 def _shown_time(argv: list[str]) -> tuple[float, float]:
@@ -274,7 +354,7 @@ def _shown_time(argv: list[str]) -> tuple[float, float]:
 
 def bench_startup(rounds: int) -> Result:
     exe = Path(sys.executable).with_name("withscope")
-    app_cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "withscope.gui.launcher"]
+    app_cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "withscope.gui.shell.launcher"]
     app_cmd += ["--quit-after", "0", "--no-settings"]
     base_cmd = [sys.executable, "-c", "import PySide6.QtWidgets"]
     _shown_time(app_cmd)  # warm the OS caches and .pyc files
@@ -301,9 +381,11 @@ def run_all(quick: bool) -> list[Result]:
     # The loop-lag run goes first: the app as a user starts it, not in a process whose heap still
     # holds the million synthetic lifetimes of the timeline runs (their garbage slows every GC pass).
     lag = bench_loop_lag(2.0 if quick else 10.0, 1.0 if quick else 3.0, 10_000)
+    lag_cpu = bench_loop_lag(2.0 if quick else 10.0, 1.0 if quick else 3.0, 0, cpu_child=True)
     return [
         bench_timeline(10_000 if quick else 100_000, 3 if quick else 15, "timeline_frame_ms_100k", "<= 33"),
         bench_timeline(50_000 if quick else 1_000_000, 3 if quick else 11, "timeline_frame_ms_1m", "<= 50"),
         lag,
+        lag_cpu,
         bench_startup(3 if quick else 11),
     ]
