@@ -14,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMainWindow, QMenu
 from withscope.gui.recordings import file_dialogs
 from withscope.gui.recordings.recordings import default_name, snapshot_for_export
+
+if TYPE_CHECKING:
+    from withscope.gui.recordings.window import RecordingsFeatures, RecordingsWindow
 
 log = logging.getLogger("withscope")
 
@@ -34,7 +37,8 @@ IMAGE_FILTER = "PNG image (*.png);;SVG image (*.svg)"
 
 
 class ExportActions(QObject):
-    def __init__(self, win: Any, features: Any) -> None:
+    def __init__(self, win: RecordingsWindow, features: RecordingsFeatures) -> None:
+        assert isinstance(win, QMainWindow)  # the main window: this object's parent, the dialogs' owner
         super().__init__(win)
         self.win = win
         self.features = features
@@ -58,7 +62,7 @@ class ExportActions(QObject):
 
     # ------------------------------------------------------------------ data exports
     def _current(self) -> tuple[Any, str] | None:
-        found = snapshot_for_export(self.win, self.features.history, self.features.replay_if_any())
+        found = snapshot_for_export(self.win, self.features.runs(), self.features.replay_if_any())
         if found is None:
             self.win.messages.show_message("warning", "Nothing to export yet: run a workload or open a recording.")
         return found

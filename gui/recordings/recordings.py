@@ -20,9 +20,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMainWindow
+
+if TYPE_CHECKING:
+    from withscope.gui.recordings.replay import Replay
+    from withscope.gui.recordings.window import RecordingsWindow
 
 log = logging.getLogger("withscope")
 
@@ -59,7 +64,8 @@ class RunHistory(QObject):
 
     recorded = Signal(str)  # path of a recording finished in the folder
 
-    def __init__(self, win: Any) -> None:
+    def __init__(self, win: RecordingsWindow) -> None:
+        assert isinstance(win, QMainWindow)  # the main window: this object's parent
         super().__init__(win)
         self.win = win
         self.runs: OrderedDict[int, SessionRun] = OrderedDict()
@@ -167,7 +173,7 @@ class RunHistory(QObject):
                 log.exception("withscope: finishing the recording of %s at exit failed", sr.name)
 
 
-def snapshot_for_export(win: Any, history: RunHistory, replay: Any) -> tuple[Any, str] | None:
+def snapshot_for_export(win: RecordingsWindow, history: RunHistory, replay: Replay | None) -> tuple[Any, str] | None:
     """(snapshot, description) of what Save / Export act on, or None when there is nothing.
 
     The open recording first (what the views show); else the run of the selected timeline bar;
@@ -175,6 +181,7 @@ def snapshot_for_export(win: Any, history: RunHistory, replay: Any) -> tuple[Any
     """
     if replay is not None and replay.active:
         snap = replay.snapshot
+        assert snap is not None  # active: a recording is shown
         return snap, f"the recording {replay.path.name if replay.path else snap.target}"
     row = getattr(win.timeline.item, "selected", None)
     store = win.bridge.store

@@ -21,14 +21,17 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QStyle, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QSlider, QStyle, QToolBar, QToolButton, QWidget
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.status import RunStatus
 from withscope.core.store import RecordingError, open_recording, snapshot_at
 from withscope.gui.model.replay_feed import ReplayFeed, ReplayRecorder
+
+if TYPE_CHECKING:
+    from withscope.gui.recordings.window import RecordingsWindow
 
 log = logging.getLogger("withscope")
 
@@ -119,7 +122,8 @@ class Replay(QObject):
     opened = Signal(str)  # the recording's name
     closed = Signal()
 
-    def __init__(self, win: Any) -> None:
+    def __init__(self, win: RecordingsWindow) -> None:
+        assert isinstance(win, QMainWindow)  # the main window: this object's parent, the replay bar's host
         super().__init__(win)
         self.win = win
         self.bridge = win.bridge

@@ -32,12 +32,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QMessageLogContext, QRectF, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 from withscope.gui.style import theme as th
+
+if TYPE_CHECKING:  # imported where the window is built (start-up shows a splash first)
+    from withscope.gui.shell.main_window import MainWindow
 
 log = logging.getLogger("withscope")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -231,7 +234,7 @@ async def main(options: Options, app: QApplication) -> int:
 EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def handle_signals(loop: asyncio.AbstractEventLoop, win: Any) -> list[int]:
+def handle_signals(loop: asyncio.AbstractEventLoop, win: MainWindow) -> list[int]:
     """SIGINT and SIGTERM close `win` cleanly (see the module docstring). Returns the list the
     first signal received is appended to."""
     received: list[int] = []
@@ -261,7 +264,7 @@ async def finish_background_work(loop: asyncio.AbstractEventLoop, timeout_s: flo
         await asyncio.wait(pending, timeout=timeout_s)
 
 
-def save_screenshot(win: Any, path: str) -> None:
+def save_screenshot(win: MainWindow, path: str) -> None:
     """Grab the main window (after a last repaint) into `path` (PNG)."""
     win.bridge.tick()
     QApplication.processEvents()

@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -33,13 +33,18 @@ from withscope.gui.recordings import file_dialogs
 from withscope.gui.recordings.export_actions import ExportActions
 from withscope.gui.recordings.recordings import RunHistory, default_name, snapshot_for_export
 
+if TYPE_CHECKING:
+    from withscope.gui.recordings.replay import Replay
+    from withscope.gui.shell.main_window import MainWindow
+    from withscope.gui.tours.tour_player import TourPlayer
+
 log = logging.getLogger("withscope")
 
 SETTING_RECORD = "recordings/record"
 SETTING_FOLDER = "recordings/folder"
 
 
-def _menu(win: Any, title: str) -> QMenu:
+def _menu(win: MainWindow, title: str) -> QMenu:
     """The window's menu called `title` ("&File"), created at the end when missing."""
     for a in win.menuBar().actions():
         m = a.menu()
@@ -49,13 +54,13 @@ def _menu(win: Any, title: str) -> QMenu:
 
 
 class Features(QObject):
-    def __init__(self, win: Any) -> None:
+    def __init__(self, win: MainWindow) -> None:
         super().__init__(win)
         self.win = win
         self.history: RunHistory | None = None  # with the views (attach)
         self.exports = ExportActions(win, self)
-        self._replay: Any = None
-        self._tours: Any = None
+        self._replay: Replay | None = None
+        self._tours: TourPlayer | None = None
         self.compare_windows: list[QWidget] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.actions: dict[str, QAction] = {}
@@ -84,25 +89,25 @@ class Features(QObject):
             QTimer.singleShot(0, lambda: self.tours.open(request.tour, presenter=request.presenter,
                                                          autoplay=request.autoplay))
 
-    def _runs(self) -> RunHistory:
+    def runs(self) -> RunHistory:
         """The run history: made by attach(), which runs before any action (see `_action`)."""
         assert self.history is not None
         return self.history
 
     # ------------------------------------------------------------------ lazily created parts
     @property
-    def replay(self) -> Any:
+    def replay(self) -> Replay:
         if self._replay is None:
             from withscope.gui.recordings.replay import Replay
 
             self._replay = Replay(self.win)
         return self._replay
 
-    def replay_if_any(self) -> Any:
+    def replay_if_any(self) -> Replay | None:
         return self._replay
 
     @property
-    def tours(self) -> Any:
+    def tours(self) -> TourPlayer:
         if self._tours is None:
             from withscope.gui.tours.tour_player import TourPlayer
 
@@ -251,7 +256,7 @@ class Features(QObject):
         return self.replay.open_file(path)
 
     def ask_save_recording(self) -> None:
-        found = snapshot_for_export(self.win, self._runs(), self._replay)
+        found = snapshot_for_export(self.win, self.runs(), self._replay)
         if found is None:
             self.win.messages.show_message("warning", "Nothing to save yet: run a workload first.")
             return
@@ -269,7 +274,7 @@ class Features(QObject):
 
         what = "the run"
         if snapshot is None:
-            found = snapshot_for_export(self.win, self._runs(), self._replay)
+            found = snapshot_for_export(self.win, self.runs(), self._replay)
             if found is None:
                 self.win.messages.show_message("warning", "Nothing to save yet: run a workload first.")
                 return False
@@ -288,20 +293,20 @@ class Features(QObject):
 
     def set_record_to_folder(self, on: bool) -> None:
         if not on:
-            self._runs().set_record_dir(None)
+            self.runs().set_record_dir(None)
             self._setting(SETTING_RECORD, "0")
             self.win.messages.show_message("info", "Runs are no longer recorded to a folder.")
             return
 
         def cancelled() -> None:
-            if self._runs().record_dir is None:
+            if self.runs().record_dir is None:
                 self.actions["record_folder"].setChecked(False)
 
         file_dialogs.choose_directory(self.win, "Record every run to this folder", self.record_to,
                                       self._folder(), on_cancel=cancelled)
 
     def record_to(self, folder: Path) -> None:
-        self._runs().set_record_dir(Path(folder))
+        self.runs().set_record_dir(Path(folder))
         self.actions["record_folder"].setChecked(True)
         self._setting(SETTING_FOLDER, str(folder))
         self._setting(SETTING_RECORD, "1")
@@ -312,7 +317,7 @@ class Features(QObject):
         if s is not None and s.get(SETTING_RECORD, "0") == "1" and s.get(SETTING_FOLDER, ""):
             folder = Path(s.get(SETTING_FOLDER, ""))
             if folder.is_dir():
-                self._runs().set_record_dir(folder)
+                self.runs().set_record_dir(folder)
                 self.actions["record_folder"].setChecked(True)
 
     def _setting(self, key: str, value: str) -> None:
@@ -359,7 +364,7 @@ class Features(QObject):
         return self.compare(sa, sb, f"A: {a.name}", f"B: {b.name}")
 
     def compare_last_runs(self) -> QWidget | None:
-        runs = self._runs().finished_runs()
+        runs = self.runs().finished_runs()
         if len(runs) < 2:
             self.win.messages.show_message(
                 "warning", "Compare needs two finished runs: run two workloads (e.g. class-cm/correct, then "
@@ -425,6 +430,6 @@ class Features(QObject):
         task.add_done_callback(done)
 
 
-def install(win: Any) -> Features:
+def install(win: MainWindow) -> Features:
     """Hook every feature of this module into `win` (a `MainWindow`, after its menus exist)."""
     return Features(win)

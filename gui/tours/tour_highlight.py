@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFrame, QWidget
+from PySide6.QtWidgets import QFrame, QMainWindow, QWidget
 from withscope.gui.style import theme as th
 
 if TYPE_CHECKING:  # imported where a band is drawn: `withscope demo` shows its window first
     import pyqtgraph as pg
+    from withscope.gui.tours.window import TourWindow
 
 FLASH_MS = 260
 FLASHES = 6  # visibility toggles before the frame stays on
@@ -52,7 +53,8 @@ class FlashFrame(QFrame):
 
 
 class Highlighter(QObject):
-    def __init__(self, win: Any) -> None:
+    def __init__(self, win: TourWindow) -> None:
+        assert isinstance(win, QMainWindow)  # the main window: this object's parent, the frame's host
         super().__init__(win)
         self.win = win
         self.frame = FlashFrame(win)

@@ -22,14 +22,17 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow
 from withscope.core.tours import Tour, TourError, find_tour, tour_paths
 from withscope.gui.tours.tour_highlight import Highlighter
 from withscope.gui.tours.tour_panel import NARRATION_SCALE, TITLE_SCALE, TourPanel, focus_text
+
+if TYPE_CHECKING:
+    from withscope.gui.tours.window import TourFeatures, TourWindow
 
 log = logging.getLogger("withscope")
 
@@ -87,7 +90,8 @@ def _quick_title(path: Path) -> str:
 
 
 class TourPlayer(QObject):
-    def __init__(self, win: Any, features: Any = None) -> None:
+    def __init__(self, win: TourWindow, features: TourFeatures | None = None) -> None:
+        assert isinstance(win, QMainWindow)  # the main window: this object's parent, the panel's host
         super().__init__(win)
         self.win = win
         self.features = features
