@@ -17,13 +17,17 @@ import traceback
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import withscope.gui  # noqa: F401  (pins PySide6 before pyqtgraph/qasync are imported)
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
 from qt_helpers import flush_deletes, shutdown_window
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 _IGNORED_TOPLEVEL = {"QTipLabel", "QWidgetWindow"}
 
@@ -93,7 +97,7 @@ def settings_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path) -> Iterator[Any]:
+def window(qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path) -> Iterator[MainWindow]:
     from withscope.gui.shell.main_window import MainWindow
     from withscope.gui.shell.settings import Settings
 
@@ -122,6 +126,6 @@ def _patterns() -> list[Any]:
         return []
 
 
-def make_widget(qtbot: Any, widget: QWidget) -> QWidget:
+def make_widget(qtbot: QtBot, widget: QWidget) -> QWidget:
     qtbot.addWidget(widget)
     return widget

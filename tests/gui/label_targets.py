@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from withscope.core import track
 
 KEPT: list[object] = []  # held on purpose: the leaks are the point
@@ -11,7 +13,7 @@ class Held:
     def __enter__(self) -> Held:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 

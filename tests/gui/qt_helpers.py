@@ -9,12 +9,20 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
+
+T = TypeVar("T")
+
+
+def present(value: T | None) -> T:
+    """`value`, asserted not None (a Qt item or an optional part the test expects to exist)."""
+    assert value is not None
+    return value
 
 
 def flush_deletes() -> None:

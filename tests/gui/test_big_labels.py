@@ -3,12 +3,17 @@ Qt never lays out a megabyte of text (a 1 MB label froze the app for good)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
 from qt_helpers import close_window, until
 from withscope.gui.model.textcap import elide, elide_lines
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 TARGETS = Path(__file__).resolve().parent / "label_targets.py"
 
@@ -25,7 +30,9 @@ def test_elide_keeps_the_start_and_says_how_long_the_whole_was() -> None:
 
 
 @pytest.mark.parametrize(("name", "n"), [("big_label", 1), ("many_labels", 10)])
-def test_huge_labels_reach_no_widget_whole(window, loop, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+def test_huge_labels_reach_no_widget_whole(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, name: str, n: int
+) -> None:
     seen: dict[str, object] = {}
 
     async def scenario() -> None:

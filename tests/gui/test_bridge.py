@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -17,17 +18,17 @@ class CM:
     def __enter__(self) -> CM:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 
 class BadExit(CM):
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         raise RuntimeError("cleanup failed")
 
 
-def collect(bridge: Bridge, signal_name: str) -> list[object]:
-    out: list[object] = []
+def collect(bridge: Bridge, signal_name: str) -> list[Any]:
+    out: list[Any] = []
     getattr(bridge, signal_name).connect(out.append)
     return out
 

@@ -4,8 +4,11 @@ open ones and the newest stay, and the views follow the renumbered rows."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pytest
+from pytestqt.qtbot import QtBot
 from withscope.core import Alert, Recorder, Severity, track
 from withscope.gui.bridge.bridge import BUDGET_ENV, MIN_ROWS, ROW_COST, Bridge, Trim
 from withscope.gui.docks.alerts_dock import AlertsDock
@@ -19,7 +22,7 @@ class CM:
     def __enter__(self) -> CM:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 
@@ -74,7 +77,7 @@ def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert Bridge(memory_budget_mb=10).memory_budget_mb == 10
 
 
-def test_views_follow_a_trim_and_the_timeline_says_what_was_counted(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_views_follow_a_trim_and_the_timeline_says_what_was_counted(qtbot: QtBot) -> None:
     th.apply(th.LIGHT)
     bridge = Bridge()
     bridge.max_rows = 1_000
@@ -83,8 +86,8 @@ def test_views_follow_a_trim_and_the_timeline_says_what_was_counted(qtbot) -> No
     qtbot.addWidget(view)
     qtbot.addWidget(alerts)
     rec = Recorder(name="long")
-    key = bridge.attach(rec, "long run", alerts=lambda: alerts_seen)
     alerts_seen: list[Alert] = []
+    key = bridge.attach(rec, "long run", alerts=lambda: alerts_seen)
     _feed(rec, bridge, 900, 300)
     # an alert about the newest lifetime, then enough lifetimes to trim
     lid = rec.table.count - 1

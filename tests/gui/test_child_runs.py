@@ -9,15 +9,20 @@ endless CPU loop (stopped with Stop) ends with a status naming it while the app 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
-from qt_helpers import close_window, until
+from pytestqt.qtbot import QtBot
+from qt_helpers import close_window, present, until
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE.parent / "child" / "targets"
@@ -42,7 +47,9 @@ def frames(window: Any) -> list[int]:
     return count
 
 
-def test_a_catalogue_run_is_a_child_process_and_the_metrics_are_its_own(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_a_catalogue_run_is_a_child_process_and_the_metrics_are_its_own(
+    window: MainWindow, loop: asyncio.AbstractEventLoop
+) -> None:
     seen: dict[str, Any] = {}
     ends = finished(window)
 
@@ -70,8 +77,8 @@ def test_a_catalogue_run_is_a_child_process_and_the_metrics_are_its_own(window, 
     assert str(seen["child_pid"]) in seen["label"]
     assert any(ra.alert.rule == "unreleased" for ra in window.alerts.model.rows)
     # the sites name the catalogue's own files, which stay after the run: the details show the source
-    sites = {window.bridge.lifetime(row).site for row in range(window.bridge.store.n)}
-    assert all(os.path.isfile(site.rsplit(":", 1)[0]) for site in sites), sites
+    sites = {present(window.bridge.lifetime(row)).site for row in range(window.bridge.store.n)}
+    assert all(site is not None and os.path.isfile(site.rsplit(":", 1)[0]) for site in sites), sites
     assert "Source of" not in window.details.view.toPlainText()
 
 
@@ -91,7 +98,9 @@ def _program_says(window: Any) -> dict[str, Any]:
     return dict(json.loads(lines[0]))
 
 
-def test_a_user_script_with_arguments_and_a_folder_prints_into_the_console(window, loop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_script_with_arguments_and_a_folder_prints_into_the_console(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     from withscope.gui.bridge.runs import RunRequest
 
     _write_program(tmp_path)
@@ -126,7 +135,9 @@ def test_a_user_script_with_arguments_and_a_folder_prints_into_the_console(windo
         ("keyboard_interrupt.py", "error", "KeyboardInterrupt"),
     ],
 )
-def test_a_hostile_program_ends_with_its_status_and_the_app_goes_on(window, loop, script, status, said) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_program_ends_with_its_status_and_the_app_goes_on(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, script: str, status: str, said: str
+) -> None:
     ends = finished(window)
 
     async def scenario() -> None:
@@ -147,7 +158,9 @@ def test_a_hostile_program_ends_with_its_status_and_the_app_goes_on(window, loop
     assert s.n >= 1  # the file the program opened before its end is kept
 
 
-def test_stop_ends_an_endless_cpu_loop_while_the_app_keeps_drawing(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_stop_ends_an_endless_cpu_loop_while_the_app_keeps_drawing(
+    window: MainWindow, loop: asyncio.AbstractEventLoop
+) -> None:
     ends = finished(window)
     ticks = frames(window)
     seen: dict[str, Any] = {}
@@ -168,8 +181,11 @@ def test_stop_ends_an_endless_cpu_loop_while_the_app_keeps_drawing(window, loop)
     assert not psutil.pid_exists(seen["pid"])  # stopped and reaped
 
 
-def test_open_target_takes_arguments_and_a_folder_and_remembers_them(window, loop, qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_open_target_takes_arguments_and_a_folder_and_remembers_them(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path
+) -> None:
     from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
 
     _write_program(tmp_path)
 
@@ -186,18 +202,18 @@ def test_open_target_takes_arguments_and_a_folder_and_remembers_them(window, loo
         assert dlg.isVisible()
         # a folder that does not exist: one line in the dialog, which stays open
         fill(dlg, str(tmp_path / "nowhere"))
-        qtbot.mouseClick(dlg.run_button, Qt.MouseButton.LeftButton)
+        QTest.mouseClick(dlg.run_button, Qt.MouseButton.LeftButton)
         assert dlg.isVisible()
         assert dlg.error_label.text() == f"No such folder: {tmp_path / 'nowhere'}"
         assert not window.controller.is_running()
         fill(dlg, str(tmp_path))
-        qtbot.mouseClick(dlg.run_button, Qt.MouseButton.LeftButton)
+        QTest.mouseClick(dlg.run_button, Qt.MouseButton.LeftButton)
         assert not dlg.isVisible()
         await until(lambda: not window.controller.is_running(), 30, "the program to end")
         await until(lambda: "a warning on stderr" in window.console.text(), 5, "its output")
         # the next time, the dialog offers the same target, arguments and folder
         window.open_target()
-        again = window._dialog
+        again = present(window._dialog)
         assert again is not dlg
         assert (again.target_edit.text(), again.args_edit.text(), again.cwd_edit.text()) == (
             "prog.py", '--name "two words"', str(tmp_path))
@@ -210,7 +226,9 @@ def test_open_target_takes_arguments_and_a_folder_and_remembers_them(window, loo
     assert said["pid"] != os.getpid()
 
 
-def test_the_console_is_bounded_and_elides_huge_lines(window, loop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_console_is_bounded_and_elides_huge_lines(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     from withscope.gui.bridge.runs import RunRequest
     from withscope.gui.model.console import HISTORY
 

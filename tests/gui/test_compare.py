@@ -4,14 +4,19 @@ on their recordings."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from qt_helpers import close_window, flush_deletes, until
+from pytestqt.qtbot import QtBot
+from qt_helpers import close_window, flush_deletes, present, until
 from withscope.core.events import Alert, Lifetime, Mark, Outcome, Severity
 from withscope.core.snapshot import RunSnapshot
 from withscope.gui.recordings.compare import CompareWindow, KindCounts, diff_runs
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 T0 = 1_000_000_000
 MS = 1_000_000
@@ -55,9 +60,11 @@ def test_diff_counts_alerts_by_rule_and_resources_by_kind(correct: RunSnapshot, 
     assert d.alert_counts("nope") == (0, 0)
 
 
-def test_compare_window_shows_both_runs_linked_and_the_diff(qtbot, correct: RunSnapshot, faulty: RunSnapshot) -> None:  # type: ignore[no-untyped-def]
+def test_compare_window_shows_both_runs_linked_and_the_diff(
+    qtbot: QtBot, correct: RunSnapshot, faulty: RunSnapshot
+) -> None:
     w = CompareWindow(correct, faulty, a_label="A: correct", b_label="B: faulty")
-    assert w.kinds_table.horizontalHeaderItem(2).text() == "A left open"
+    assert present(w.kinds_table.horizontalHeaderItem(2)).text() == "A left open"
     qtbot.addWidget(w)
     w.show()
     assert "A: correct" in w.pane_a.title.text()
@@ -82,7 +89,9 @@ def test_compare_window_shows_both_runs_linked_and_the_diff(qtbot, correct: RunS
     flush_deletes()
 
 
-def test_compare_the_last_two_runs_and_their_recordings(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_the_last_two_runs_and_their_recordings(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     if "class-cm/faulty" not in window.catalogue._workloads:
         pytest.skip("the workload catalogue is not installed")
     seen: dict[str, Any] = {}
@@ -95,13 +104,15 @@ def test_compare_the_last_two_runs_and_their_recordings(window, loop, tmp_path: 
             window.run_workloads([name])
             await until(lambda: not window.controller.is_running(), 30, f"{name} to end")
         w = f.compare_last_runs()
+        assert isinstance(w, CompareWindow)
         seen["runs"] = (w.diff, w.windowTitle(), w.isVisible(), w.parent() is window)
         w.close()
-        a, b = (r.snapshot() for r in f.history.finished_runs()[-2:])
+        a, b = (r.snapshot() for r in present(f.history).finished_runs()[-2:])
         pa, pb = tmp_path / "correct.withscope.db", tmp_path / "faulty.withscope.db"
         assert await f.save_recording(pa, a)
         assert await f.save_recording(pb, b)
         w2 = await f.compare_files(pa, pb)
+        assert isinstance(w2, CompareWindow)
         seen["files"] = (w2.diff, w2.pane_a.title.text(), w2.pane_b.title.text())
         seen["bad"] = await f.compare_files(pa, tmp_path / "missing.db")
         seen["bad_text"] = window.messages.text()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+from qt_helpers import present
 from withscope.core import Alert, Sample, Severity, StreamStats
 from withscope.gui.bridge.bridge import Bridge, RunAlert, RunMark, RunStream
 from withscope.gui.docks.alerts_dock import AlertsDock
@@ -19,7 +23,7 @@ def alert(rule: str, severity: Severity, lid: int | None = None) -> Alert:
     return Alert(rule, severity, f"{rule} happened", f"fix {rule}", lid, "app.py:3", ("app.py:3 in main",))
 
 
-def test_alerts_dock_lists_newest_first_with_counts_in_title(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_dock_lists_newest_first_with_counts_in_title(qtbot: QtBot) -> None:
     bridge = Bridge()
     dock = AlertsDock(bridge)
     qtbot.addWidget(dock)
@@ -44,7 +48,7 @@ def test_alerts_dock_lists_newest_first_with_counts_in_title(qtbot) -> None:  # 
     dock.close_dock()
 
 
-def test_alert_age_grows_for_open_resources(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_alert_age_grows_for_open_resources(qtbot: QtBot) -> None:
     bridge = Bridge()
     dock = AlertsDock(bridge)
     qtbot.addWidget(dock)
@@ -59,7 +63,7 @@ def test_alert_age_grows_for_open_resources(qtbot) -> None:  # type: ignore[no-u
     dock.close_dock()
 
 
-def test_metrics_dock_plots_samples_in_bounded_history(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_dock_plots_samples_in_bounded_history(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
     import withscope.gui.docks.metrics_dock as md
 
     bridge = Bridge()
@@ -84,7 +88,7 @@ def test_metrics_dock_plots_samples_in_bounded_history(qtbot, monkeypatch) -> No
     assert dock.stack.currentIndex() == 0
 
 
-def test_throughput_dock_curves_ttfb_and_summary(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_throughput_dock_curves_ttfb_and_summary(qtbot: QtBot) -> None:
     bridge = Bridge()
     bridge.origin_ns = 0
     dock = ThroughputDock(bridge)
@@ -101,7 +105,7 @@ def test_throughput_dock_curves_ttfb_and_summary(qtbot) -> None:  # type: ignore
     assert np.allclose(chunks_curve.getData()[1], 100.0)
     tx, _ty = dock.ttfb.getData()
     assert tx.tolist() == [0.05]
-    row = [dock.table.item(0, c).text() for c in range(dock.table.columnCount())]
+    row = [present(dock.table.item(0, c)).text() for c in range(dock.table.columnCount())]
     assert row[0] == "download #7"
     assert row[2] == "50.0 ms"
     assert row[4] == "100"
@@ -122,7 +126,7 @@ class FakeWorkload:
     expected_rules: frozenset[str] = frozenset()
 
 
-def test_catalogue_dock_groups_badges_narration_and_run_request(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_catalogue_dock_groups_badges_narration_and_run_request(qtbot: QtBot) -> None:
     patterns = [
         ("class-cm", "Class-based context manager", [
             FakeWorkload("class-cm/correct", "correct", "Closes always", "It closes."),
@@ -134,9 +138,10 @@ def test_catalogue_dock_groups_badges_narration_and_run_request(qtbot) -> None: 
     qtbot.addWidget(dock)
     tree = dock.tree
     assert tree.topLevelItemCount() == 2
-    assert tree.topLevelItem(0).text(0) == "Class-based context manager"
-    assert tree.topLevelItem(0).childCount() == 2
-    faulty = tree.topLevelItem(0).child(1)
+    top = present(tree.topLevelItem(0))
+    assert top.text(0) == "Class-based context manager"
+    assert top.childCount() == 2
+    faulty = present(top.child(1))
     assert not faulty.icon(0).isNull()
     assert "faulty" in faulty.text(0)
     assert not dock.run_button.isEnabled()
@@ -153,7 +158,7 @@ def test_catalogue_dock_groups_badges_narration_and_run_request(qtbot) -> None: 
     assert sorted(dock.selected_names()) == ["class-cm/faulty", "sockets/faulty"]
 
 
-def test_details_show_stack_and_source_around_the_site(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_details_show_stack_and_source_around_the_site(qtbot: QtBot, tmp_path: Path) -> None:
     src = tmp_path / "app.py"
     src.write_text("".join(f"line_{i} = {i}\n" for i in range(1, 21)))
     ex = source_excerpt(f"{src}:10")

@@ -5,17 +5,21 @@ document, the PNG loads as an image, the SVG parses as XML."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 from qt_helpers import close_window, until
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 
 def check_png(path: Path, min_width: int = 100) -> QImage:
@@ -33,7 +37,9 @@ def check_svg(path: Path) -> ET.Element:
     return root
 
 
-def test_every_export_of_the_current_run_from_the_menus(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_export_of_the_current_run_from_the_menus(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     if "class-cm/faulty" not in window.catalogue._workloads:
         pytest.skip("the workload catalogue is not installed")
     seen: dict[str, Any] = {}
@@ -58,7 +64,7 @@ def test_every_export_of_the_current_run_from_the_menus(window, loop, tmp_path: 
         seen["bad_text"] = window.messages.text()
         # the menu items ask where with a non-modal dialog
         ex.actions["html"].trigger()
-        dlg = window._file_dialog
+        dlg = vars(window)["_file_dialog"]  # set by file_dialogs.ask_path
         seen["dialog"] = (isinstance(dlg, QFileDialog), dlg.isVisible(), dlg.isModal() and dlg.windowModality(),
                           dlg.selectedFiles()[0].endswith(".html"))
         dlg.close()
@@ -89,7 +95,7 @@ def test_every_export_of_the_current_run_from_the_menus(window, loop, tmp_path: 
     assert suggests_html
 
 
-def test_right_click_on_a_plot_offers_png_and_svg(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_right_click_on_a_plot_offers_png_and_svg(window: MainWindow, loop: asyncio.AbstractEventLoop) -> None:
     view = window.timeline.plot
     menu = window.features.plot_menu.build_menu(view, QPoint(view.width() // 2, view.height() // 2))
     texts = [a.text() for a in menu.actions() if a.text()]
@@ -100,7 +106,7 @@ def test_right_click_on_a_plot_offers_png_and_svg(window, loop) -> None:  # type
     loop.run_until_complete(shutdown)
 
 
-def test_registered_image_writers_render_a_snapshot_offscreen(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_registered_image_writers_render_a_snapshot_offscreen(qapp: QApplication, tmp_path: Path) -> None:
     """`core.exporters.export(snapshot, "png" | "svg")` once the GUI layer is loaded."""
     from withscope.core.events import Lifetime, Outcome, Sample
     from withscope.core.exporters import ExportError, available_formats, export

@@ -5,12 +5,18 @@ throughput axis lets a fast and a slow run be compared (log scale, rates in one 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtWidgets import QApplication
 from qt_helpers import close_window
 from test_timeline import add_rows
 from withscope.core import Sample, StreamStats, units
 from withscope.gui.bridge.bridge import RunStream
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -23,7 +29,7 @@ def _stream(lid: int, t0_s: float, bps: float) -> StreamStats:
     return StreamStats(lid, f"s{lid}", t0, t0 + 50 * MS, t0 + 2 * S, True, 100, int(10 * bps * 0.2), series)
 
 
-def test_fit_puts_every_run_in_every_view(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_fit_puts_every_run_in_every_view(window: MainWindow, loop: asyncio.AbstractEventLoop) -> None:
     async def scenario() -> None:
         w = window
         w.bridge.origin_ns = 0
@@ -66,7 +72,7 @@ def test_fit_puts_every_run_in_every_view(window, loop) -> None:  # type: ignore
     loop.run_until_complete(scenario())
 
 
-def test_throughput_image_export_writes_rates_in_the_shared_unit(qapp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_throughput_image_export_writes_rates_in_the_shared_unit(qapp: QApplication, tmp_path: Path) -> None:
     from withscope.core import cli
     from withscope.core.store import open_recording
     from withscope.gui.recordings.plot_export import write_plot

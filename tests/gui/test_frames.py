@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
 from withscope.gui.bridge.bridge import Bridge
 from withscope.gui.bridge.frames import Frames
 from withscope.gui.docks.metrics_dock import nice_step, y_range
@@ -19,7 +20,7 @@ def test_frames_run_at_once_while_not_live() -> None:
     assert frames.pending == 0
 
 
-def test_frames_run_requests_one_per_slot_in_order_and_once(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_frames_run_requests_one_per_slot_in_order_and_once(qtbot: QtBot) -> None:
     calls: list[str] = []
 
     def a() -> None:
@@ -42,7 +43,7 @@ def test_frames_run_requests_one_per_slot_in_order_and_once(qtbot) -> None:  # t
     frames.clear()
 
 
-def test_frames_hold_defers_a_widgets_repaint_to_its_slot(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_frames_hold_defers_a_widgets_repaint_to_its_slot(qtbot: QtBot) -> None:
     w = QWidget()
     qtbot.addWidget(w)
     w.show()
@@ -74,10 +75,10 @@ def test_nice_steps_and_stepped_y_ranges() -> None:
     assert y_range(float("nan"), 1.0, 0.0, 1.0) is None
 
 
-def test_timeline_repaints_only_the_strip_that_changed(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_timeline_repaints_only_the_strip_that_changed(qtbot: QtBot) -> None:
     item = TimelineItem(Bridge().store, LaneLayout())
     regions: list[object] = []
-    item.update = lambda *args: regions.append(args[0] if args else None)  # type: ignore[method-assign]
+    item.update = lambda *args: regions.append(args[0] if args else None)
     item.set_now(5.0)
     item.refresh()
     assert regions[-1] is None  # first refresh: everything
@@ -85,7 +86,7 @@ def test_timeline_repaints_only_the_strip_that_changed(qtbot) -> None:  # type: 
     item.refresh()
     rect = regions[-1]
     assert rect is not None  # only "now" moved: from the old "now" rightwards
-    assert 4.9 < rect.left() <= 5.0  # type: ignore[attr-defined]
+    assert 4.9 < rect.left() <= 5.0
     item.set_theme(item.theme)
     regions.clear()
     item.refresh()

@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
+from pytestqt.qtbot import QtBot
 from test_timeline import add_rows, close_to, make_view
 from withscope.gui.bridge.bridge import Bridge
 from withscope.gui.style import theme as th
@@ -27,7 +28,7 @@ def _pixel(image: QImage, x: float, y: float) -> QColor:
     return image.pixelColor(int(x * r), int(y * r))
 
 
-def test_legend_lists_every_outcome_alert_severity_and_the_selection(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_legend_lists_every_outcome_alert_severity_and_the_selection(qtbot: QtBot) -> None:
     legend = Legend()
     qtbot.addWidget(legend)
     legend.set_kinds(["file", "db.connection"])
@@ -48,7 +49,7 @@ def test_legend_lists_every_outcome_alert_severity_and_the_selection(qtbot) -> N
     assert found
 
 
-def test_an_alert_frame_stands_apart_from_the_bar_an_outcome_outline_is_on_its_edge(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_an_alert_frame_stands_apart_from_the_bar_an_outcome_outline_is_on_its_edge(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     view.resize(900, 200)
@@ -76,7 +77,7 @@ def test_an_alert_frame_stands_apart_from_the_bar_an_outcome_outline_is_on_its_e
     assert close_to(_pixel(image, x0e - 3.5, yce), bg, 40)
 
 
-def test_a_legend_title_wraps_with_its_first_entry(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_legend_title_wraps_with_its_first_entry(qtbot: QtBot) -> None:
     """At any width, a title ("Outcome:", "Leak alert:", "Kind:") is on the row of its first entry."""
     from withscope.gui.timeline.legend import Legend
 

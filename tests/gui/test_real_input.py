@@ -11,6 +11,7 @@ pyqtgraph's scene calls on every press); `test_guard_*` keeps that class of bug 
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import inspect
 import os
@@ -22,7 +23,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -30,6 +31,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 from qt_helpers import Mouse, close_window, real_x, settle, until
 from withscope.gui.shell.app import RUN_MARK
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 HERE = Path(__file__).resolve().parent
 TARGETS = HERE / "gui_targets.py"
@@ -54,7 +58,8 @@ async def bar_point(win: Any, row: int) -> QPoint:
     await settle(0.1)
     vb = tl.plot.getViewBox()
     scene = vb.mapViewToScene(QPointF((float(s.start[row]) + end) / 2, float(tl.layout_.y[row]) + 0.5))
-    return tl.plot.mapFromScene(scene)
+    point: QPoint = tl.plot.mapFromScene(scene)
+    return point
 
 
 def centre(w: QWidget) -> QPoint:
@@ -92,7 +97,9 @@ async def poke_everything(mouse: Mouse, win: Any) -> None:
     assert not win.shut_down
 
 
-def test_the_click_that_crashed_the_timeline_after_a_faulty_run(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_the_click_that_crashed_the_timeline_after_a_faulty_run(
+    window: MainWindow, loop: asyncio.AbstractEventLoop
+) -> None:
     async def scenario() -> None:
         # GIVEN class-cm/faulty has finished (its leaked connections' bars are framed)
         await run_to_end(window, ["class-cm/faulty"])
@@ -123,7 +130,7 @@ def test_the_click_that_crashed_the_timeline_after_a_faulty_run(window, loop) ->
     loop.run_until_complete(scenario())
 
 
-def test_hovering_a_bar_shows_its_tooltip(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_hovering_a_bar_shows_its_tooltip(window: MainWindow, loop: asyncio.AbstractEventLoop) -> None:
     async def scenario() -> None:
         await run_to_end(window, ["class-cm/faulty"])
         tl = window.timeline
@@ -144,7 +151,7 @@ def test_hovering_a_bar_shows_its_tooltip(window, loop) -> None:  # type: ignore
     loop.run_until_complete(scenario())
 
 
-def test_alerts_click_selects_highlights_and_keys_move(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_click_selects_highlights_and_keys_move(window: MainWindow, loop: asyncio.AbstractEventLoop) -> None:
     async def scenario() -> None:
         await run_to_end(window, ["class-cm/faulty"])
         table = window.alerts.table
@@ -158,6 +165,7 @@ def test_alerts_click_selects_highlights_and_keys_move(window, loop) -> None:  #
         assert sel.isRowSelected(1)
         assert [i.row() for i in sel.selectedRows()] == [1]
         ra = window.alerts.model.rows[1]
+        assert ra.alert.lifetime_id is not None
         row = window.bridge.store.row_of(ra.run, ra.alert.lifetime_id)
         assert window.timeline.item.selected == row
         assert ra.alert.rule in window.details.view.toPlainText()
@@ -171,7 +179,7 @@ def test_alerts_click_selects_highlights_and_keys_move(window, loop) -> None:  #
     loop.run_until_complete(scenario())
 
 
-def test_catalogue_click_describes_and_double_click_runs(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_catalogue_click_describes_and_double_click_runs(window: MainWindow, loop: asyncio.AbstractEventLoop) -> None:
     async def scenario() -> None:
         tree = window.catalogue.tree
         mouse = Mouse()
@@ -191,7 +199,9 @@ def test_catalogue_click_describes_and_double_click_runs(window, loop) -> None: 
     loop.run_until_complete(scenario())
 
 
-def test_every_view_takes_input_before_during_after_runs_and_after_clear(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_every_view_takes_input_before_during_after_runs_and_after_clear(
+    window: MainWindow, loop: asyncio.AbstractEventLoop
+) -> None:
     async def scenario() -> None:
         mouse = Mouse()
         # before any run: empty views
@@ -291,12 +301,12 @@ def _assigned_names(source: str) -> set[str]:
             names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             names.add(node.target.id)
-    for node in ast.walk(body):
+    for sub in ast.walk(body):
         targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
-            targets = [node.target]
+        if isinstance(sub, ast.Assign):
+            targets = list(sub.targets)
+        elif isinstance(sub, ast.AnnAssign | ast.AugAssign):
+            targets = [sub.target]
         for t in targets:
             for el in t.elts if isinstance(t, ast.Tuple) else [t]:
                 if isinstance(el, ast.Attribute) and isinstance(el.value, ast.Name) and el.value.id == "self":

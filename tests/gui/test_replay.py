@@ -5,12 +5,13 @@ qasync coroutine would spin a nested loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -19,6 +20,9 @@ from withscope.core.events import Alert, Lifetime, Mark, Outcome, Sample, Severi
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.store import open_recording, snapshot_at
 from withscope.gui.model.replay_feed import ReplayFeed
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 T0 = 5_000_000_000
 MS = 1_000_000
@@ -84,6 +88,7 @@ def test_a_feed_at_any_time_is_snapshot_at(snapshot: RunSnapshot, at_ms: int) ->
         got = {s.lifetime_id: (s.series, s.chunks, s.bytes, s.first_chunk_ns, s.ended) for s in rec.streams()}
         assert got == {s.lifetime_id: (s.series, s.chunks, s.bytes, s.first_chunk_ns, s.ended)
                        for s in expected.streams}
+    assert snapshot.end_ns is not None
     if t < snapshot.end_ns:  # at the end snapshot_at is the snapshot itself (every alert)
         assert feed.alerts_until(t) == list(expected.alerts)
     else:
@@ -126,7 +131,9 @@ def _shown(window: Any) -> tuple[int, int, int]:
     return s.n, int(np.count_nonzero(s.outcome[: s.n] == -1)), window.alerts.model.rowCount()
 
 
-def test_replay_fills_the_docks_and_the_slider_moves_lifetimes(window, loop, real_recording: Path) -> None:  # type: ignore[no-untyped-def]
+def test_replay_fills_the_docks_and_the_slider_moves_lifetimes(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, real_recording: Path
+) -> None:
     path = real_recording
     snap = open_recording(path)
     assert snap.lifetimes
@@ -185,14 +192,15 @@ def test_replay_fills_the_docks_and_the_slider_moves_lifetimes(window, loop, rea
 
 
 @pytest.mark.parametrize(("speed", "factor"), [("1×", 1.0), ("4×", 4.0), ("4x", 4.0)])
-def test_replay_speeds_move_run_time_by_that_factor(  # type: ignore[no-untyped-def]
-    window, loop, real_recording: Path, monkeypatch: pytest.MonkeyPatch, speed: str, factor: float
+def test_replay_speeds_move_run_time_by_that_factor(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, real_recording: Path, monkeypatch: pytest.MonkeyPatch,
+    speed: str, factor: float,
 ) -> None:
     # GIVEN a recording opened and set to play from its start at `speed`, on a clock we move by hand
     from withscope.gui.recordings import replay as replay_module
 
     clock = [1000.0]
-    monkeypatch.setattr(replay_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(vars(replay_module)["time"], "monotonic", lambda: clock[0])  # replay's own `time`
     seen: dict[str, Any] = {}
 
     async def scenario() -> None:
@@ -217,7 +225,9 @@ def test_replay_speeds_move_run_time_by_that_factor(  # type: ignore[no-untyped-
     assert seen["advanced_ns"] == pytest.approx(0.05e9 * factor, rel=1e-6)
 
 
-def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     if "class-cm/faulty" not in window.catalogue._workloads:
         pytest.skip("the workload catalogue is not installed")
     path = tmp_path / "saved.withscope.db"
@@ -231,7 +241,9 @@ def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(window, l
         seen["refused"] = await window.features.open_recording(path)  # while a run goes
         seen["refused_text"] = window.messages.text()
         await until(lambda: not window.controller.is_running(), 30, "the run to end")
-        await until(lambda: not window.features.history._tasks, 10, "the folder recording to be finished")
+        history = window.features.history
+        assert history is not None
+        await until(lambda: not history._tasks, 10, "the folder recording to be finished")
         seen["recorded"] = sorted(folder.iterdir())
         seen["live"] = _shown(window)
         assert await window.features.save_recording(path)  # File > Save recording (latest run)
@@ -259,7 +271,9 @@ def test_save_then_replay_a_session_run_and_a_live_run_ends_the_replay(window, l
     assert names == {"class-cm/correct"}
 
 
-def test_bad_files_are_messages_never_crashes(window, loop, tmp_path: Path, real_recording: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_are_messages_never_crashes(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path, real_recording: Path
+) -> None:
     garbage = tmp_path / "garbage.withscope.db"
     garbage.write_bytes(b"\x00garbage, not a recording" * 100)
     truncated = tmp_path / "truncated.withscope.db"

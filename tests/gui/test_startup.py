@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtWidgets import QApplication
 from qt_helpers import close_window, shutdown_window, until
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +91,9 @@ def _deferred(settings_path: Path, **kwargs: Any) -> Any:
     return MainWindow(settings=Settings(settings_path), defer_views=True, **kwargs)
 
 
-def test_requests_before_the_views_exist_take_effect_in_order(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
+def test_requests_before_the_views_exist_take_effect_in_order(
+    qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path
+) -> None:
     # GIVEN a window whose views are not built yet
     win = _deferred(settings_path)
     win.resize(1200, 800)
@@ -130,7 +133,9 @@ def test_requests_before_the_views_exist_take_effect_in_order(qapp, loop, settin
         shutdown_window(loop, win)
 
 
-def test_the_views_take_the_placeholders_places(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_views_take_the_placeholders_places(
+    qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path
+) -> None:
     # GIVEN a deferred window on screen with the default layout
     win = _deferred(settings_path)
     win.resize(1400, 900)
@@ -168,7 +173,9 @@ def test_the_views_take_the_placeholders_places(qapp, loop, settings_path) -> No
         shutdown_window(loop, win)
 
 
-def test_closing_before_the_views_exist_shuts_down(qapp, loop, settings_path) -> None:  # type: ignore[no-untyped-def]
+def test_closing_before_the_views_exist_shuts_down(
+    qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path
+) -> None:
     # GIVEN a deferred window never shown (its views never started building), with a run queued
     win = _deferred(settings_path)
     win.run_workloads([f"{TARGETS}:hold_files"])

@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
+from pytestqt.qtbot import QtBot
 from withscope.gui.bridge.bridge import Bridge, LifetimeDelta
 from withscope.gui.style import theme as th
 from withscope.gui.timeline.timeline import TimelineView
@@ -24,7 +25,7 @@ def add_rows(bridge: Bridge, run: int, starts: list[float], ends: list[float], o
     return delta
 
 
-def make_view(qtbot, bridge: Bridge) -> TimelineView:  # type: ignore[no-untyped-def]
+def make_view(qtbot: QtBot, bridge: Bridge) -> TimelineView:
     th.apply(th.LIGHT)
     view = TimelineView(bridge)
     qtbot.addWidget(view)
@@ -47,7 +48,7 @@ def close_to(a: QColor, b: QColor, tol: int = 40) -> bool:
     return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) <= tol
 
 
-def test_timeline_draws_every_bar_in_one_item_with_outcome_styles(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_timeline_draws_every_bar_in_one_item_with_outcome_styles(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     assert view.empty.isVisible()
@@ -86,7 +87,7 @@ def test_timeline_draws_every_bar_in_one_item_with_outcome_styles(qtbot) -> None
     assert end_err.green() < 140
 
 
-def test_open_bars_grow_with_now(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_open_bars_grow_with_now(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     add_rows(bridge, 0, [0.0], [np.nan], [-1], ["socket"])
@@ -99,7 +100,7 @@ def test_open_bars_grow_with_now(qtbot) -> None:  # type: ignore[no-untyped-def]
     assert view.item.pick(2.5, float(view.layout_.y[0]) + 0.5, 0.01) == 0
 
 
-def test_many_bars_are_culled_and_aggregated(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_many_bars_are_culled_and_aggregated(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     n = 40_000
@@ -120,7 +121,7 @@ def test_many_bars_are_culled_and_aggregated(qtbot) -> None:  # type: ignore[no-
     assert view.item.last_drawn == view.item.last_visible
 
 
-def test_hover_text_click_selection_and_grouping(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_hover_text_click_selection_and_grouping(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     add_rows(bridge, 0, [0.0, 0.5], [1.0, 2.0], [0, 1], ["file", "socket"])
@@ -155,7 +156,7 @@ def test_hover_text_click_selection_and_grouping(qtbot) -> None:  # type: ignore
     assert x0 <= 0.2 <= x1
 
 
-def test_follow_keeps_the_newest_data_in_view_and_manual_pan_stops_it(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_follow_keeps_the_newest_data_in_view_and_manual_pan_stops_it(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     add_rows(bridge, 0, [0.0, 50.0], [1.0, 60.0], [0, 0], ["file", "file"])
@@ -168,7 +169,7 @@ def test_follow_keeps_the_newest_data_in_view_and_manual_pan_stops_it(qtbot) -> 
     assert not view.follow_button.isChecked()
 
 
-def test_theme_switch_recolours_the_plot(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_theme_switch_recolours_the_plot(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     th.apply(th.DARK)
@@ -182,7 +183,7 @@ def test_theme_switch_recolours_the_plot(qtbot) -> None:  # type: ignore[no-unty
     assert isinstance(view.plot, pg.PlotWidget)
 
 
-def test_an_empty_timeline_names_no_lanes(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_timeline_names_no_lanes(qtbot: QtBot) -> None:
     """Before the first run the lane axis is blank (it counted 0..8 down the empty plot)."""
     view = TimelineView(Bridge())
     qtbot.addWidget(view)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtGui import QColor, QImage
+from pytestqt.qtbot import QtBot
 from test_timeline import add_rows, close_to, make_view, pixel_of
 from withscope.gui.bridge.bridge import Bridge, LifetimeDelta
 from withscope.gui.style import theme as th
@@ -24,7 +25,7 @@ def full_render(view: TimelineView) -> QImage:
 
 
 def same(a: QImage, b: QImage) -> bool:
-    return a.size() == b.size() and a.constBits().tobytes() == b.constBits().tobytes()
+    return a.size() == b.size() and bytes(a.constBits()) == bytes(b.constBits())
 
 
 def release(bridge: Bridge, rows: list[int], ends: list[float], outcomes: list[int]) -> None:
@@ -47,7 +48,7 @@ def dense_rows(bridge: Bridge, n: int, t0: float, t1: float, seed: int) -> None:
     add_rows(bridge, 0, starts.tolist(), ends.tolist(), outcomes.tolist(), kinds.tolist())
 
 
-def test_bars_appended_after_a_paint_are_drawn_into_the_cache(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_bars_appended_after_a_paint_are_drawn_into_the_cache(qtbot: QtBot) -> None:
     # GIVEN a rendered timeline of 3,000 closed bars
     bridge = Bridge()
     view = make_view(qtbot, bridge)
@@ -71,7 +72,7 @@ def test_bars_appended_after_a_paint_are_drawn_into_the_cache(qtbot) -> None:  #
                for got in down_the_row), [c.name() for c in down_the_row]
 
 
-def test_pan_by_whole_pixels_shifts_the_cache_and_zoom_rebuilds_it(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_pan_by_whole_pixels_shifts_the_cache_and_zoom_rebuilds_it(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     view.set_follow(False)
@@ -97,7 +98,7 @@ def test_pan_by_whole_pixels_shifts_the_cache_and_zoom_rebuilds_it(qtbot) -> Non
     assert same(zoomed, full_render(view))
 
 
-def test_a_released_bar_leaves_the_live_overlay_for_the_cache_in_its_outcome_style(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_released_bar_leaves_the_live_overlay_for_the_cache_in_its_outcome_style(qtbot: QtBot) -> None:
     # GIVEN an open "file" bar next to a closed one, rendered while open
     bridge = Bridge()
     view = make_view(qtbot, bridge)
@@ -127,7 +128,7 @@ def test_a_released_bar_leaves_the_live_overlay_for_the_cache_in_its_outcome_sty
     assert same(after, full_render(view))
 
 
-def test_a_released_sub_pixel_bar_is_aggregated_with_its_outcome_priority(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_released_sub_pixel_bar_is_aggregated_with_its_outcome_priority(qtbot: QtBot) -> None:
     # GIVEN many released sub-pixel bars in one lane, and one open bar among them
     bridge = Bridge()
     view = make_view(qtbot, bridge)
@@ -156,7 +157,7 @@ def test_a_released_sub_pixel_bar_is_aggregated_with_its_outcome_priority(qtbot)
     assert same(image, full_render(view))
 
 
-def test_follow_mode_scrolls_by_whole_pixels_and_keeps_the_cache(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_follow_mode_scrolls_by_whole_pixels_and_keeps_the_cache(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     dense_rows(bridge, 3000, 0.0, 30.0, seed=4)
@@ -176,7 +177,7 @@ def test_follow_mode_scrolls_by_whole_pixels_and_keeps_the_cache(qtbot) -> None:
     assert x0 < 31.4 <= x1
 
 
-def test_a_huge_batch_is_laid_out_over_several_loop_turns(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_huge_batch_is_laid_out_over_several_loop_turns(qtbot: QtBot) -> None:
     bridge = Bridge()
     view = make_view(qtbot, bridge)
     n = 120_000

@@ -6,14 +6,18 @@ qasync coroutine would spin a nested loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from qt_helpers import close_window, until
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 
 def write_tour(path: Path, steps: list[dict[str, Any]], **extra: Any) -> Path:
@@ -23,7 +27,7 @@ def write_tour(path: Path, steps: list[dict[str, Any]], **extra: Any) -> Path:
     return path
 
 
-STEPS = [
+STEPS: list[dict[str, Any]] = [
     {"title": "Welcome", "narration": "First paragraph with `code here`.\n\nSecond paragraph.",
      "focus": "catalogue", "code": "with open(p) as f:\n    f.read()"},
     {"title": "The leak", "narration": "Look at the alerts.", "workloads": ["class-cm/faulty"],
@@ -46,7 +50,9 @@ def key(widget: Any, k: Qt.Key) -> None:
 
 
 @pytest.mark.usefixtures("catalogue_needed")
-def test_navigation_runs_each_steps_workloads_and_highlights_its_focus(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_navigation_runs_each_steps_workloads_and_highlights_its_focus(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     tour_file = write_tour(tmp_path / "three-steps.json", STEPS)
     seen: dict[str, Any] = {}
 
@@ -115,8 +121,10 @@ def test_navigation_runs_each_steps_workloads_and_highlights_its_focus(window, l
 
 
 @pytest.mark.usefixtures("catalogue_needed")
-def test_autoplay_advances_after_the_runs_and_the_pace(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    steps = [
+def test_autoplay_advances_after_the_runs_and_the_pace(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    steps: list[dict[str, Any]] = [
         {"title": "One", "narration": "n", "focus": "timeline"},
         {"title": "Two", "narration": "n", "workloads": ["class-cm/correct"], "focus": "metrics", "wait_s": 0.5},
         {"title": "Three", "narration": "n", "focus": "alerts"},
@@ -157,10 +165,13 @@ def test_autoplay_advances_after_the_runs_and_the_pace(window, loop, tmp_path: P
     assert seen["space2"] is False
 
 
-def test_presenter_mode_scales_the_fonts_and_back(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_presenter_mode_scales_the_fonts_and_back(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     tour_file = write_tour(tmp_path / "p.json", [{"title": "T", "narration": "n", "focus": "timeline"}],
                            presenter={"font_scale": 2.0})
     app = QApplication.instance()
+    assert isinstance(app, QApplication)
     base = app.font().pointSizeF()
     seen: dict[str, Any] = {}
 
@@ -188,7 +199,9 @@ def test_presenter_mode_scales_the_fonts_and_back(window, loop, tmp_path: Path) 
     ('{"name": "bad", "title": "t", "description": "d", "steps": [{"title": "x", "narration": "y", '
      '"focus": "timeline", "workloads": ["class-cm/faulti"]}]}', "unknown workload 'class-cm/faulti'"),
 ])  # fmt: skip
-def test_a_malformed_tour_is_a_clear_non_modal_error(window, loop, tmp_path: Path, content: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_tour_is_a_clear_non_modal_error(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path, content: str, problem: str
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(content)
     seen: dict[str, Any] = {}
@@ -217,7 +230,9 @@ def test_a_malformed_tour_is_a_clear_non_modal_error(window, loop, tmp_path: Pat
     assert seen["after"] == ("catalogue", False)
 
 
-def test_demo_request_opens_the_tour_when_the_window_starts(qapp, loop, settings_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_request_opens_the_tour_when_the_window_starts(
+    qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: Path
+) -> None:
     """`withscope demo NAME --autoplay`: the launcher's request is picked up by the next window."""
     from qt_helpers import shutdown_window
     from withscope.gui.shell.main_window import MainWindow

@@ -4,10 +4,13 @@ and Cancel keeps them (it used to wipe every run silently)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import close_window, until
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 TARGET = "class-cm/correct"
 
@@ -22,7 +25,9 @@ def _press(box: QMessageBox, text: str) -> None:
     button.click()
 
 
-def test_f1_asks_before_clearing_runs_and_cancel_keeps_them(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_f1_asks_before_clearing_runs_and_cancel_keeps_them(
+    window: MainWindow, loop: asyncio.AbstractEventLoop
+) -> None:
     seen: dict[str, Any] = {}
 
     async def scenario() -> None:
@@ -64,7 +69,7 @@ def test_f1_asks_before_clearing_runs_and_cancel_keeps_them(window, loop) -> Non
     assert seen["tour"] == "catalogue"
 
 
-def test_f1_on_an_empty_window_starts_at_once(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_f1_on_an_empty_window_starts_at_once(window: MainWindow, loop: asyncio.AbstractEventLoop) -> None:
     async def scenario() -> None:
         window.features.actions["start_tour"].trigger()
         await asyncio.sleep(0.2)

@@ -3,14 +3,20 @@ narration hung `withscope demo` for 72 s, 5 MB for good)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qt_helpers import close_window
 
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
-def test_a_tour_with_a_huge_narration_is_an_error_not_a_hang(window, loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+
+def test_a_tour_with_a_huge_narration_is_an_error_not_a_hang(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"name": "big", "title": "Big", "description": "d", "steps": [
         {"title": "t", "narration": "word " * 10_000, "focus": "timeline"}]}))

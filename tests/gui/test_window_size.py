@@ -9,13 +9,17 @@ offscreen platform and on the Xvfb `python3 dev.py test` starts."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 from qt_helpers import close_window, flush_deletes, settle, until
+
+if TYPE_CHECKING:
+    from withscope.gui.shell.main_window import MainWindow
 
 SCREENS = [(1280, 800), (1680, 1050), (1920, 1080)]
 
@@ -27,7 +31,9 @@ def _main_window() -> Any:
     return wins[0] if wins else None
 
 
-def test_no_settings_opens_a_first_window_sized_from_the_screen(qapp, loop) -> None:  # type: ignore[no-untyped-def]
+def test_no_settings_opens_a_first_window_sized_from_the_screen(
+    qapp: QApplication, loop: asyncio.AbstractEventLoop
+) -> None:
     """`withscope --no-settings` (nothing saved, nothing restored) is a first window: 85 % of the
     screen's available area, centred - not a fixed size a small screen cannot show."""
     from withscope.gui.shell.app import Options, main
@@ -57,7 +63,9 @@ def test_no_settings_opens_a_first_window_sized_from_the_screen(qapp, loop) -> N
 
 
 @pytest.mark.parametrize(("sw", "sh"), SCREENS)
-def test_first_window_reads_without_dragging(window, loop, sw: int, sh: int) -> None:  # type: ignore[no-untyped-def]
+def test_first_window_reads_without_dragging(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, sw: int, sh: int
+) -> None:
     """GIVEN the first window of a `sw` x `sh` screen after class-cm/faulty, THEN every column of
     the alerts table is within the table's width (no horizontal scrolling), the resource, site and
     hint columns wide enough to read, the details need no horizontal scrolling, the legend is on
@@ -109,7 +117,7 @@ def test_first_window_reads_without_dragging(window, loop, sw: int, sh: int) -> 
 
 
 @pytest.mark.parametrize("width", [500, 640, 900])
-def test_alerts_columns_share_the_width_they_get(qtbot, width: int) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_columns_share_the_width_they_get(qtbot: QtBot, width: int) -> None:
     """A layout the user made (or restored) can leave the alerts dock narrower than its columns
     need: the long columns give way, the table never scrolls sideways, every header shows; a column
     the user dragged keeps its width."""
@@ -138,7 +146,9 @@ def test_alerts_columns_share_the_width_they_get(qtbot, width: int) -> None:  # 
 
 
 @pytest.mark.parametrize(("sw", "sh"), SCREENS[:2])
-def test_a_tour_leaves_the_timeline_half_the_window(window, loop, sw: int, sh: int) -> None:  # type: ignore[no-untyped-def]
+def test_a_tour_leaves_the_timeline_half_the_window(
+    window: MainWindow, loop: asyncio.AbstractEventLoop, sw: int, sh: int
+) -> None:
     """Opening the tour panel (F1) in a first window: the panel and the details take about a
     quarter of the width each, the timeline keeps about half, its legend a few rows."""
     from withscope.gui.shell.main_window import first_geometry
@@ -160,7 +170,9 @@ def test_a_tour_leaves_the_timeline_half_the_window(window, loop, sw: int, sh: i
     assert tl.legend.height() <= tl.height() // 4, (tl.legend.height(), tl.height())
 
 
-def test_closing_the_tour_panel_gives_the_timeline_its_width_back(window, loop) -> None:  # type: ignore[no-untyped-def]
+def test_closing_the_tour_panel_gives_the_timeline_its_width_back(
+    window: MainWindow, loop: asyncio.AbstractEventLoop
+) -> None:
     """The tour panel widened the left column; closed, the column is the catalogue's again (the
     window's layout, saved on quit, kept a 400 px catalogue for good)."""
     from withscope.gui.shell.main_window import dock_sizes, first_geometry
