@@ -418,7 +418,7 @@ def cmd_test(args: list[str]) -> int:
     try:
         steps: list[tuple[str, list[object], dict[str, str]]] = [
             ("ruff", [BIN / "ruff", "check", "."], env),
-            ("mypy (strict, withscope.core)", [BIN / "mypy"], env),
+            ("mypy (strict, withscope.core and withscope.gui)", [BIN / "mypy"], env),
             ("import contracts (import-linter, pyproject.toml)", [BIN / "lint-imports"], env),
         ]
         steps[2:2] = mypy_test_steps(env)
