@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-from qt_helpers import close_window, until
+from qt_helpers import close_window, present, until
 from withscope.core.events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.store import open_recording, snapshot_at
@@ -144,23 +144,23 @@ def test_replay_fills_the_docks_and_the_slider_moves_lifetimes(
         replay = window.features.replay
         assert await window.features.open_recording(path)
         assert replay.active
-        assert replay.bar.isVisible()
+        assert present(replay.bar).isVisible()
         # at the end: every lifetime, every alert, the samples in the metrics dock
         seen["end"] = _shown(window)
         seen["samples"] = len(window.metrics.ring.view())
         seen["title"] = window.alerts.windowTitle()
         # scrub back with the slider (debounced) to when half of the lifetimes were acquired
         acquired = sorted(lt.acquired_ns for lt in snap.lifetimes)
-        duration = replay.feed.end_ns - snap.t0_ns
+        duration = present(replay.feed).end_ns - snap.t0_ns
         value = round((acquired[len(acquired) // 2] - snap.t0_ns) / duration * 10_000)
-        replay.bar.slider.setValue(value)
-        await until(lambda: replay.t_ns < replay.feed.end_ns, 5, "the slider to seek")
+        present(replay.bar).slider.setValue(value)
+        await until(lambda: replay.t_ns < present(replay.feed).end_ns, 5, "the slider to seek")
         seen["mid_t"] = replay.t_ns
         seen["mid_target"] = snap.t0_ns + round(value / 10_000 * duration)
         seen["mid"] = _shown(window)
-        seen["mid_expected"] = snapshot_at(replay.snapshot, replay.t_ns)
+        seen["mid_expected"] = snapshot_at(present(replay.snapshot), replay.t_ns)
         seen["now"] = window.bridge.now_s()
-        replay.seek(replay.feed.end_ns)
+        replay.seek(present(replay.feed).end_ns)
         seen["again"] = _shown(window)
         # play from the start at max speed: the time moves on its own and stops at the end
         replay.seek(snap.t0_ns)
@@ -170,7 +170,7 @@ def test_replay_fills_the_docks_and_the_slider_moves_lifetimes(
         await until(lambda: not replay.playing, 10, "the replay to play to the end")
         seen["played"] = _shown(window)
         replay.close()
-        seen["closed"] = (window.bridge.store.n, replay.bar.isVisible())
+        seen["closed"] = (window.bridge.store.n, present(replay.bar).isVisible())
         await close_window(window)
 
     loop.run_until_complete(scenario())
@@ -206,7 +206,7 @@ def test_replay_speeds_move_run_time_by_that_factor(
     async def scenario() -> None:
         replay = window.features.replay
         assert await window.features.open_recording(real_recording)
-        replay.seek(replay.feed.start_ns)
+        replay.seek(present(replay.feed).start_ns)
         replay.set_speed(speed)
         replay.set_playing(True)
         replay._play_timer.stop()  # frames are driven below, one per 12.5 ms of (fake) wall time

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from qt_helpers import close_window, until
+from qt_helpers import close_window, present, until
 
 if TYPE_CHECKING:
     from withscope.gui.shell.main_window import MainWindow
@@ -59,7 +59,7 @@ def test_navigation_runs_each_steps_workloads_and_highlights_its_focus(
     async def scenario() -> None:
         player = window.features.tours
         assert player.open(str(tour_file))
-        panel = player.panel
+        panel = present(player.panel)
         await until(lambda: player.step_done, 5, "step 1 to settle")
         seen["s0"] = (player.index, panel.progress.text(), panel.step_title.text(), panel.narration_text(),
                       panel.narration.toHtml(), player.highlighter.frame.target, window.controller.running,
@@ -135,8 +135,8 @@ def test_autoplay_advances_after_the_runs_and_the_pace(
     async def scenario() -> None:
         player = window.features.tours
         assert player.open(str(tour_file))
-        seen["playing"] = (player.playing, player.panel.play_button.isChecked(), player.pace_s,
-                           player.panel.pace.value())
+        seen["playing"] = (player.playing, present(player.panel).play_button.isChecked(), player.pace_s,
+                           present(player.panel).pace.value())
         started: list[str] = []
         window.controller.runStarted.connect(lambda _key, name: started.append(name))
         # while step 2's run goes on (however short it is), auto-play has no advance scheduled
@@ -150,9 +150,9 @@ def test_autoplay_advances_after_the_runs_and_the_pace(
         # Space on the panel toggles play (on a step that is not the last)
         player.go(0)
         await until(lambda: player.step_done, 5, "step 1")
-        key(player.panel.body, Qt.Key.Key_Space)
+        key(present(player.panel).body, Qt.Key.Key_Space)
         seen["space"] = player.playing
-        key(player.panel.body, Qt.Key.Key_Space)
+        key(present(player.panel).body, Qt.Key.Key_Space)
         seen["space2"] = player.playing
         await close_window(window)
 
@@ -178,9 +178,9 @@ def test_presenter_mode_scales_the_fonts_and_back(
     async def scenario() -> None:
         player = window.features.tours
         assert player.open(str(tour_file), presenter=True)
-        seen["on"] = (app.font().pointSizeF(), player.panel.presenter_button.isChecked(),
-                      player.panel.step_title.font().pointSizeF())
-        player.panel.presenter_button.click()
+        seen["on"] = (app.font().pointSizeF(), present(player.panel).presenter_button.isChecked(),
+                      present(player.panel).step_title.font().pointSizeF())
+        present(player.panel).presenter_button.click()
         seen["off"] = (app.font().pointSizeF(), player.presenter)
         await close_window(window)
 
@@ -209,13 +209,13 @@ def test_a_malformed_tour_is_a_clear_non_modal_error(
     async def scenario() -> None:
         player = window.features.tours
         seen["ok"] = player.open(str(bad))
-        seen["error"] = (player.panel.error.isVisible(), player.panel.error.text())
+        seen["error"] = (present(player.panel).error.isVisible(), present(player.panel).error.text())
         seen["message"] = window.messages.text()
         seen["modal"] = QApplication.activeModalWidget()
         seen["tour"] = player.tour
         # the app goes on: the built-in tour still opens from the panel's chooser
         assert player.open(None)
-        seen["after"] = (player.tour.name, player.panel.error.isVisible())
+        seen["after"] = (present(player.tour).name, present(player.panel).error.isVisible())
         await close_window(window)
 
     loop.run_until_complete(scenario())
@@ -249,7 +249,7 @@ def test_demo_request_opens_the_tour_when_the_window_starts(
         win.start()
         await until(lambda: win.features._tours is not None and win.features.tours.tour is not None, 5, "the tour")
         player = win.features.tours
-        seen["tour"] = (player.tour.name, player.index, player.panel.isVisible(),
+        seen["tour"] = (present(player.tour).name, player.index, present(player.panel).isVisible(),
                         win.features.actions["tour_panel"].isChecked())
         await close_window(win)
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_helpers import close_window, until
+from qt_helpers import close_window, present, until
 
 if TYPE_CHECKING:
     from withscope.gui.shell.main_window import MainWindow
@@ -57,7 +57,7 @@ def test_f1_asks_before_clearing_runs_and_cancel_keeps_them(
         assert box is not None
         _press(box, "Clear and start")
         await until(lambda: w.features._tours is not None and w.features._tours.tour is not None, 5, "the tour")
-        seen["tour"] = w.features._tours.tour.name
+        seen["tour"] = present(present(w.features._tours).tour).name
         await close_window(w)
 
     loop.run_until_complete(scenario())

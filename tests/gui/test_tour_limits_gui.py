@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qt_helpers import close_window
+from qt_helpers import close_window, present
 
 if TYPE_CHECKING:
     from withscope.gui.shell.main_window import MainWindow
@@ -25,7 +25,7 @@ def test_a_tour_with_a_huge_narration_is_an_error_not_a_hang(
     async def scenario() -> None:
         player = window.features.tours
         seen["ok"] = player.open(str(big))
-        seen["error"] = player.panel.error.text()
+        seen["error"] = present(player.panel).error.text()
         await close_window(window)
 
     loop.run_until_complete(scenario())

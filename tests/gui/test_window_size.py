@@ -16,7 +16,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from qt_helpers import close_window, flush_deletes, settle, until
+from qt_helpers import close_window, flush_deletes, present, settle, until
 
 if TYPE_CHECKING:
     from withscope.gui.shell.main_window import MainWindow
@@ -163,7 +163,7 @@ def test_a_tour_leaves_the_timeline_half_the_window(
         await settle(0.4)
 
     loop.run_until_complete(scenario())
-    w, tl, panel = window.width(), window.timeline, window.features.tours.panel
+    w, tl, panel = window.width(), window.timeline, present(window.features.tours.panel)
     assert panel.isVisible()
     assert panel.width() >= 280
     assert tl.width() >= 0.42 * w, (tl.width(), panel.width(), window.details.width(), w)
@@ -186,7 +186,7 @@ def test_closing_the_tour_panel_gives_the_timeline_its_width_back(
         before = window.timeline.width()
         window.features.tours.show_panel()
         await settle(0.3)
-        window.features.tours.panel.close()
+        present(window.features.tours.panel).close()
         await settle(0.3)
         return before, window.catalogue.width()
 
