@@ -12,7 +12,7 @@ GUI thread only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QColor
@@ -21,6 +21,8 @@ from withscope.gui.style import theme as th
 
 if TYPE_CHECKING:  # imported where a band is drawn: `withscope demo` shows its window first
     import pyqtgraph as pg
+    from withscope.core.tours import Focus
+    from withscope.gui.bridge.bridge import RunAlert
     from withscope.gui.tours.window import TourWindow
 
 FLASH_MS = 260
@@ -62,7 +64,7 @@ class Highlighter(QObject):
         self.rule: str | None = None
         self.kind: str | None = None
         self.band: pg.LinearRegionItem | None = None
-        self.selected_alert: Any = None  # the RunAlert selected for `rule`
+        self.selected_alert: RunAlert | None = None  # the alert selected for `rule`
         self._flashes = 0
         self._timer = QTimer(self)
         self._timer.setInterval(FLASH_MS)
@@ -76,7 +78,7 @@ class Highlighter(QObject):
                 "catalogue": w.catalogue}.get(view, w.timeline)
 
     # ------------------------------------------------------------------ focus
-    def focus(self, focus: Any) -> None:
+    def focus(self, focus: Focus) -> None:
         """Point at `focus` (a `core.tours.Focus`)."""
         self.clear()
         self.view, self.rule, self.kind = focus.view, focus.rule, focus.kind
@@ -141,7 +143,7 @@ class Highlighter(QObject):
         self.win.alerts.select_row(idx)
         return True
 
-    def _alert_kind(self, ra: Any) -> str | None:
+    def _alert_kind(self, ra: RunAlert) -> str | None:
         store = self.win.bridge.store
         row = ra.row
         if row is None and ra.alert.lifetime_id is not None:

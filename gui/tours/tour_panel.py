@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from withscope.core.tours import Focus
+from withscope.core.tours import Focus, Tour, TourStep
 from withscope.gui.style import theme as th
 
 NEXT_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_PageDown)
@@ -226,7 +226,7 @@ class TourPanel(QDockWidget):
         if key:
             self.tourChosen.emit(str(key))
 
-    def show_step(self, tour: Any, index: int, step: Any) -> None:
+    def show_step(self, tour: Tour, index: int, step: TourStep) -> None:
         self.error.hide()
         self.setWindowTitle(f"Tour — {tour.title}")
         self.progress.setText(f"Step {index + 1} of {len(tour.steps)}")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMainWindow
-from withscope.core.tours import Tour, TourError, find_tour, tour_paths
+from withscope.core.tours import Tour, TourError, TourStep, find_tour, tour_paths
 from withscope.gui.tours.tour_highlight import Highlighter
 from withscope.gui.tours.tour_panel import NARRATION_SCALE, TITLE_SCALE, TourPanel, focus_text
 
@@ -229,7 +229,7 @@ class TourPlayer(QObject):
         if self.index > 0:
             self.go(self.index - 1)
 
-    async def _enter(self, token: int, step: Any) -> None:
+    async def _enter(self, token: int, step: TourStep) -> None:
         win = self.win
         replay = self.features.replay_if_any() if self.features is not None else None
         if replay is not None and replay.active:
