@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from plain_cm import PlainCM
 from withscope.core import Recorder, track
 from withscope.core.agent.stream import BatchStreamer
 from withscope.core.agent.wire import FrameReader
@@ -71,16 +72,6 @@ def test_without_a_recording_the_child_s_recorder_drops_and_counts(tmp_path: Pat
     assert out.stdout.splitlines()[0] == "drops"
 
 
-class _CM:
-    __slots__ = ()
-
-    def __enter__(self) -> _CM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def test_a_slow_reader_slows_the_producer_and_the_streamer_queues_no_more_than_a_frame_or_two() -> None:
     # GIVEN a lossless recorder streamed to a pipe whose reader is slow (a busy parent)
     rec = Recorder(name="agent")
@@ -113,7 +104,7 @@ def test_a_slow_reader_slows_the_producer_and_the_streamer_queues_no_more_than_a
     # WHEN the program makes blocks as fast as it can
     with rec:
         for _ in range(n):
-            with track(_CM()):
+            with track(PlainCM()):
                 pass
     streamer.close()
     t.join(60)

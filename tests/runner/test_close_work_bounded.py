@@ -9,22 +9,13 @@ import asyncio
 import threading
 
 import pytest
+from plain_cm import PlainCM
 from withscope.core import lifetime_table, snapshot
 from withscope.core.events import Lifetime
 from withscope.core.recorder import current_recorder
 from withscope.core.runner import Run, RunOptions
 from withscope.core.targets import Target
 from withscope.core.track import track
-
-
-class _CM:
-    __slots__ = ()
-
-    def __enter__(self) -> _CM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _built_at_close(n: int, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
@@ -35,11 +26,11 @@ def _built_at_close(n: int, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
     def history_then_wait(ctx: object) -> None:
         rec = current_recorder()
         for i in range(n):
-            with track(_CM()):
+            with track(PlainCM()):
                 pass
             if i % 5000 == 0:
                 rec.drain()
-        held = track(_CM()).__enter__()
+        held = track(PlainCM()).__enter__()
         ready.set()
         ctx.stop.wait(30)  # type: ignore[attr-defined]
         held.__exit__(None, None, None)

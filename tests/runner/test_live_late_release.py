@@ -6,19 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+from plain_cm import PlainCM
 from withscope.core.recorder import Batch
 from withscope.core.runner import Run, RunOptions
 from withscope.core.targets import Target
-
-
-class _CM:
-    __slots__ = ()
-
-    def __enter__(self) -> _CM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def test_a_slow_drain_raises_no_false_late_release() -> None:
@@ -28,7 +19,7 @@ def test_a_slow_drain_raises_no_false_late_release() -> None:
     def work() -> None:
         end = time.monotonic() + 1.2
         while time.monotonic() < end:
-            with track(_CM()):
+            with track(PlainCM()):
                 time.sleep(0.001)
 
     def slow(batch: Batch) -> None:

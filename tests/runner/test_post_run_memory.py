@@ -14,6 +14,7 @@ import json
 import tracemalloc
 from pathlib import Path
 
+from plain_cm import PlainCM
 from withscope.core.recorder import current_recorder
 from withscope.core.report import write_report
 from withscope.core.runner import RunOptions, run_target
@@ -24,23 +25,13 @@ from withscope.core.track import track
 N = 20_000
 
 
-class _CM:
-    __slots__ = ()
-
-    def __enter__(self) -> _CM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def test_post_run_peak_is_at_most_one_and_a_half_times_the_memory_at_workload_end(tmp_path: Path) -> None:
     at_end: list[int] = []
 
     def many() -> None:
         rec = current_recorder()
         for i in range(N):
-            with track(_CM()):
+            with track(PlainCM()):
                 pass
             if i % 5000 == 0:
                 rec.drain()  # as a steady drain would: the backlog's fold is not what is measured here
@@ -73,7 +64,7 @@ def test_snapshot_repr_is_short_whatever_the_number_of_lifetimes() -> None:
     # handler: the full repr of a long run's snapshot was gigabytes of text.
     def many() -> None:
         for _ in range(2000):
-            with track(_CM()):
+            with track(PlainCM()):
                 pass
 
     snap = asyncio.run(run_target(Target("many", many, False, False), RunOptions()))

@@ -13,27 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
+from plain_cm import PlainCM
 from withscope.core import Recorder
 from withscope.core.runner import Run, RunOptions
 from withscope.core.store import RecordingWriter, open_recording, record_run
 from withscope.core.targets import Target
 
 
-class _CM:
-    __slots__ = ()
-
-    def __enter__(self) -> _CM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _blocks(n: int) -> None:
     from withscope.core.track import track
 
     for _ in range(n):
-        with track(_CM()):
+        with track(PlainCM()):
             pass
 
 
@@ -78,14 +69,14 @@ def test_lossless_ends_with_the_recording_and_a_plain_recorder_still_drops(tmp_p
     from withscope.core.track import track
 
     for _ in range(50):  # nobody drains: the producer relieves the buffer itself
-        with track(_CM(), recorder=rec):
+        with track(PlainCM(), recorder=rec):
             pass
     assert rec.dropped == 0
     writer.finish("ok")
     assert not rec.lossless
     assert _count(tmp_path / "x.db")[0] == 50
     for _ in range(50):
-        with track(_CM(), recorder=rec):
+        with track(PlainCM(), recorder=rec):
             pass
     assert rec.dropped > 0  # without a recording, a full buffer drops (counted) as before
 
@@ -171,7 +162,7 @@ def test_a_reader_polling_while_the_writer_finishes_does_not_make_it_fail(tmp_pa
         writer = RecordingWriter(path, "polled", {})
         writer.attach(rec)
         for _ in range(20_000):
-            with track(_CM(), recorder=rec):
+            with track(PlainCM(), recorder=rec):
                 pass
         rec.drain()
         assert writer.flush()
@@ -223,9 +214,9 @@ def test_rows_read_off_the_table_are_the_rows_of_its_lifetimes(tmp_path: Path) -
     path = tmp_path / "f.txt"
     path.write_text("x")
     with rec:
-        with track(_CM(), label="postgresql://u:S3cr3t@db/x"):
+        with track(PlainCM(), label="postgresql://u:S3cr3t@db/x"):
             pass
-        with contextlib.suppress(ValueError), track(_CM()):
+        with contextlib.suppress(ValueError), track(PlainCM()):
             raise ValueError("boom")
         with track(Suppressing(), suppresses=(KeyError,)):
             raise KeyError("k")
@@ -235,7 +226,7 @@ def test_rows_read_off_the_table_are_the_rows_of_its_lifetimes(tmp_path: Path) -
             pass
 
         async def in_task() -> None:
-            with track(_CM()):
+            with track(PlainCM()):
                 pass
 
         asyncio.run(in_task())
