@@ -125,18 +125,10 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
 
 
 def load_patterns() -> list[tuple[str, str, list[Any]]]:
-    """The catalogue grouped by pattern ([] when the catalogue is not available)."""
-    try:
-        from withscope.core import workloads
+    """The catalogue grouped by pattern."""
+    from withscope.core import workloads
 
-        patterns = getattr(workloads, "patterns", None)
-        if patterns is None:
-            log.warning("withscope: the workload catalogue is not installed")
-            return []
-        return [(pid, title, list(ws)) for pid, title, ws in patterns()]
-    except Exception:
-        log.exception("withscope: could not load the workload catalogue")
-        return []
+    return [(pid, title, list(ws)) for pid, title, ws in workloads.patterns()]
 
 
 async def main(options: Options, app: QApplication) -> int:

@@ -118,12 +118,9 @@ def window(qapp: QApplication, loop: asyncio.AbstractEventLoop, settings_path: P
 
 
 def _patterns() -> list[Any]:
-    try:
-        from withscope.core import workloads
+    from withscope.core import workloads
 
-        return [(p, t, list(ws)) for p, t, ws in workloads.patterns()]
-    except Exception:
-        return []
+    return [(p, t, list(ws)) for p, t, ws in workloads.patterns()]
 
 
 def make_widget(qtbot: QtBot, widget: QWidget) -> QWidget:

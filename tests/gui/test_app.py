@@ -68,8 +68,6 @@ def test_binding_is_pyside6_for_pyqtgraph_and_qasync() -> None:
 def test_faulty_catalogue_workload_shows_alert_and_flagged_bar(
     window: MainWindow, loop: asyncio.AbstractEventLoop
 ) -> None:
-    if "class-cm/faulty" not in window.catalogue._workloads:
-        pytest.skip("the workload catalogue is not installed")
 
     async def scenario() -> None:
         window.catalogue.select(["class-cm/faulty"])

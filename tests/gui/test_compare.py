@@ -92,8 +92,6 @@ def test_compare_window_shows_both_runs_linked_and_the_diff(
 def test_compare_the_last_two_runs_and_their_recordings(
     window: MainWindow, loop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
-    if "class-cm/faulty" not in window.catalogue._workloads:
-        pytest.skip("the workload catalogue is not installed")
     seen: dict[str, Any] = {}
 
     async def scenario() -> None:
