@@ -293,10 +293,6 @@ class Bridge(QObject):
         if key == self.metrics_key:
             self._next_metrics()
 
-    def workload_end_s(self, key: int) -> float | None:
-        """When the workload of run `key` ended (before the run's own cleanup), if it has."""
-        return self._workload_end.get(key)
-
     def released_by_cleanup(self, row: int) -> bool:
         """True when a lifetime outlived its workload and was released by the run's cleanup."""
         end = float(self.store.end[row])
@@ -569,10 +565,6 @@ class Bridge(QObject):
             src.last_sample_ns = max(src.last_sample_ns, max(s.t_ns for s in new))
         return new
 
-    def push_samples(self, samples: Sequence[Sample]) -> None:
-        """Publish samples that come from outside any run at the next tick."""
-        self._sampled.extend(samples)
-
     def _sample_block(self, samples: list[Sample]) -> SampleBlock:
         samples.sort(key=lambda s: s.t_ns)
         origin = self.origin_ns if self.origin_ns is not None else samples[0].t_ns
@@ -584,17 +576,3 @@ class Bridge(QObject):
             connections=np.array([s.connections for s in samples], np.float64),
             cpu=np.array([s.cpu_percent for s in samples], np.float64),
         )
-
-    def all_marks(self) -> list[RunMark]:
-        origin = self.origin_ns or 0
-        out: list[RunMark] = []
-        for src in self._sources.values():
-            out.extend(RunMark(src.key, (m.t_ns - origin) / 1e9, m.text) for m in _marks(src.recorder))
-        return out
-
-
-def _marks(rec: RecorderReader) -> list[Mark]:
-    try:
-        return rec.marks()
-    except Exception:
-        return []

@@ -183,8 +183,3 @@ class LaneLayout:
         if n:
             self.y[:n] = offsets[self.group[:n]] + self.row[:n]
 
-    def rebuild(self, starts: np.ndarray, ends: np.ndarray, groups: Sequence[str]) -> None:
-        """Forget everything and place all bars again (after a change of grouping). With group
-        ids instead of names, call `clear()`, `group_ids()` and `add()` yourself."""
-        self.clear()
-        self.add(0, starts, ends, groups)

@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QSlider, QStyle, QToolBar, QToolButton, QWidget
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.status import RunStatus
-from withscope.core.store import RecordingError, open_recording, snapshot_at
+from withscope.core.store import RecordingError, open_recording
 from withscope.gui.model.replay_feed import ReplayFeed, ReplayRecorder
 
 if TYPE_CHECKING:
@@ -160,10 +160,6 @@ class Replay(QObject):
     def snapshot(self) -> RunSnapshot | None:
         """The whole recording (None when no replay is shown)."""
         return None if self.feed is None else self.feed.snapshot
-
-    def snapshot_now(self) -> RunSnapshot | None:
-        """The recording as it was at the slider."""
-        return None if self.feed is None else snapshot_at(self.feed.snapshot, self.t_ns)
 
     # ------------------------------------------------------------------ opening
     def open_file(self, path: str | Path) -> asyncio.Task[bool]:

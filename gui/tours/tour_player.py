@@ -29,7 +29,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMainWindow
 from withscope.core.tours import Tour, TourError, TourStep, find_tour, tour_paths
 from withscope.gui.tours.tour_highlight import Highlighter
-from withscope.gui.tours.tour_panel import NARRATION_SCALE, TITLE_SCALE, TourPanel, focus_text
+from withscope.gui.tours.tour_panel import NARRATION_SCALE, TITLE_SCALE, TourPanel
 
 if TYPE_CHECKING:
     from withscope.gui.tours.window import TourFeatures, TourWindow
@@ -302,10 +302,6 @@ class TourPlayer(QObject):
         if self.panel is not None:
             self.panel.set_status(text)
 
-    def look_at(self) -> str:
-        tour = self.tour
-        return "" if tour is None or self.index < 0 else focus_text(tour.steps[self.index].focus)
-
     # ------------------------------------------------------------------ settings
     def set_playing(self, on: bool) -> None:
         self.playing = bool(on) and self.tour is not None
@@ -316,9 +312,6 @@ class TourPlayer(QObject):
         else:
             self._advance.stop()
             self.advance_due = None
-
-    def toggle_playing(self) -> None:
-        self.set_playing(not self.playing)
 
     def set_pace(self, seconds: float) -> None:
         self.pace_s = float(seconds)
