@@ -24,12 +24,21 @@ class RunStatus(enum.StrEnum):
     TIMED_OUT = "timed out"
 
 
+_EXITED, _CRASHED = "exited ", "crashed: "
+
+
 def exited(code: int) -> str:
-    return f"exited {code}"
+    return f"{_EXITED}{code}"
 
 
 def crashed(signal_name: str) -> str:
-    return f"crashed: {signal_name}"
+    return f"{_CRASHED}{signal_name}"
+
+
+def ended_on_its_own_terms(status: str) -> bool:
+    """True when the program itself ended the run abnormally (killed by a signal, a non-zero exit
+    status) or ran out of its time limit: not a failure of withscope or of the workload's code."""
+    return status == RunStatus.TIMED_OUT or status.startswith((_EXITED, _CRASHED))
 
 
 def signal_name(num: int) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
+from withscope.core.status import RunStatus, ended_on_its_own_terms
 from withscope.gui.model.console import ConsoleBuffer
 
 if TYPE_CHECKING:  # the module stays cheap to import: the "Open target" dialog reads RunRequest
@@ -188,16 +189,16 @@ class RunController(QObject):
             self.message.emit("error", f"Internal error in {task.get_name()}: {exc!r}")
 
     async def _follow(self, key: int, name: str, run: Any) -> None:
-        status, error = "error", ""
+        status, error = str(RunStatus.ERROR), ""
         try:
             await run.wait()
-            status = str(getattr(run, "status", "ok"))
+            status = str(run.status)
             error = str(getattr(run, "error", "") or "")
         except asyncio.CancelledError:
             # The app is closing or Stop was pressed: make sure the run is cancelled and cleaned up.
             run.cancel()
             await asyncio.shield(self._await_quietly(run))
-            status = "cancelled"
+            status = RunStatus.CANCELLED
             raise
         except Exception as exc:  # the workload crashed in a way the runner did not catch
             error = f"{type(exc).__name__}: {exc}"
@@ -216,10 +217,10 @@ class RunController(QObject):
 
     def _report(self, key: int, name: str, status: str, error: str) -> None:
         self.runFinished.emit(key, name, status, error)
-        if status == "error" and error:
+        if status == RunStatus.ERROR and error:
             self.errors.append((name, error))
             self.message.emit("error", f"{name} failed: {error} (its lifetimes and alerts are kept)")
-        elif status.startswith(("crashed", "exited", "timed out")):
+        elif ended_on_its_own_terms(status):
             # The program's own end (a signal, an exit status) or its time limit: the app goes on.
             self.errors.append((name, error or status))
             why = f" ({error})" if error and error != status else ""

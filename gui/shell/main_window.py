@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QVBoxLayout, QWidget
+from withscope.core.status import RunStatus
 from withscope.gui.docks import alerts_columns
 from withscope.gui.docks.catalogue_dock import CatalogueDock
 from withscope.gui.docks.message_bar import MessageBar
@@ -577,7 +578,7 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self, _key: int, name: str, status: str, error: str) -> None:
         self._on_runs_changed()
         if not self.controller.running:
-            self.status_running.setText(f"Finished {name}" if status == "ok" else f"{name}: {status}")
+            self.status_running.setText(f"Finished {name}" if status == RunStatus.OK else f"{name}: {status}")
 
     def _on_stats(self, stats: BridgeStats) -> None:
         # Every frame, but the labels change at most STATUS_EVERY_S apart: each change of their
