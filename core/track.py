@@ -640,6 +640,8 @@ def _track(
     suppresses = tuple(suppresses)
     spec = spec_of(obj, info, kind, label, suppresses)
     if info.resource:
+        if rec.on_track is not None:  # automatic instrumentation: the tracked lifetime replaces its own
+            rec.on_track(obj)
         handle: Tracked = _Resource()
         handle._s = [obj, rec, spec, _NONE, None, None, info, False]
         rec.make_room()

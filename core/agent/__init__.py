@@ -10,9 +10,13 @@ removed before the target runs, so neither the program nor its own subprocesses 
    (spec "lossless"), else one that drops and counts what a full buffer refuses - and starts a
    `BatchStreamer` writing its batches to the inherited pipe (a daemon thread, every 50 ms, with
    back-pressure; see `stream.py`);
-2. sends `("hello", pid, python, hot_path)`, then runs the target on the main thread exactly as
+2. for a user's target (script, module, function; not a catalogue entry, and not when the spec
+   says `"auto": false`, `withscope run --no-auto`), installs the automatic instrumentation
+   (`instrument`): what the program acquires through the standard library becomes lifetimes,
+   polled before every drain and judged once more when the workload ends;
+3. sends `("hello", pid, python, hot_path)`, then runs the target on the main thread exactly as
    Python would (`launch.py`), with stdin/stdout/stderr untouched;
-3. sends `("end", kind, detail, threads)` and exits with the target's exit code. Non-daemon threads
+4. sends `("end", kind, detail, threads)` and exits with the target's exit code. Non-daemon threads
    still running keep the process alive, as they would without withscope; `atexit` makes the last
    flush once they are over.
 
@@ -35,6 +39,8 @@ from types import FrameType
 from typing import Any
 
 SPEC_ENV = "WITHSCOPE_AGENT_SPEC"
+# Targets whose resources are recorded without edits (`instrument`); catalogue entries track themselves.
+AUTO_KINDS = ("script", "module", "function")
 
 __all__ = ["SPEC_ENV", "main"]
 
@@ -80,7 +86,14 @@ def main() -> None:
     streamer.start()
     _install_signal_flush(streamer)
     atexit.register(streamer.close)
-    kind, detail = run(spec, rec, streamer.flush)
+    at_end = None
+    if spec.get("auto", True) and spec.get("kind") in AUTO_KINDS:
+        from .instrument import install
+
+        registry = install(rec)
+        streamer.before_drain = registry.poll
+        at_end = lambda: registry.poll(final=True)  # noqa: E731
+    kind, detail = run(spec, rec, streamer.flush, at_end)
     main_thread = threading.main_thread()
     threads = [t.name for t in threading.enumerate() if not t.daemon and t is not main_thread]
     streamer.flush()

@@ -38,6 +38,7 @@ from withscope.core.recorder import Recorder
 
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+_INSTRUMENT_DIR = os.path.join(_AGENT_DIR, "instrument") + os.sep
 _CORE_DIR = os.path.dirname(_AGENT_DIR)
 _LIB_DIR = os.path.dirname(os.__file__)
 _OWN_FILES = frozenset({os.path.join(_LIB_DIR, "runpy.py"), os.path.join(_CORE_DIR, "targets.py")})
@@ -57,10 +58,19 @@ def _own(filename: str) -> bool:
 
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
-    """`tb` without the leading frames of the agent, runpy and the target loader."""
+    """`tb` without the leading frames of the agent, runpy and the target loader, nor the frames of
+    the automatic instrumentation's wrappers (an `open()` of a missing file raises through one)."""
     while tb is not None and _own(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
-    return tb
+    entries = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_INSTRUMENT_DIR):
+            entries.append(tb)
+        tb = tb.tb_next
+    out: TracebackType | None = None
+    for entry in reversed(entries):
+        out = TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out
 
 
 def error_text(exc: BaseException) -> str:
@@ -159,8 +169,11 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outcome:
-    """Run the target `spec` describes (repeats included); see the module docstring."""
+def run(
+    spec: dict[str, Any], rec: Recorder, flush: Callable[[], None], at_end: Callable[[], None] | None = None
+) -> Outcome:
+    """Run the target `spec` describes (repeats included); see the module docstring. `at_end` is
+    called when the target's own code is over, just before the `workload end` mark."""
     if spec.get("dsn"):  # a driver's error may echo it: scrubbed from what withscope prints
         from ..redact import register_dsn  # noqa: TID252
 
@@ -177,11 +190,11 @@ def run(spec: dict[str, Any], rec: Recorder, flush: Callable[[], None]) -> Outco
     try:
         rec.mark(marks.RUN_START)
         flush()  # the parent knows the target started, even if what follows holds the GIL for long
-        first = _repeat_sync(call, rec, flush, n, ctx)
+        first = _repeat_sync(call, rec, flush, n, ctx, at_end)
         if first is not None:  # async: the rest runs in one event loop
             import asyncio
 
-            asyncio.run(_repeat_async(first, call, rec, flush, n, ctx))
+            asyncio.run(_repeat_async(first, call, rec, flush, n, ctx, at_end))
     except BaseException as exc:
         return _ended(exc)
     return "ok", None
@@ -209,7 +222,12 @@ def _report(exc: BaseException, tb: TracebackType | None) -> None:
 
 
 def _repeat_sync(
-    call: Callable[[], Any], rec: Recorder, flush: Callable[[], None], n: int, ctx: Any
+    call: Callable[[], Any],
+    rec: Recorder,
+    flush: Callable[[], None],
+    n: int,
+    ctx: Any,
+    at_end: Callable[[], None] | None = None,
 ) -> Awaitable[Any] | None:
     """Run the repeats of a sync target; for an async one, return its first coroutine (not awaited)."""
     ended = False
@@ -224,6 +242,8 @@ def _repeat_sync(
             flush()
     finally:
         if not ended:
+            if at_end is not None:
+                at_end()
             rec.mark(marks.WORKLOAD_END)
             if ctx is not None:
                 _cleanup_sync(ctx)
@@ -231,7 +251,13 @@ def _repeat_sync(
 
 
 async def _repeat_async(
-    first: Awaitable[Any], call: Callable[[], Any], rec: Recorder, flush: Callable[[], None], n: int, ctx: Any
+    first: Awaitable[Any],
+    call: Callable[[], Any],
+    rec: Recorder,
+    flush: Callable[[], None],
+    n: int,
+    ctx: Any,
+    at_end: Callable[[], None] | None = None,
 ) -> None:
     try:
         for i in range(1, n + 1):
@@ -241,6 +267,8 @@ async def _repeat_async(
             rec.mark(marks.repeat_end(i, n))
             flush()
     finally:
+        if at_end is not None:
+            at_end()
         rec.mark(marks.WORKLOAD_END)
         if ctx is not None:
             errors = await ctx.leftovers.close_all()

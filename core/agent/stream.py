@@ -40,6 +40,7 @@ import time
 import warnings
 from array import array
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ..lifetime_table import LifetimeTable  # noqa: TID252 (mypy sees this tree as `core`)
@@ -81,6 +82,8 @@ class BatchStreamer:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._fork_filter: Any = None  # a warnings filter set for one fork (see before_fork)
+        # Called before each drain (the automatic instrumentation records what it saw); never raises.
+        self.before_drain: Callable[[], None] | None = None
         self._unsubscribe = recorder.subscribe(self._on_batch)
         with contextlib.suppress(OSError, ImportError):  # a larger pipe: fewer waits per frame
             import fcntl
@@ -175,6 +178,8 @@ class BatchStreamer:
         if self.closed or os.getpid() != self.pid:
             return
         with contextlib.suppress(Exception):  # a failure of the recorder must not reach the program
+            if self.before_drain is not None:
+                self.before_drain()
             self.recorder.drain()
         self._write_pending()
 

@@ -68,10 +68,14 @@ def setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record", default=None, metavar="FILE",
                    help="record the run to FILE (SQLite, written while it runs; open it with the app or `export`)")
     p.add_argument("--fail-on-leak", action="store_true",
-                   help="exit 1 when any alert was raised, or the run did not end ok")
+                   help="exit 1 when a leak alert was raised (not information such as late-release), or the run "
+                        "did not end ok")
     p.add_argument("--scale", type=positive_float, default=1.0, metavar="F", help="workload size factor")
     p.add_argument("--late-release", type=positive_float, default=2.0, metavar="S", help="late-release threshold")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    p.add_argument("--no-auto", dest="auto", action="store_false",
+                   help="record only what the program wraps in track(): no automatic instrumentation of the "
+                        "files, sockets, connections, processes, threads and temp files it opens")  # fmt: skip
 
 
 def _raise_usage(message: str) -> Any:
@@ -227,6 +231,10 @@ def handler(args: argparse.Namespace) -> int:
     from withscope.core.supervise.spawn import default_python, spawn_ahead
 
     target = target_from_args(args)
+    if not getattr(args, "auto", True):
+        import dataclasses
+
+        target = dataclasses.replace(target, auto=False)
     if args.db is not None:
         from withscope.core.context import DatabaseConfig
         from withscope.core.redact import redact_dsn
@@ -323,8 +331,10 @@ def report(args: argparse.Namespace, snap: RunSnapshot, writer: RecordingWriter 
         return 128 + stopped_by
     if record_error is not None or json_error is not None:
         return 2
-    if args.fail_on_leak and (snap.alerts or snap.status != "ok"):
-        if snap.status != "ok" and not snap.alerts:
+    # Information (late-release: held long, yet released) never fails the gate; leaks do.
+    leaks = [a for a in snap.alerts if a.severity != "info"]
+    if args.fail_on_leak and (leaks or snap.status != "ok"):
+        if snap.status != "ok" and not leaks:
             # a run that did not finish is no proof of "no leak": fail the gate, and say why
             print(f"withscope: --fail-on-leak: the run ended with status {str(snap.status)!r}, so it proves nothing",
                   file=sys.stderr)

@@ -34,9 +34,10 @@ class ChildTarget(Target):
     kind: str = "script"
     spec: str = ""  # the path, module, FILE:FUNCTION or catalogue name
     args: tuple[str, ...] = ()
+    auto: bool = True  # record what a user's target acquires without edits (`withscope run --no-auto`: False)
 
     def agent_spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.spec, "args": list(self.args)}
+        return {"kind": self.kind, "target": self.spec, "args": list(self.args), "auto": self.auto}
 
 
 def child_target(spec: str, args: Sequence[str] = (), *, module: bool = False) -> ChildTarget:
