@@ -27,9 +27,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (for CI)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    ap.add_argument("--only", metavar="KEYS", help="comma-separated groups: core,recording,sampler,child,gui,memory")
+    ap.add_argument("--only", metavar="KEYS",
+                    help="comma-separated groups: core,recording,sampler,child,auto,gui,memory")  # fmt: skip
     args = ap.parse_args()
-    groups = set((args.only or "core,recording,sampler,child,gui,memory").split(","))
+    groups = set((args.only or "core,recording,sampler,child,auto,gui,memory").split(","))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     results: list[Result] = []
     t0 = time.time()
@@ -49,6 +50,10 @@ def main() -> int:
         import bench_child  # withscope run in a child process: start-up and the event stream
 
         results += bench_child.run_all(args.quick)
+    if "auto" in groups:
+        import bench_auto  # automatic instrumentation: open/close and socket create/close vs bare
+
+        results += bench_auto.run_all(args.quick)
     if "gui" in groups and (Path(__file__).parent / "bench_gui.py").exists():
         import bench_gui
 

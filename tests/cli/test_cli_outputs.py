@@ -175,8 +175,9 @@ def test_export_never_writes_its_own_input(tmp_path: Path, target: str, how: str
 def test_any_string_a_program_makes_is_recorded_and_exported_without_loss(tmp_path: Path, target: str) -> None:
     # GIVEN a program whose labels hold a lone surrogate, a non-UTF-8 file name and terminal escapes
     rec, report = tmp_path / "r.db", tmp_path / "report.json"
-    # WHEN it is run with --record and --json
-    proc = _withscope("run", target, "--record", rec, "--json", report, mark=tmp_path / "ran")
+    # WHEN it is run with --record and --json (--no-auto: the labels are the tracked ones alone,
+    # not also its subprocess and the file it writes, which automatic instrumentation records)
+    proc = _withscope("run", target, "--record", rec, "--json", report, "--no-auto", mark=tmp_path / "ran")
     # THEN the run ends normally and both hold every label exactly
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -97,6 +97,8 @@ def _socket_label(s: Any) -> str:
 
 def _file_label(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     target = args[0] if args else kwargs.get("file")
+    if type(target) is str:
+        return target
     if isinstance(target, int):
         return f"fd {target}"
     try:

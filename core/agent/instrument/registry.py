@@ -157,6 +157,7 @@ class Registry:
         self._forgotten: deque[_Seen] = deque()  # taken over by track() (withdrawn if recorded)
         self._lock = threading.Lock()
         self.at_final: list[Callable[[], None]] = []  # called after the final poll
+        self._on_death = self._dead  # one bound method for every weak reference
         self.errors = 0  # failures inside the instrumentation (never raised into the program)
 
     # --------------------------------------------------------------- program's threads
@@ -167,10 +168,21 @@ class Registry:
         key = next(self._keys)
         seen: _Seen
         try:
-            seen = _Ref(obj, self._dead)
+            seen = _Ref(obj, self._on_death)
         except TypeError:
             seen = _Held(obj)
-        seen._init(key, id(obj), kind, label, check, labeler, site, raw_stack(caller))
+        # Inlined `_Seen._init` (the program's hot path: open(), socket()).
+        seen.key, seen.oid, seen.kind, seen.label, seen.check, seen.labeler = key, id(obj), kind, label, check, labeler
+        seen.code, seen.lasti, seen.lid = site.f_code, site.f_lasti, -1
+        # The stack below the site is kept when the acquisition went through a library (the details
+        # show the way in) or when the recorder asks for stacks (`stack_depth` > 1).
+        seen.stack = raw_stack(caller) if caller is not site or self.rec._stack_depth > 1 else ()
+        seen.t_ns = perf_counter_ns()
+        try:
+            seen.me = _tls.me
+        except AttributeError:
+            seen.me = thread_token()
+        seen.task = _task_name() if "asyncio" in sys.modules else None
         self._live[key] = seen
         self._new[key] = seen
         self._by_id[seen.oid] = seen
