@@ -39,11 +39,15 @@ from .registry import Registry
 from .sites import user_frame_of
 
 _getframe = sys._getframe
-_tls = threading.local()  # .busy: > 0 while a wrapped acquisition runs on this thread
+class _State(threading.local):
+    busy = 0  # > 0 while a wrapped acquisition runs on this thread (a class default: no exception to read it)
+
+
+_tls = _State()
 
 
 def _busy() -> int:
-    return int(getattr(_tls, "busy", 0))
+    return _tls.busy
 
 
 def _file_closed(f: Any) -> bool:
@@ -168,7 +172,7 @@ class Hooks:
 
         def open(*args: Any, **kwargs: Any) -> Any:
             f = real_open(*args, **kwargs)
-            if not getattr(_tls, "busy", 0):
+            if not _tls.busy:
                 capture(f, "file", _file_label(args, kwargs), _file_closed, _getframe(1))
             return f
 
@@ -187,7 +191,7 @@ class Hooks:
         def start(thread: threading.Thread) -> None:
             real_start(thread)
             caller = _getframe(1)
-            if getattr(_tls, "busy", 0) or "concurrent" + "/futures/" in caller.f_code.co_filename:
+            if _tls.busy or "concurrent" + "/futures/" in caller.f_code.co_filename:
                 return  # an executor's worker: the executor is the lifetime
             capture(thread, "thread", thread.name, _thread_done, caller)
 
@@ -234,8 +238,8 @@ class Hooks:
         captures what it made."""
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            outer = not getattr(_tls, "busy", 0)
-            _tls.busy = getattr(_tls, "busy", 0) + 1
+            outer = not _tls.busy
+            _tls.busy = _tls.busy + 1
             try:
                 result = real(*args, **kwargs)
             finally:
