@@ -39,6 +39,8 @@ from .registry import Registry
 from .sites import user_frame_of
 
 _getframe = sys._getframe
+
+
 class _State(threading.local):
     busy = 0  # > 0 while a wrapped acquisition runs on this thread (a class default: no exception to read it)
 

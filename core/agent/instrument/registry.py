@@ -92,6 +92,7 @@ class _Seen:
     task: str | None
     check: Check
     key: int
+    gc: bool  # its end was the garbage collector's (a ResourceWarning said so)
 
     def _init(self, key: int, oid: int, kind: str, label: str, check: Check, labeler: Labeler | None,
               site: FrameType, stack: tuple[tuple[CodeType, int], ...]) -> None:  # fmt: skip
@@ -101,12 +102,14 @@ class _Seen:
         self.me = thread_token()
         self.task = _task_name()
         self.lid = -1  # Invariant: set once, by `poll`, when the acquisition is recorded
+        self.gc = False
 
     def get(self) -> Any:
         raise NotImplementedError
 
 
-_FIELDS = ("code", "kind", "label", "labeler", "lasti", "lid", "me", "oid", "stack", "t_ns", "task", "check", "key")
+_FIELDS = ("code", "kind", "label", "labeler", "lasti", "lid", "me", "oid", "stack", "t_ns", "task", "check", "key",
+           "gc")  # fmt: skip
 
 
 class _Ref(weakref.ref, _Seen):  # type: ignore[type-arg]
@@ -173,7 +176,7 @@ class Registry:
             seen = _Held(obj)
         # Inlined `_Seen._init` (the program's hot path: open(), socket()).
         seen.key, seen.oid, seen.kind, seen.label, seen.check, seen.labeler = key, id(obj), kind, label, check, labeler
-        seen.code, seen.lasti, seen.lid = site.f_code, site.f_lasti, -1
+        seen.code, seen.lasti, seen.lid, seen.gc = site.f_code, site.f_lasti, -1, False
         # The stack below the site is kept when the acquisition went through a library (the details
         # show the way in) or when the recorder asks for stacks (`stack_depth` > 1).
         seen.stack = raw_stack(caller) if caller is not site or self.rec._stack_depth > 1 else ()
@@ -214,6 +217,7 @@ class Registry:
         """`seen`'s object is being finalized unreleased (a ResourceWarning said so)."""
         if self._live.pop(seen.key, None) is None:
             return False
+        seen.gc = True
         self._ended.append((seen, perf_counter_ns(), OUT_GC))
         return True
 
@@ -287,6 +291,7 @@ class Registry:
             if not done and isinstance(seen, _Held) and sys.getrefcount(obj) <= 3:
                 # only this registry holds it (the slot, `obj`, getrefcount's argument): dropped
                 seen.obj = None
+                seen.gc = True
                 if live.pop(seen.key, None) is not None:
                     self._ended.append((seen, now, OUT_GC))
                 continue
@@ -329,7 +334,9 @@ class Registry:
         lid = next(rec._ids)
         buf.append((ACQUIRE, lid, seen.t_ns, (seen.kind, label, (), False), seen.code, seen.lasti, seen.me,
                     seen.task))  # fmt: skip
-        if len(seen.stack) > 1:
+        # The stack is for the details of what an alert may name: not for an object that is gone
+        # already and was not the collector's to close (it was released properly).
+        if len(seen.stack) > 1 and (seen.gc or seen.get() is not None):
             buf.append((STACK, lid, tuple(f"{format_site(c, n)} in {c.co_qualname}" for c, n in seen.stack)))
         seen.lid = lid
 
