@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from withscope.core.store import open_recording
 
 SCRIPTS = Path(__file__).parent / "auto_scripts"
 CLI = "import sys; from withscope.core.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -143,3 +144,41 @@ def test_an_uncaught_error_through_a_wrapped_function_prints_python_s_traceback(
     assert "FileNotFoundError" in plain.stderr
     assert observed.stderr == plain.stderr
     assert plain.returncode == 1
+
+
+def test_a_socket_a_library_opens_is_attributed_to_the_user_s_line(tmp_path: Path) -> None:
+    lib = tmp_path / "site-packages" / "netlib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text(
+        "import socket\n\ndef _connect(addr):\n    return socket.create_connection(addr)\n\n"
+        "def fetch(addr):\n    return _connect(addr)\n"
+    )
+    (tmp_path / "app.py").write_text(
+        "import socket, sys\n"
+        f"sys.path.insert(0, {str(lib.parent)!r})\n"
+        "import netlib\n"
+        "server = socket.create_server(('127.0.0.1', 0))\n"
+        "conn = netlib.fetch(server.getsockname())\n"
+        "server.close()\n"
+    )
+    out, report = run_json(tmp_path, str(tmp_path / "app.py"), "--record", str(tmp_path / "run.db"))
+    assert out.returncode == 1
+    [leak] = [a for a in report["alerts"] if a["rule"] == "unreleased"]
+    assert leak["site"].endswith("app.py:5")
+    assert leak["message"].startswith("socket 127.0.0.1:")
+    [lifetime] = [lt for lt in open_recording(tmp_path / "run.db").lifetimes if lt.id == leak["lifetime_id"]]
+    stack = " | ".join(lifetime.stack)
+    assert "netlib/__init__.py:4 in _connect" in stack
+    assert "netlib/__init__.py:7 in fetch" in stack
+
+
+def test_a_resource_warning_the_program_asks_for_is_shown_and_recorded(tmp_path: Path) -> None:
+    (tmp_path / "warned.py").write_text(
+        "import warnings\nwarnings.simplefilter('always', ResourceWarning)\n\n"
+        "def read(p):\n    return open(p).read()\n\nread(__file__)\nprint('ok')\n"
+    )
+    plain = bare(tmp_path, str(tmp_path / "warned.py"))
+    assert "ResourceWarning: unclosed file" in plain.stderr
+    out, report = run_json(tmp_path, str(tmp_path / "warned.py"))
+    assert out.stderr == plain.stderr
+    assert [(a["rule"], a["site"].rpartition(":")[2]) for a in report["alerts"]] == [("gc-release", "5")]

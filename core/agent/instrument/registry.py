@@ -326,7 +326,7 @@ class Registry:
             self._live.pop(seen.key, None)
             return
         label = seen.label
-        if seen.labeler is not None:
+        if seen.labeler is not None and label == seen.kind:  # nothing better known yet (a peer from connect)
             obj = seen.get()
             if obj is not None:
                 with contextlib.suppress(Exception):
