@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from withscope.core.store import open_recording
@@ -56,7 +57,7 @@ def leak_lines(script: str) -> set[int]:
     return {i for i, line in enumerate(lines, 1) if line.rstrip().endswith("# LEAK")}
 
 
-def run_json(tmp_path: Path, script: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+def run_json(tmp_path: Path, script: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     report = tmp_path / "report.json"
     out = withscope(tmp_path, "run", "--quiet", "--fail-on-leak", "--json", str(report), *extra, script)
     return out, json.loads(report.read_text())

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 
-def start() -> subprocess.Popen:
+def start() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])  # LEAK
 
 

@@ -3,7 +3,7 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-results = []
+results: list[int] = []
 threads = [threading.Thread(target=results.append, args=(i,)) for i in range(3)]
 for t in threads:
     t.start()
