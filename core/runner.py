@@ -239,18 +239,26 @@ class Run:
         self._task = loop.create_task(self._main(), name=f"withscope-run-{self.id}")
         return self
 
+    def _hop_to_loop(self, fn: Callable[[], None]) -> bool:
+        """True when called off the run's loop thread: `fn` is then scheduled on that loop (the
+        caller returns); False on the loop thread, or before the run has a loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            return False
+        loop.call_soon_threadsafe(fn)
+        return True
+
     def cancel(self) -> None:
         """Stop the run as soon as possible; every resource of the run is released by cleanup.
         Safe from any thread, any number of times; no effect once cleanup has begun."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is not loop:
-                loop.call_soon_threadsafe(self.cancel)
-                return
+        if self._hop_to_loop(self.cancel):
+            return
         if self._cancel_requested or self._phase in ("final", "cleanup", "done"):
             return
         self._cancel_requested = True

@@ -198,15 +198,8 @@ class ChildRun(Run):
     def cancel(self) -> None:
         """Stop the run as soon as possible (the process group gets SIGINT, then SIGTERM, then
         SIGKILL). Safe from any thread, any number of times; no effect once the child has exited."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is not loop:
-                loop.call_soon_threadsafe(self.cancel)
-                return
+        if self._hop_to_loop(self.cancel):
+            return
         if self._task is None:  # never started: Run's own bookkeeping (status cancelled, nothing ran)
             if self._ahead is not None:
                 self._ahead.abandon()
