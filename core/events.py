@@ -8,6 +8,7 @@ thread-agnostic data: safe to pass between threads and to pickle.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -189,3 +190,18 @@ class Sample:
     threads: int
     connections: int
     cpu_percent: float
+
+
+class LifetimeSequence(Sequence[Lifetime]):
+    """Base of the read-only, lazily built sequences of lifetimes (a table's columns, a recording
+    read from its file, a redacting view): equal to any sequence of equal lifetimes, unhashable
+    like a list."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]

@@ -37,6 +37,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar, overload
 
+from withscope.core.events import LifetimeSequence
+
 from .events import Alert, Lifetime, Mark, StreamStats
 
 if TYPE_CHECKING:
@@ -315,7 +317,7 @@ def _same_or_new(items: tuple[_R, ...]) -> tuple[_R, ...]:
     return items
 
 
-class RedactedLifetimes(Sequence[Lifetime]):
+class RedactedLifetimes(LifetimeSequence):
     """`inner` read through `redact_record`: lazy, so a recording of millions of lifetimes is
     neither scanned nor copied up front; each item costs one cached `redact_text` when read."""
 
@@ -338,13 +340,6 @@ class RedactedLifetimes(Sequence[Lifetime]):
 
     def __iter__(self) -> Iterator[Lifetime]:
         return map(redact_record, self.inner)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<{len(self)} lifetimes, redacted>"

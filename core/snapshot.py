@@ -24,6 +24,7 @@ from .events import (
     OUTCOME_BY_CODE,
     Alert,
     Lifetime,
+    LifetimeSequence,
     Mark,
     Sample,
     StreamStats,
@@ -104,7 +105,7 @@ class RunSnapshot:
         return end is not None and lt.released_ns is not None and lt.released_ns > end
 
 
-class TableLifetimes(Sequence[Lifetime]):
+class TableLifetimes(LifetimeSequence):
     """The lifetimes of a recorder's `LifetimeTable` as a read-only sequence, frozen when made.
 
     Columnar: nothing per lifetime is kept beyond a copy of the three columns a release changes
@@ -150,13 +151,6 @@ class TableLifetimes(Sequence[Lifetime]):
         get = self._get
         for lid in self._ids:
             yield get(lid)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<{len(self)} lifetimes>"

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from withscope.core.events import Alert, Lifetime, Mark, Outcome, Sample, Severity, StreamStats
+from withscope.core.events import Alert, Lifetime, LifetimeSequence, Mark, Outcome, Sample, Severity, StreamStats
 from withscope.core.outputs import OutputError, not_a_file, read_head
 from withscope.core.snapshot import RunSnapshot
 from withscope.core.status import RunStatus
@@ -257,7 +257,7 @@ def _lifetime(r: tuple[Any, ...]) -> Lifetime:
 LAZY_LIFETIMES = 20_000  # above this many lifetimes a recording's are read from the file when used
 
 
-class RecordingLifetimes(Sequence[Lifetime]):
+class RecordingLifetimes(LifetimeSequence):
     """A long recording's lifetimes, read from the file row by row whenever they are iterated (in
     id order), so exporting or replaying a recording takes memory independent of its length.
 
@@ -305,13 +305,6 @@ class RecordingLifetimes(Sequence[Lifetime]):
         if not 0 <= j < self._count:
             raise IndexError("lifetime index out of range")
         return next(self._query("LIMIT 1 OFFSET ?", (j,)))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<{self._count} lifetimes of {self._path}>"
