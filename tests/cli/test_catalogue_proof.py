@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+from pg_server import postgres_absent
 from withscope.core import cli
 from withscope.core.cli import check
 from withscope.core.targets import catalogue
@@ -44,15 +45,11 @@ def test_catalogue_is_honest_on_sqlite(capsys: pytest.CaptureFixture[str]) -> No
     _assert_honest(_check(capsys))
 
 
-async def _server_answers() -> str | None:
-    return await check.server_answers(DSN)
-
-
 @pytest.mark.postgres
 def test_catalogue_is_honest_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
-    why = asyncio.run(_server_answers())
+    why = postgres_absent(DSN)
     if why is not None:
-        pytest.skip(f"no PostgreSQL server answers at {DSN}: {why}")
+        pytest.skip(why)
     rows = _check(capsys, "--db", DSN)
     _assert_honest(rows)
     assert any("db-backend-leak" in r["actual"] for r in rows)  # type: ignore[operator]

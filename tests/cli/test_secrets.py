@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from pg_server import postgres_absent
 from withscope.core.exporters import export
 from withscope.core.redact import isolated_secrets
 from withscope.core.runner import Run, RunOptions
@@ -58,10 +59,11 @@ def postgres() -> None:
         import psycopg
     except ImportError as exc:
         pytest.skip(f"a PostgreSQL driver is missing: {exc}")
-    try:
-        psycopg.connect(f"postgresql://postgres@{HOST}/test", connect_timeout=3).close()
-    except Exception as exc:
-        pytest.skip(f"no PostgreSQL with trust authentication at {HOST}/test: {exc}")
+    why = postgres_absent(f"postgresql://postgres@{HOST}/test")
+    if why is not None:
+        pytest.skip(why)
+    # trust authentication: any password is accepted (a server that refuses fails the tests)
+    psycopg.connect(f"postgresql://postgres:any-password@{HOST}/test", connect_timeout=3).close()
 
 
 @pytest.fixture
