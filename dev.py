@@ -12,6 +12,7 @@ a venv and Qt need: python3-venv and Qt's runtime libraries.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import select
@@ -408,6 +409,29 @@ def core_test_steps(env: dict[str, str]) -> list[tuple[str, list[object], dict[s
     return steps
 
 
+def run_together(steps: list[tuple[str, list[object], dict[str, str]]]) -> int:
+    """Run independent steps at the same time; print each one's output, whole, in order, once it
+    has ended. Returns the first failing exit status (0 when all passed)."""
+    failed = 0
+    with contextlib.ExitStack() as files:
+        started = []
+        for name, cmd, step_env in steps:
+            out = files.enter_context(tempfile.TemporaryFile())
+            proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=step_env, stdout=out,
+                                    stderr=subprocess.STDOUT)
+            started.append((name, proc, out))
+        for name, proc, out in started:
+            rc = proc.wait()
+            say(name)
+            out.seek(0)
+            sys.stdout.buffer.write(out.read())
+            sys.stdout.flush()
+            if rc != 0:
+                say(f"{name} failed (exit {rc})")
+                failed = failed or rc
+    return failed
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_venv()
     link_typecheck_tree()
@@ -422,24 +446,35 @@ def cmd_test(args: list[str]) -> int:
             ("import contracts (import-linter, pyproject.toml)", [BIN / "lint-imports"], env),
         ]
         steps[2:2] = mypy_test_steps(env)
+        # Independent of each other: run at once (two cores), each one's output shown whole.
+        together: list[tuple[str, list[object], dict[str, str]]] = []
         if (ROOT / "benchmarks" / "run.py").exists():
-            steps.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
+            together.append(("benchmarks (quick mode, no timing asserted)", [PY, "benchmarks/run.py", "--quick"], env))
         if not args:  # the recorder's tests once more on the pure-Python hot path (see core/_accel.py)
-            steps.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"],
-                          dict(env, WITHSCOPE_PURE_PYTHON="1")))
-            steps.extend(core_test_steps(env))
+            together.append(("pytest tests/core, pure-Python hot path", [PY, "-m", "pytest", "-q", "tests/core"],
+                             dict(env, WITHSCOPE_PURE_PYTHON="1")))
+            together.extend(core_test_steps(env))
         # last: its summary line closes the output
         # The whole suite measures coverage of withscope.core and withscope.gui (subprocesses too:
         # pyproject.toml [tool.coverage]) and fails under the floor it keeps.
         cov = [] if args else ["--cov", "--cov-report=term", f"--cov-fail-under={COVERAGE_FLOOR}"]
         steps.append((f"pytest (Qt platform {gui_env['QT_QPA_PLATFORM']})", [PY, "-m", "pytest", *cov, *args], gui_env))
+        final = steps.pop()
         for name, cmd, step_env in steps:
             say(f"{name}")
             rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)
             if rc != 0:
                 say(f"{name} failed (exit {rc})")
                 return rc
-        return 0
+        rc = run_together(together)
+        if rc != 0:
+            return rc
+        name, cmd, step_env = final
+        say(f"{name}")
+        rc = run([str(c) for c in cmd], cwd=ROOT, env=step_env)
+        if rc != 0:
+            say(f"{name} failed (exit {rc})")
+        return rc
     finally:
         if xserver is not None:
             xserver.stop()
