@@ -29,6 +29,7 @@ from withscope.core.snapshot import RunSnapshot
 from withscope.core.status import RunStatus
 from withscope.core.store import RecordingError, open_recording
 from withscope.gui.model.replay_feed import ReplayFeed, ReplayRecorder
+from withscope.gui.model.tasks import TaskKeeper
 
 if TYPE_CHECKING:
     from withscope.gui.recordings.window import RecordingsWindow
@@ -140,7 +141,8 @@ class Replay(QObject):
         self._opening = 0  # token of the latest open_file call
         self._last_wall = 0.0
         self._pending_fraction: float | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(lambda text: self.win.messages.show_message("error", text),
+                                 lambda: self.win.shut_down)
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(FRAME_MS)
         self._play_timer.timeout.connect(self._on_frame)
@@ -371,14 +373,4 @@ class Replay(QObject):
         self.bridge.clock = time.perf_counter_ns
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                exc = t.exception()
-                log.error("withscope: %s failed", t.get_name(), exc_info=exc)
-                if not self.win.shut_down:
-                    self.win.messages.show_message("error", f"Internal error in {t.get_name()}: {exc!r}")
-
-        task.add_done_callback(done)
+        self._tasks.keep(task)

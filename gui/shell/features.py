@@ -21,7 +21,6 @@ GUI thread only.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+from withscope.gui.model.tasks import TaskKeeper
 from withscope.gui.recordings import file_dialogs
 from withscope.gui.recordings.export_actions import ExportActions
 from withscope.gui.recordings.recordings import RunHistory, default_name, snapshot_for_export
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from withscope.gui.shell.main_window import MainWindow
     from withscope.gui.tours.tour_player import TourPlayer
 
-log = logging.getLogger("withscope")
 
 SETTING_RECORD = "recordings/record"
 SETTING_FOLDER = "recordings/folder"
@@ -62,7 +61,8 @@ class Features(QObject):
         self._replay: Replay | None = None
         self._tours: TourPlayer | None = None
         self.compare_windows: list[QWidget] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(lambda text: self.win.messages.show_message("error", text),
+                                 lambda: self.win.shut_down)
         self.actions: dict[str, QAction] = {}
         self._build_menus()
         self._plots_watched = False
@@ -413,21 +413,10 @@ class Features(QObject):
             self.history.shutdown()
         for w in list(self.compare_windows):
             w.close()
-        for t in list(self._tasks):
-            t.cancel()
+        self._tasks.cancel_all()
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                exc = t.exception()
-                log.error("withscope: %s failed", t.get_name(), exc_info=exc)
-                if not self.win.shut_down:
-                    self.win.messages.show_message("error", f"Internal error in {t.get_name()}: {exc!r}")
-
-        task.add_done_callback(done)
+        self._tasks.keep(task)
 
 
 def install(win: MainWindow) -> Features:
